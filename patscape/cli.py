@@ -1,0 +1,392 @@
+"""The ``patscape`` command line: one command per stage, plus ``demo``, ``info`` and ``models``.
+
+Library errors are translated here, once: a one-line message on stderr and an exit code
+(1: finished, but some input was skipped; 2: nothing done, fix the input; 130: interrupted).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import IngestProblemsError, InputError, PatscapeError
+
+EPILOG_INGEST = """\b
+Examples:
+  patscape ingest corpus/ patents.jsonl
+  patscape ingest corpus/ export.csv --id publication_number --abstract abstract_en
+  patscape ingest corpus/ ipg240102.xml          # USPTO grant full text (bulk file)
+  patscape ingest corpus/ pdfs/                   # a folder of .txt/.md/.pdf
+"""
+
+
+def _store(path: str, create: bool = False):  # type: ignore[no-untyped-def]
+    from .store import Store
+
+    return Store(path, create=create)
+
+
+def _progress(total: int, unit: str, desc: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
+               disable=os.environ.get("PATSCAPE_NO_PROGRESS") == "1")
+    return bar.update, bar.close
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="patscape")
+@click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
+def cli(verbose: bool) -> None:
+    """Patent landscapes on a laptop: ingest, embed, map, search, export.
+
+    \b
+    A typical session:
+      patscape ingest corpus/ patents.jsonl
+      patscape embed corpus/
+      patscape map corpus/
+      patscape export corpus/ --format html --out landscape.html
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+# -- ingest ------------------------------------------------------------------------------------
+@cli.command(epilog=EPILOG_INGEST)
+@click.argument("store", type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--id", "id_", default="id", show_default=True, help="Field holding the document id.")
+@click.option("--title", default="title", show_default=True, help="Field holding the title.")
+@click.option("--abstract", default="abstract", show_default=True, help="Field holding the abstract.")
+@click.option("--text", default="text", show_default=True, help="Field holding claims/description text.")
+@click.option("--lang", default="lang", show_default=True, help="Field holding the ISO 639-1 language (detected when absent).")
+@click.option("--date", default="date", show_default=True, help="Field holding the publication date.")
+@click.option("--cpc", default="cpc", show_default=True, help="Field holding CPC codes (list or ;,| separated).")
+@click.option("--ipc", default="ipc", show_default=True, help="Field holding IPC codes.")
+@click.option("--assignee", default="assignee", show_default=True, help="Field holding the assignee(s).")
+@click.option("--strict", is_flag=True, help="Stop at the first bad record and keep nothing of this call.")
+def ingest(store: str, files: tuple[str, ...], id_: str, title: str, abstract: str, text: str, lang: str,
+           date: str, cpc: str, ipc: str, assignee: str, strict: bool) -> None:
+    """Read patents from FILES (JSONL, CSV/TSV, USPTO XML, .txt/.md/.pdf or folders) into STORE.
+
+    Re-ingesting a file adds nothing; a document whose content changed replaces its old
+    version (and will be re-embedded). Bad records are reported with file and line and skipped.
+    """
+    from .ingest import FieldMap
+    from .pipeline import ingest as run_ingest
+
+    fields = FieldMap(id=id_, title=title, abstract=abstract, text=text, lang=lang, date=date, cpc=cpc, ipc=ipc, assignee=assignee)
+    started = time.perf_counter()
+    with _store(store, create=True) as db:
+        update, close = _progress(0, "doc", "ingest")
+        try:
+            report = run_ingest(db, files, fields, strict=strict,
+                                on_problem=lambda p: click.echo(f"skipped: {p}", err=True), progress=update)
+        finally:
+            close()
+        total = db.count_documents()
+    click.echo(
+        f"ingested {report.read} records in {time.perf_counter() - started:.1f}s: {report.added} added, "
+        f"{report.replaced} replaced, {report.unchanged} unchanged, {report.duplicates} duplicates, "
+        f"{len(report.problems)} skipped; {total} documents in {store}"
+    )
+    if report.problems:
+        raise IngestProblemsError(f"{len(report.problems)} records were skipped (see above)")
+
+
+# -- embed -------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("store", type=click.Path(exists=False))
+@click.option("--model", "-m", default="minilm", show_default=True, help="Model name or alias (see `patscape models`).")
+@click.option("--task", type=click.Choice(["document", "cluster"]), default="document", show_default=True,
+              help="Embed for retrieval (documents) or with the clustering instruction (instruction-aware models).")
+@click.option("--dims", type=int, default=None, help="Matryoshka truncation (only for models trained for it).")
+@click.option("--fields", default="title,abstract", show_default=True,
+              help="Text fields to embed, comma-separated (title, abstract, text).")
+@click.option("--overlap", type=int, default=32, show_default=True, help="Tokens shared by consecutive chunks of a long text.")
+@click.option("--max-chunks", type=int, default=None, help="Embed at most this many chunks per document (the cut is recorded).")
+@click.option("--batch", type=int, default=64, show_default=True, help="Documents per committed batch.")
+def embed(store: str, model: str, task: str, dims: int | None, fields: str, overlap: int,
+          max_chunks: int | None, batch: int) -> None:
+    """Embed the documents of STORE that have no vector for this model yet.
+
+    Long texts are split by the model's tokenizer into overlapping windows and pooled; nothing
+    is cut unless --max-chunks says so. Each batch is committed: after a kill, run the same
+    command again to resume.
+
+    \b
+    Examples:
+      patscape embed corpus/
+      patscape embed corpus/ --model st:~/models/Qwen3-Embedding-0.6B --task cluster --dims 512
+      patscape embed corpus/ --fields title,abstract,text
+    """
+    from .embed import load_embedder
+    from .pipeline import embed as run_embed
+
+    if batch < 1:
+        raise InputError("--batch must be at least 1")
+    if max_chunks is not None and max_chunks < 1:
+        raise InputError("--max-chunks must be at least 1")
+    field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
+    with _store(store) as db:
+        embedder = load_embedder(model)
+        bar: dict[str, Any] = {}
+
+        def start(total: int) -> None:
+            bar["update"], bar["close"] = _progress(total, "doc", f"embed {embedder.name}")
+
+        started = time.perf_counter()
+        try:
+            report = run_embed(db, embedder, task=task, dims=dims, fields=field_list, overlap=overlap,  # type: ignore[arg-type]
+                               max_chunks=max_chunks, batch_docs=batch, on_start=start,
+                               progress=lambda n: bar["update"](n))
+        finally:
+            if "close" in bar:
+                bar["close"]()
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        seconds = time.perf_counter() - started
+        rate = f" ({report.embedded / seconds:.1f} docs/s)" if report.embedded and seconds > 0 else ""
+        stats = db.chunk_stats(report.space.key)
+    click.echo(
+        f"embedded {report.embedded} documents in {seconds:.1f}s{rate}; {report.already} already done; "
+        f"space {report.space.key}; {stats['multi_chunk_docs']} documents needed more than one chunk, "
+        f"{stats['truncated_docs']} were truncated"
+    )
+
+
+# -- map ---------------------------------------------------------------------------------------
+@cli.command("map")
+@click.argument("store", type=click.Path())
+@click.option("--space", default=None, help="Embedding space key (default: the newest; see `patscape info`).")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed: same inputs and seed, same map.")
+@click.option("--min-cluster-size", type=int, default=None, help="Smallest topic (default: grows with the corpus).")
+@click.option("--min-samples", type=int, default=5, show_default=True, help="HDBSCAN density smoothing.")
+@click.option("--max-cluster-share", type=float, default=0.1, show_default=True, help="Largest share of the corpus one topic may hold.")
+@click.option("--components", type=int, default=5, show_default=True, help="UMAP dimensions that are clustered.")
+@click.option("--neighbors", type=int, default=30, show_default=True, help="UMAP neighbourhood size.")
+@click.option("--no-reassign", is_flag=True, help="Keep every HDBSCAN outlier as an outlier.")
+def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None, min_samples: int,
+         max_cluster_share: float, components: int, neighbors: int, no_reassign: bool) -> None:
+    """Build a landscape: reduce (UMAP), cluster (HDBSCAN), label topics, measure; stored as a run.
+
+    \b
+    Examples:
+      patscape map corpus/
+      patscape map corpus/ --seed 7 --min-cluster-size 40
+    """
+    from .landscape import MapParams
+    from .pipeline import build_map
+
+    params = MapParams(
+        n_components=components, n_neighbors=neighbors, min_cluster_size=min_cluster_size, min_samples=min_samples,
+        max_cluster_share=max_cluster_share, reassign=not no_reassign,
+    )
+    try:
+        params.validate()
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    started = time.perf_counter()
+    with _store(store) as db:
+        run_id = build_map(db, space, params, seed, on_stage=lambda s: click.echo(f"  {s} ...", err=True) if s != "done" else None)
+        run = db.get_run(run_id)
+    click.echo(f"run {run_id} built in {time.perf_counter() - started:.1f}s")
+    click.echo(_run_summary(run.metrics))
+
+
+def _run_summary(m: dict[str, Any]) -> str:
+    parts = [f"{m['topics']} topics", f"{m['outlier_share']:.1%} outliers (before reassignment {m['outlier_share_before_reassignment']:.1%})"]
+    if m.get("silhouette_cosine") is not None:
+        parts.append(f"silhouette {m['silhouette_cosine']:.3f}")
+    for key in ("cpc_subclass", "ipc_subclass"):
+        agreement = (m.get("code_agreement", {}).get(key) or {}).get("clustered")
+        if agreement:
+            parts.append(f"ARI {key.replace('_', ' ')} {agreement['ari']:.3f}")
+    if "landscape_f1_mean" in m:
+        parts.append(f"landscape F1 {m['landscape_f1_mean']:.3f}")
+    mix = m.get("language_mix", {})
+    if len(mix.get("corpus_languages", {})) > 1:
+        parts.append(f"{mix.get('mixed_topics', 0)} topics mix languages")
+    return "; ".join(parts)
+
+
+# -- search ------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("store", type=click.Path())
+@click.argument("query", required=False)
+@click.option("--like", default=None, help="Find patents similar to this document id instead.")
+@click.option("-k", "--k", "k", type=int, default=10, show_default=True, help="Number of results.")
+@click.option("--lang", default=None, help="Only documents in this language (e.g. en, zh).")
+@click.option("--mode", type=click.Choice(["vector", "keyword", "hybrid"]), default="vector", show_default=True)
+@click.option("--space", default=None, help="Embedding space key (default: the newest).")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON lines.")
+def search(store: str, query: str | None, like: str | None, k: int, lang: str | None, mode: str,
+           space: str | None, as_json: bool) -> None:
+    """Similar patents to a QUERY text or to a document (--like ID); prior-art style.
+
+    \b
+    Examples:
+      patscape search corpus/ "buoyancy engine for an underwater glider"
+      patscape search corpus/ --like US-8611015-B2 -k 20
+      patscape search corpus/ "卫星姿态控制" --lang en     # cross-lingual with a multilingual model
+    """
+    from .pipeline import pick_space
+    from .search import search as run_search
+
+    with _store(store) as db:
+        chosen = pick_space(db, space) if mode != "keyword" else None
+        hits = run_search(db, query, like=like, k=k, lang=lang, mode=mode, space=chosen)  # type: ignore[arg-type]
+    if as_json:
+        for hit in hits:
+            click.echo(json.dumps({f: getattr(hit, f) for f in hit.__slots__}, ensure_ascii=False))
+        return
+    if not hits:
+        click.echo("no results")
+    for rank, hit in enumerate(hits, start=1):
+        topic = f"  [{hit.cluster}: {hit.label}]" if hit.cluster is not None else ""
+        click.echo(f"{rank:>3}. {hit.score:.3f}  {hit.id}  {hit.date or '':10}  {hit.title[:90]}{topic}")
+
+
+# -- export ------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("store", type=click.Path())
+@click.option("--run", "run_id", type=int, default=None, help="Run id (default: the newest).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "graphml", "html"]), required=True)
+@click.option("--out", required=True, type=click.Path(), help="File to write.")
+def export(store: str, run_id: int | None, fmt: str, out: str) -> None:
+    """Write a run as CSV/Parquet (id, cluster, label, x, y, ...), JSON, GraphML or an HTML report.
+
+    The HTML report is one self-contained file that works offline: the map, the topic table and
+    the evolution of topics per year.
+
+    \b
+    Examples:
+      patscape export corpus/ --format html --out landscape.html
+      patscape export corpus/ --run 2 --format parquet --out topics.parquet
+    """
+    from .export import export_run
+
+    with _store(store) as db:
+        path = export_run(db, fmt, out, run_id)
+    click.echo(f"wrote {path.resolve()}")
+
+
+# -- info --------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("store", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+def info(store: str, as_json: bool) -> None:
+    """Counts, languages, embedding spaces (with chunking and truncation), runs and their metrics."""
+    with _store(store) as db:
+        spaces = [
+            {"key": s.key, "model": s.model, "dims": s.dims, "fingerprint": s.fingerprint, "params": s.params,
+             **db.chunk_stats(s.key)}
+            for s in db.spaces()
+        ]
+        runs = [{"id": r.id, "space": r.space, "seed": r.seed, "created_at": r.created_at, "metrics": r.metrics,
+                 "params": r.params} for r in db.runs()]
+        summary = {"store": str(Path(store).resolve()), "documents": db.count_documents(),
+                   "languages": db.language_counts(), "spaces": spaces, "runs": runs}
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=1))
+        return
+    click.echo(f"store      {summary['store']}")
+    langs = ", ".join(f"{k} {v}" for k, v in summary["languages"].items())
+    click.echo(f"documents  {summary['documents']} ({langs})")
+    for s in spaces:
+        click.echo(
+            f"space      {s['key']}: {s['model']}, {s['dims']} dims, {s['vectors']} vectors; "
+            f"{s['multi_chunk_docs']} multi-chunk docs (max {s['max_chunks']} chunks), "
+            f"{s['truncated_docs']} truncated ({s['truncated_tokens']} tokens left out)"
+        )
+    for r in runs:
+        click.echo(f"run {r['id']:<6} space {r['space']}, seed {r['seed']}: {_run_summary(r['metrics'])}")
+
+
+# -- models ------------------------------------------------------------------------------------
+@cli.command()
+def models() -> None:
+    """List the embedding models and backends patscape knows."""
+    from .embed import ALIASES, MODELS
+
+    for name, description in MODELS.items():
+        click.echo(f"{name:<12} {description}")
+    click.echo("aliases: " + ", ".join(f"{a} -> {t}" for a, t in ALIASES.items() if a != t))
+
+
+# -- demo --------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--input", "input_", type=click.Path(exists=True), default=None,
+              help="Patent file to map (default: the sample of 1,000 US patents shipped with patscape).")
+@click.option("--workdir", type=click.Path(), default="out/demo", show_default=True, help="Where the store and report go.")
+@click.option("--model", "-m", default="minilm", show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+def demo(input_: str | None, workdir: str, model: str, seed: int) -> None:
+    """The main job in one go: ingest a patent file, embed, map, and write the HTML report."""
+    from .export import export_run
+    from .pipeline import build_map, embed as run_embed, ingest as run_ingest
+
+    source = Path(input_) if input_ else Path(__file__).parent / "data" / "sample-us-patents.jsonl"
+    work = Path(workdir)
+    with _store(str(work / "store"), create=True) as db:
+        click.echo(f"1/4 ingest {source}")
+        report = run_ingest(db, [source], on_problem=lambda p: click.echo(f"skipped: {p}", err=True))
+        click.echo(f"    {report.added} added, {report.unchanged} unchanged, {len(report.problems)} skipped")
+        click.echo(f"2/4 embed with {model}")
+        bar: dict[str, Any] = {}
+
+        def start(total: int) -> None:
+            bar["update"], bar["close"] = _progress(total, "doc", "    embed")
+
+        try:
+            embedded = run_embed(db, model, on_start=start, progress=lambda n: bar["update"](n))
+        finally:
+            if "close" in bar:
+                bar["close"]()
+        for warning in embedded.warnings:
+            click.echo(f"    warning: {warning}", err=True)
+        click.echo("3/4 map (UMAP + HDBSCAN + labels + metrics)")
+        run_id = build_map(db, embedded.space.key, seed=seed)
+        click.echo("    " + _run_summary(db.get_run(run_id).metrics))
+        click.echo("4/4 export")
+        report_path = export_run(db, "html", work / "report.html", run_id).resolve()
+        table_path = export_run(db, "csv", work / "topics.csv", run_id).resolve()
+    click.echo(f"\nreport: {report_path}\n  open it in a browser: file://{report_path}")
+    click.echo(f"table:  {table_path}")
+    click.echo(f"store:  {(work / 'store').resolve()}  (try: patscape search {work / 'store'} \"satellite antenna\")")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and turn errors into one-line messages and exit codes."""
+    try:
+        cli.main(args=argv, prog_name="patscape", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("patscape: interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except PatscapeError as exc:
+        click.echo(f"patscape: error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("patscape: interrupted; committed work is kept, run the same command to resume", err=True)
+        return 130
+    except Exception as exc:  # the edge: never a traceback for the user unless asked
+        if os.environ.get("PATSCAPE_DEBUG"):
+            raise
+        click.echo(f"patscape: internal error: {type(exc).__name__}: {exc} (PATSCAPE_DEBUG=1 shows the traceback)", err=True)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Exports of a run: CSV, Parquet, JSON, GraphML and the self-contained HTML report."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import InputError
+from .landscape.graph import landscape_graph
+from .landscape.neighbours import nearest_neighbours
+from .store import Store
+
+Format = Literal["csv", "parquet", "json", "graphml", "html"]
+FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "graphml", "html")
+TABLE_COLUMNS = ("id", "cluster", "label", "x", "y", "raw_cluster", "title", "date", "lang", "cpc", "ipc")
+
+
+def run_view(store: Store, run_id: int | None = None) -> dict[str, Any]:
+    """Everything about a run in one JSON-ready dict (the report's and the JSON export's data)."""
+    run = store.get_run(run_id)
+    topics = store.run_topics(run.id)
+    labels = {t["cluster"]: t["label"] for t in topics}
+    points_raw = store.run_points(run.id)
+    docs = {d.id: d for d in store.iter_documents([p[0] for p in points_raw])}
+    points = []
+    for doc_id, cluster, raw, x, y in points_raw:
+        doc = docs[doc_id]
+        points.append({
+            "id": doc_id, "title": doc.title, "cluster": cluster, "raw_cluster": raw,
+            "label": labels.get(cluster, "outlier"), "x": round(x, 4), "y": round(y, 4),
+            "date": doc.date, "lang": doc.lang, "cpc": list(doc.cpc[:5]), "ipc": list(doc.ipc[:5]),
+        })
+    return {
+        "title": f"patscape landscape — {store.path.name}, run {run.id}",
+        "run": {
+            "id": run.id, "created_at": run.created_at, "seed": run.seed, "space": run.space,
+            "model": run.params.get("model"), "params": run.params,
+        },
+        "metrics": run.metrics,
+        "topics": topics,
+        "points": points,
+        "links": run.data.get("links", []),
+        "years": run.data.get("years", []),
+    }
+
+
+def export_run(store: Store, fmt: str, out: str | Path, run_id: int | None = None) -> Path:
+    """Write one run in ``fmt`` to ``out``; returns the path written."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    out = Path(out)
+    if out.is_dir():
+        raise InputError(f"{out} is a directory; give a file path")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    view = run_view(store, run_id)
+    if fmt == "csv":
+        with out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(TABLE_COLUMNS)
+            for row in _table_rows(view):
+                writer.writerow(row)
+    elif fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = list(_table_rows(view))
+        columns = {name: [r[i] for r in rows] for i, name in enumerate(TABLE_COLUMNS)}
+        pq.write_table(pa.table(columns), out)
+    elif fmt == "json":
+        out.write_text(json.dumps(view, ensure_ascii=False, indent=1), encoding="utf-8")
+    elif fmt == "graphml":
+        _write_graphml(store, view, out)
+    else:
+        from .report import write_report
+
+        write_report(view, out)
+    return out
+
+
+def _table_rows(view: dict[str, Any]):  # type: ignore[no-untyped-def]
+    for p in view["points"]:
+        yield (
+            p["id"], p["cluster"], p["label"], p["x"], p["y"], p["raw_cluster"], p["title"],
+            p["date"] or "", p["lang"] or "", ";".join(p["cpc"]), ";".join(p["ipc"]),
+        )
+
+
+def _write_graphml(store: Store, view: dict[str, Any], out: Path, neighbours: int = 5) -> None:
+    import networkx as nx
+
+    space = view["run"]["space"]
+    ids, vectors = store.load_vectors(space)
+    point_ids = [p["id"] for p in view["points"]]
+    position = {doc_id: i for i, doc_id in enumerate(ids)}
+    rows = [position[i] for i in point_ids if i in position]
+    knn, _ = nearest_neighbours(vectors[rows], neighbours + 1)
+    neighbour_ids = {point_ids[i]: [point_ids[j] for j in knn[i, 1:]] for i in range(len(rows))}
+    docs = list(store.iter_documents(point_ids))
+    labels = np.array([p["cluster"] for p in view["points"]], dtype=np.int64)
+    graph = landscape_graph(docs, labels, view["topics"], view["links"], neighbour_ids)
+    nx.write_graphml(graph, out)

@@ -1,0 +1,154 @@
+"""From vectors to a landscape: reduce, cluster, label, measure, follow over time, link.
+
+:func:`build_landscape` is the whole stage as one plain function; :class:`MapParams` holds
+every parameter with its default, and is stored with each run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import CorpusTooSmallError
+from ..records import Document
+from .cluster import default_min_cluster_size, hdbscan_labels, reassign_outliers
+from .evolution import evolution
+from .graph import topic_links
+from .label import label_topics
+from .metrics import run_metrics
+from .neighbours import nearest_neighbours
+from .reduce import umap_reduce
+
+MIN_DOCUMENTS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class MapParams:
+    """Parameters of a map. ``None`` means "chosen from the corpus size" (recorded as used).
+
+    n_components: dimensions of the UMAP space that is clustered.
+    n_neighbors: UMAP neighbourhood size (larger = more global structure).
+    min_dist: UMAP ``min_dist`` for the clustering space (0 packs clusters tightly).
+    map_min_dist: ``min_dist`` of the 2-D map (a little spread keeps points visible).
+    min_cluster_size: smallest topic; default grows with the corpus (10 at 1k docs, 26 at 6k).
+    min_samples: HDBSCAN density smoothing; lower = fewer outliers.
+    max_cluster_share: no topic may hold more than this share of the corpus.
+    reassign: give outliers the topic their nearest neighbours agree on.
+    reassign_neighbours / reassign_agreement: how many neighbours vote, and the share needed.
+    """
+
+    n_components: int = 5
+    n_neighbors: int = 30
+    min_dist: float = 0.0
+    map_min_dist: float = 0.1
+    min_cluster_size: int | None = None
+    min_samples: int = 5
+    max_cluster_share: float = 0.1
+    reassign: bool = True
+    reassign_neighbours: int = 10
+    reassign_agreement: float = 0.5
+
+    def resolved(self, n: int) -> MapParams:
+        size = self.min_cluster_size or default_min_cluster_size(n)
+        return MapParams(**{**asdict(self), "min_cluster_size": size})
+
+    def validate(self) -> None:
+        if self.n_components < 2:
+            raise ValueError("n_components must be at least 2")
+        if self.n_neighbors < 2:
+            raise ValueError("n_neighbors must be at least 2")
+        if self.min_cluster_size is not None and self.min_cluster_size < 2:
+            raise ValueError("min_cluster_size must be at least 2")
+        if not 0 < self.max_cluster_share <= 1:
+            raise ValueError("max_cluster_share must be in (0, 1]")
+        if not 0 < self.reassign_agreement <= 1:
+            raise ValueError("reassign_agreement must be in (0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class Landscape:
+    """A built map. Arrays are aligned with ``ids``."""
+
+    ids: list[str]
+    labels: NDArray[np.int64]  # final topic per document, -1 = outlier
+    raw_labels: NDArray[np.int64]  # HDBSCAN's labels before reassignment
+    xy: NDArray[np.float32]  # (n, 2) map coordinates
+    topics: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    data: dict[str, Any]  # evolution years, topic links, document neighbours
+    params: MapParams
+
+
+def build_landscape(
+    ids: Sequence[str],
+    vectors: NDArray[np.float32],
+    docs: Sequence[Document],
+    params: MapParams | None = None,
+    seed: int = 42,
+    on_stage: Callable[[str], None] | None = None,
+) -> Landscape:
+    """Reduce, cluster, label and measure ``vectors`` (n, dims; unit rows) of ``docs``."""
+    params = (params or MapParams()).resolved(len(ids))
+    params.validate()
+    n = len(ids)
+    assert params.min_cluster_size is not None
+    needed = max(MIN_DOCUMENTS, 2 * params.min_cluster_size)
+    if n < needed:
+        raise CorpusTooSmallError(f"{n} embedded documents are too few to build a landscape (need at least {needed})")
+    timings: dict[str, float] = {}
+
+    def stage(name: str) -> None:
+        timings[name] = time.perf_counter()
+        if on_stage:
+            on_stage(name)
+
+    stage("neighbours")
+    knn = nearest_neighbours(vectors, max(params.n_neighbors, params.reassign_neighbours) + 1, seed)
+    stage("reduce")
+    reduced = umap_reduce(vectors, knn, params.n_components, params.n_neighbors, params.min_dist, seed)
+    stage("map")
+    xy = umap_reduce(vectors, knn, 2, params.n_neighbors, params.map_min_dist, seed)
+    stage("cluster")
+    raw = hdbscan_labels(reduced, params.min_cluster_size, params.min_samples, params.max_cluster_share)
+    if not (raw >= 0).any():
+        raise CorpusTooSmallError(
+            f"no topics found among {n} documents (min cluster size {params.min_cluster_size}); "
+            "add documents or lower --min-cluster-size"
+        )
+    labels = reassign_outliers(raw, knn[0][:, : params.reassign_neighbours + 1], params.reassign_agreement) if params.reassign else raw
+    stage("label")
+    named = label_topics(docs, labels, vectors)
+    stage("measure")
+    metrics = run_metrics(docs, vectors, labels, raw, seed)
+    growth = evolution(docs, labels)
+    links = topic_links(docs, vectors, labels)
+    stage("done")
+    names = list(timings)
+    metrics["timings_s"] = {a: round(timings[b] - timings[a], 3) for a, b in zip(names, names[1:])}
+    titles = {d.id: d.title for d in docs}
+    topics = []
+    for topic, info in sorted(named.items()):
+        topics.append(
+            {
+                "cluster": topic,
+                "label": info.label,
+                "size": int((labels == topic).sum()),
+                "keywords": info.keywords,
+                "codes": info.codes,
+                "representatives": [{"id": r, "title": titles.get(r, "")} for r in info.representatives],
+                "languages": info.languages,
+                "evolution": growth["topics"].get(str(topic), {}),
+            }
+        )
+    data = {
+        "years": growth["years"],
+        "recent_from": growth.get("recent_from"),
+        "outliers": growth["topics"].get("-1"),
+        "links": links,
+    }
+    return Landscape(list(ids), labels, raw, xy, topics, metrics, data, params)

@@ -1,0 +1,148 @@
+"""Topic labels: class-based TF-IDF keywords per language, dominant codes, central patents."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+
+from ..records import Document
+from ..text import phrases
+
+_SUBCLASS = re.compile(r"^([A-HY])(\d\d)([A-Z])")
+
+
+def subclass(code: str) -> str | None:
+    """``G06F3/013`` -> ``G06F``; None when the code is not IPC/CPC-shaped."""
+    match = _SUBCLASS.match(code.strip().upper())
+    return "".join(match.groups()) if match else None
+
+
+def section(code: str) -> str | None:
+    sub = subclass(code)
+    return sub[0] if sub else None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicLabel:
+    label: str
+    keywords: dict[str, list[tuple[str, float]]]  # language -> [(keyword, weight)]
+    codes: dict[str, list[tuple[str, float]]]  # "cpc"/"ipc" -> [(subclass, share of topic docs)]
+    representatives: list[str]  # ids of the most central patents
+    languages: dict[str, int]
+
+
+def _keyword_matrix(texts: Sequence[str], langs: Sequence[str]) -> tuple[sparse.csr_matrix, list[str]]:
+    """Binary document x term matrix (a term counts once per document)."""
+    vocab: dict[str, int] = {}
+    rows, cols = [], []
+    for i, (text, lang) in enumerate(zip(texts, langs)):
+        for term in set(phrases(text, lang)):
+            j = vocab.setdefault(term, len(vocab))
+            rows.append(i)
+            cols.append(j)
+    matrix = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(texts), len(vocab))
+    )
+    terms = [""] * len(vocab)
+    for term, j in vocab.items():
+        terms[j] = term
+    return matrix, terms
+
+
+def _merge_overlapping(ranked: list[tuple[str, float]], limit: int) -> list[tuple[str, float]]:
+    """Drop a word already part of a better-ranked phrase, and a phrase made of better words."""
+    kept: list[tuple[str, float]] = []
+    for term, weight in ranked:
+        parts = term.split()
+        if any(term in k.split() or (len(parts) > 1 and all(p in k.split() for p in parts)) for k, _ in kept):
+            continue
+        if len(parts) == 1 and any(term in k for k, _ in kept if not k.isascii()):
+            continue
+        kept.append((term, weight))
+        if len(kept) == limit:
+            break
+    return kept
+
+
+def label_topics(
+    docs: Sequence[Document],
+    labels: NDArray[np.int64],
+    vectors: NDArray[np.float32],
+    *,
+    n_keywords: int = 10,
+    n_representatives: int = 3,
+    min_language_docs: int = 3,
+) -> dict[int, TopicLabel]:
+    """Label every topic (``labels >= 0``) of ``docs``.
+
+    Keywords are scored by class-based TF-IDF over document frequencies: a term that occurs in
+    many documents of a topic and in few other topics ranks high. They are computed separately
+    for each language that has at least ``min_language_docs`` documents in the topic, so a mixed
+    topic gets keywords in each of its languages.
+    """
+    langs = [d.lang or "?" for d in docs]
+    texts = [f"{d.title}. {d.abstract}" if d.abstract else f"{d.title}. {d.text[:3000]}" for d in docs]
+    matrix, terms = _keyword_matrix(texts, langs)
+    topics = sorted(int(t) for t in set(labels.tolist()) if t >= 0)
+    index = {t: i for i, t in enumerate(topics)}
+    member = sparse.csr_matrix(
+        (np.ones(int((labels >= 0).sum())), ([index[int(t)] for t in labels if t >= 0], np.flatnonzero(labels >= 0))),
+        shape=(len(topics), len(docs)),
+    )
+    per_topic = (member @ matrix).toarray() if topics else np.zeros((0, len(terms)))
+    # idf over topics: log(1 + mean terms per topic / frequency of the term in all topics)
+    total = per_topic.sum(axis=0)
+    mean_terms = per_topic.sum(axis=1).mean() if topics else 1.0
+    idf = np.log1p(mean_terms / np.maximum(total, 1.0))
+    out: dict[int, TopicLabel] = {}
+    lang_array = np.asarray(langs)
+    for topic in topics:
+        rows = np.flatnonzero(labels == topic)
+        lang_counts = Counter(lang_array[rows].tolist())
+        keywords: dict[str, list[tuple[str, float]]] = {}
+        for lang, count in lang_counts.most_common():
+            if count < min_language_docs and keywords:
+                continue
+            sub = rows[lang_array[rows] == lang]
+            df = np.asarray(matrix[sub].sum(axis=0)).ravel()
+            tf = df / max(len(sub), 1)
+            score = tf * idf
+            score[df < min(2, len(sub))] = 0.0
+            best = np.argsort(-score)[: n_keywords * 4]
+            ranked = [(terms[j], round(float(score[j]), 4)) for j in best if score[j] > 0]
+            keywords[lang] = _merge_overlapping(ranked, n_keywords)
+        main_lang = lang_counts.most_common(1)[0][0]
+        label_terms = [k for k, _ in keywords.get(main_lang, [])[:3]]
+        out[topic] = TopicLabel(
+            label=" · ".join(label_terms) or f"topic {topic}",
+            keywords=keywords,
+            codes={kind: _dominant_codes([docs[i] for i in rows], kind) for kind in ("cpc", "ipc")},
+            representatives=_central([docs[i].id for i in rows], vectors[rows], n_representatives),
+            languages=dict(lang_counts),
+        )
+    return out
+
+
+def _dominant_codes(docs: Sequence[Document], kind: str, limit: int = 5) -> list[tuple[str, float]]:
+    counts: Counter[str] = Counter()
+    with_codes = 0
+    for doc in docs:
+        subs = {s for s in (subclass(c) for c in getattr(doc, kind)) if s}
+        if subs:
+            with_codes += 1
+            counts.update(subs)
+    if not with_codes:
+        return []
+    return [(code, round(n / with_codes, 3)) for code, n in counts.most_common(limit)]
+
+
+def _central(ids: Sequence[str], vectors: NDArray[np.float32], limit: int) -> list[str]:
+    centroid = vectors.mean(axis=0)
+    order = np.argsort(-(vectors @ centroid), kind="stable")
+    return [ids[i] for i in order[:limit]]

@@ -1,0 +1,138 @@
+"""Quality figures stored with every run: honest, and computed the same way for every corpus."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+
+from ..records import Document
+from .label import section, subclass
+
+SILHOUETTE_SAMPLE = 5000
+
+
+def first_code_labels(docs: Sequence[Document], kind: str, level: str) -> list[str | None]:
+    """The section or subclass of each document's first listed code (None without codes)."""
+    pick = subclass if level == "subclass" else section
+    out: list[str | None] = []
+    for doc in docs:
+        codes = getattr(doc, kind)
+        out.append(pick(codes[0]) if codes else None)
+    return out
+
+
+def agreement(labels: NDArray[np.int64], reference: Sequence[str | None]) -> dict[str, float] | None:
+    """ARI and NMI between clusters and reference classes, on clustered docs that have a class."""
+    ref = np.asarray(reference, dtype=object)
+    mask = (labels >= 0) & np.array([r is not None for r in reference])
+    if mask.sum() < 2 or len(set(ref[mask])) < 2:
+        return None
+    truth = ref[mask].astype(str)
+    return {
+        "ari": round(float(adjusted_rand_score(truth, labels[mask])), 4),
+        "nmi": round(float(normalized_mutual_info_score(truth, labels[mask])), 4),
+        "docs": int(mask.sum()),
+        "classes": int(len(set(truth))),
+    }
+
+
+def landscape_f1(docs: Sequence[Document], labels: NDArray[np.int64]) -> dict[str, dict[str, Any]]:
+    """For each landscape in ``extra.landscape``, the F1 of the best-matching topic.
+
+    Members are the documents flagged ``True`` for the landscape; outliers belong to no topic.
+    """
+    names = sorted({k for d in docs for k in (d.extra.get("landscape") or {})})
+    out: dict[str, dict[str, Any]] = {}
+    topics = sorted(int(t) for t in set(labels.tolist()) if t >= 0)
+    for name in names:
+        members = np.array([bool((d.extra.get("landscape") or {}).get(name)) for d in docs])
+        if not members.any():
+            continue
+        best = (0.0, -1, 0.0, 0.0)
+        for topic in topics:
+            in_topic = labels == topic
+            tp = float((in_topic & members).sum())
+            if tp == 0:
+                continue
+            precision, recall = tp / in_topic.sum(), tp / members.sum()
+            f1 = 2 * precision * recall / (precision + recall)
+            if f1 > best[0]:
+                best = (f1, topic, precision, recall)
+        out[name] = {
+            "f1": round(best[0], 4), "topic": best[1], "precision": round(best[2], 4),
+            "recall": round(best[3], 4), "members": int(members.sum()),
+        }
+    return out
+
+
+def language_mix(docs: Sequence[Document], labels: NDArray[np.int64]) -> dict[str, Any]:
+    """How mixed each topic is by language: majority share and entropy (bits)."""
+    langs = np.asarray([d.lang or "?" for d in docs])
+    per_topic: dict[str, Any] = {}
+    mixed = 0
+    for topic in sorted(int(t) for t in set(labels.tolist()) if t >= 0):
+        counts = Counter(langs[labels == topic].tolist())
+        total = sum(counts.values())
+        majority = max(counts.values()) / total
+        entropy = -sum((n / total) * math.log2(n / total) for n in counts.values())
+        if majority < 0.9:
+            mixed += 1
+        per_topic[str(topic)] = {"languages": dict(counts), "majority_share": round(majority, 3), "entropy": round(entropy, 3)}
+    corpus = Counter(langs.tolist())
+    return {
+        "corpus_languages": dict(corpus),
+        "mixed_topics": mixed,
+        "topics": per_topic,
+    }
+
+
+def silhouette_cosine(vectors: NDArray[np.float32], labels: NDArray[np.int64], seed: int) -> float | None:
+    """Silhouette in the original embedding space (cosine), on clustered docs (sampled)."""
+    mask = labels >= 0
+    if len(set(labels[mask].tolist())) < 2:
+        return None
+    idx = np.flatnonzero(mask)
+    if len(idx) > SILHOUETTE_SAMPLE:
+        idx = np.random.default_rng(seed).choice(idx, SILHOUETTE_SAMPLE, replace=False)
+    return round(float(silhouette_score(vectors[idx], labels[idx], metric="cosine")), 4)
+
+
+def run_metrics(
+    docs: Sequence[Document],
+    vectors: NDArray[np.float32],
+    labels: NDArray[np.int64],
+    raw_labels: NDArray[np.int64],
+    seed: int,
+) -> dict[str, Any]:
+    """All quality figures of a run (see the docs for their meaning)."""
+    sizes = Counter(int(t) for t in labels.tolist() if t >= 0)
+    n = len(labels)
+    metrics: dict[str, Any] = {
+        "documents": n,
+        "topics": len(sizes),
+        "topic_sizes": dict(sorted(((str(k), v) for k, v in sizes.items()), key=lambda kv: -kv[1])),
+        "outlier_share": round(float((labels < 0).mean()), 4),
+        "outlier_share_before_reassignment": round(float((raw_labels < 0).mean()), 4),
+        "silhouette_cosine": silhouette_cosine(vectors, labels, seed),
+    }
+    codes: dict[str, Any] = {}
+    for kind in ("cpc", "ipc"):
+        for level in ("section", "subclass"):
+            reference = first_code_labels(docs, kind, level)
+            codes[f"{kind}_{level}"] = {
+                "clustered": agreement(raw_labels, reference),
+                "after_reassignment": agreement(labels, reference),
+            }
+    metrics["code_agreement"] = codes
+    landscapes = landscape_f1(docs, labels)
+    if landscapes:
+        metrics["landscape_f1"] = landscapes
+        metrics["landscape_f1_mean"] = round(float(np.mean([v["f1"] for v in landscapes.values()])), 4)
+    metrics["language_mix"] = language_mix(docs, labels)
+    return metrics

@@ -1,0 +1,270 @@
+"""Orchestration of the stages: ingest -> embed -> map, with progress callbacks and resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .embed import Embedder, Task, load_embedder, resolve_alias
+from .errors import InputError, NotFoundError
+from .ingest import FieldMap, read_path
+from .landscape import MapParams, build_landscape
+from .records import Document, Problem
+from .store import Space, Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+DEFAULT_FIELDS: tuple[str, ...] = ("title", "abstract")
+TEXT_FIELDS = ("title", "abstract", "text")
+
+
+# -- ingest ------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class IngestReport:
+    added: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return self.added + self.replaced + self.unchanged + self.duplicates
+
+
+def ingest(
+    store: Store,
+    paths: Sequence[str | Path],
+    fields: FieldMap | None = None,
+    *,
+    strict: bool = False,
+    batch_size: int = 500,
+    on_problem: Callable[[Problem], None] | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Read every path into the store.
+
+    Records with problems are reported through ``on_problem`` and skipped; with ``strict`` the
+    first problem raises :class:`InputError` and nothing of this call is kept. A record whose id
+    appeared earlier in this call with the same content is a repeat (counted as a duplicate);
+    with different content it is a problem (the first one is kept).
+    """
+    fields = fields or FieldMap()
+    readers = [read_path(p, fields) for p in paths]  # fails early on missing files / bad types
+    report = IngestReport()
+    db = store.db
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_seen (id TEXT PRIMARY KEY, hash TEXT, position TEXT)")
+    db.execute("DELETE FROM ingest_seen")
+
+    def problem(item: Problem) -> None:
+        if strict:
+            raise InputError(f"{item} (--strict: nothing was ingested)")
+        report.problems.append(item)
+        if on_problem:
+            on_problem(item)
+
+    def flush(batch: list[Document]) -> None:
+        result = store.upsert_documents(batch)
+        report.added += result.added
+        report.replaced += result.replaced
+        report.unchanged += result.unchanged
+        report.duplicates += result.duplicates
+        if progress:
+            progress(len(batch))
+        batch.clear()
+
+    batch: list[Document] = []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for reader in readers:
+            for item in reader:
+                if isinstance(item, Problem):
+                    problem(item)
+                    continue
+                digest = item.content_hash
+                where = f"{item.source}"
+                seen = db.execute("SELECT hash, position FROM ingest_seen WHERE id = ?", (item.id,)).fetchone()
+                if seen is not None:
+                    if seen[0] == digest:
+                        report.duplicates += 1
+                    else:
+                        problem(Problem(where, "record", f"duplicate id {item.id} with different content (first seen in {seen[1]}); skipped"))
+                    continue
+                db.execute("INSERT INTO ingest_seen VALUES (?, ?, ?)", (item.id, digest, where))
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    flush(batch)
+                    if not strict:
+                        db.execute("COMMIT")
+                        db.execute("BEGIN IMMEDIATE")
+        if batch:
+            flush(batch)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return report
+
+
+# -- embed -------------------------------------------------------------------------------------
+def document_text(doc: Document, fields: Sequence[str] = DEFAULT_FIELDS) -> str:
+    """The text that represents a document for embedding: the chosen fields, joined.
+
+    Falls back to every text field when the chosen ones are empty (e.g. a plain-text file has a
+    title and a body but no abstract).
+    """
+    parts = [getattr(doc, f).strip() for f in fields if getattr(doc, f, "").strip()]
+    if len(parts) <= (1 if "title" in fields and doc.title.strip() else 0):
+        parts = [getattr(doc, f).strip() for f in TEXT_FIELDS if getattr(doc, f).strip()]
+    return "\n".join(parts)
+
+
+def _slug(name: str) -> str:
+    base = Path(name.split(":", 1)[-1]).name if ":" in name else name
+    return re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")[:40] or "model"
+
+
+def space_for(
+    embedder: Embedder,
+    task: Task,
+    dims: int | None,
+    fields: Sequence[str],
+    overlap: int,
+    max_chunks: int | None,
+) -> Space:
+    """The embedding space these options produce; its key changes whenever the vectors would."""
+    out_dims = embedder.check_dims(dims)
+    for name in fields:
+        if name not in TEXT_FIELDS:
+            raise InputError(f"unknown text field {name!r}; choose from {', '.join(TEXT_FIELDS)}")
+    params = {
+        "task": task,
+        "template": embedder.profile.format("{text}", task),
+        "profile": embedder.profile.family,
+        "fields": list(fields),
+        "max_tokens": embedder.max_tokens,
+        "overlap": overlap,
+        "max_chunks": max_chunks,
+        "multilingual": embedder.profile.multilingual,
+    }
+    digest = hashlib.sha256(
+        json.dumps([embedder.fingerprint(), out_dims, {k: v for k, v in params.items() if k != "task"}], sort_keys=True).encode()
+    ).hexdigest()[:10]
+    return Space(f"{_slug(embedder.name)}-{out_dims}-{digest}", embedder.name, embedder.fingerprint(), out_dims, params)
+
+
+@dataclass(slots=True)
+class EmbedReport:
+    space: Space
+    embedded: int
+    already: int
+    warnings: list[str]
+
+
+def embed(
+    store: Store,
+    model: str | Embedder = "minilm",
+    *,
+    task: Task = "document",
+    dims: int | None = None,
+    fields: Sequence[str] = DEFAULT_FIELDS,
+    overlap: int = 32,
+    max_chunks: int | None = None,
+    batch_docs: int = 64,
+    progress: Progress | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> EmbedReport:
+    """Embed every document that has no vector in this space yet; each batch is committed."""
+    embedder = model if isinstance(model, Embedder) else load_embedder(model)
+    space = space_for(embedder, task, dims, fields, overlap, max_chunks)
+    store.ensure_space(space)
+    todo = store.ids_without_vectors(space.key)
+    total = store.count_documents()
+    warnings = _language_warnings(store, embedder)
+    if on_start:
+        on_start(len(todo))
+    for start in range(0, len(todo), batch_docs):
+        docs = list(store.iter_documents(todo[start : start + batch_docs]))
+        result = embedder.embed(
+            [document_text(d, fields) for d in docs], task, dims, overlap=overlap, max_chunks=max_chunks
+        )
+        store.put_vectors(
+            space.key,
+            [
+                (d.id, result.vectors[i], result.n_chunks[i], result.n_tokens[i], result.truncated_tokens[i])
+                for i, d in enumerate(docs)
+            ],
+        )
+        if progress:
+            progress(len(docs))
+    return EmbedReport(space, len(todo), total - len(todo), warnings)
+
+
+def _language_warnings(store: Store, embedder: Embedder) -> list[str]:
+    if embedder.profile.multilingual:
+        return []
+    counts = store.language_counts()
+    total = sum(counts.values()) or 1
+    other = {lang: n for lang, n in counts.items() if lang not in ("en", "?")}
+    share = sum(other.values()) / total
+    if share < 0.02:
+        return []
+    langs = ", ".join(f"{lang} {n}" for lang, n in sorted(other.items(), key=lambda kv: -kv[1])[:5])
+    return [
+        f"{share:.0%} of the documents are not English ({langs}) but {embedder.name} is an English-only model: "
+        "topics will split by language. Use a multilingual model (e.g. st:/path/to/Qwen3-Embedding-0.6B) "
+        "for cross-lingual topics and search."
+    ]
+
+
+# -- shared helpers ------------------------------------------------------------------------------
+def pick_space(store: Store, key: str | None = None, model: str | None = None) -> Space:
+    """The space named by key, else the newest space of ``model``, else the newest space."""
+    spaces = store.spaces()
+    if not spaces:
+        raise NotFoundError(f"{store.path} has no embeddings yet; run `patscape embed {store.path}` first")
+    if key:
+        return store.get_space(key)
+    if model:
+        wanted = resolve_alias(model)
+        matching = [s for s in spaces if s.model == wanted]
+        if not matching:
+            raise NotFoundError(f"no embeddings of {model} in {store.path}; run `patscape embed --model {model}` first")
+        return matching[-1]
+    return spaces[-1]
+
+
+def build_map(
+    store: Store,
+    space_key: str | None = None,
+    params: MapParams | None = None,
+    seed: int = 42,
+    on_stage: Callable[[str], None] | None = None,
+) -> int:
+    """Build a landscape from the vectors of one space and store it as a new run."""
+    space = pick_space(store, space_key)
+    ids, vectors = store.load_vectors(space.key)
+    docs = list(store.iter_documents(ids))
+    result = build_landscape(ids, vectors, docs, params, seed, on_stage)
+    run_params = {
+        "map": asdict(result.params),
+        "space": space.key,
+        "model": space.model,
+        "model_fingerprint": space.fingerprint,
+        "embedding": space.params,
+    }
+    points = [
+        (doc_id, int(label), int(raw), float(x), float(y))
+        for doc_id, label, raw, (x, y) in zip(result.ids, result.labels, result.raw_labels, result.xy)
+    ]
+    topics = [
+        (t["cluster"], t["label"], t["size"], {k: v for k, v in t.items() if k not in ("cluster", "label", "size")})
+        for t in result.topics
+    ]
+    return store.save_run(space.key, seed, run_params, result.metrics, result.data, points, topics)

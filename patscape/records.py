@@ -1,0 +1,71 @@
+"""Frozen records that flow between the stages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Fields whose content defines a document; a change in any of them is a new version.
+CONTENT_FIELDS = ("title", "abstract", "text", "lang", "date", "cpc", "ipc", "assignee")
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One patent (or any long technical document) as stored.
+
+    ``cpc``/``ipc`` hold classification codes in the order of the source, e.g. ``G06F3/013``.
+    ``date`` is an ISO date ``YYYY-MM-DD`` (or a prefix of one) or ``None``.
+    """
+
+    id: str
+    title: str = ""
+    abstract: str = ""
+    text: str = ""
+    lang: str | None = None
+    date: str | None = None
+    cpc: tuple[str, ...] = ()
+    ipc: tuple[str, ...] = ()
+    assignee: str | None = None
+    source: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 over the content fields; identical patents hash alike whatever their source."""
+        payload = json.dumps(
+            [getattr(self, name) for name in CONTENT_FIELDS], ensure_ascii=False, sort_keys=True
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    @property
+    def year(self) -> int | None:
+        if self.date and len(self.date) >= 4 and self.date[:4].isdigit():
+            return int(self.date[:4])
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A record that could not be ingested: where it is and why."""
+
+    path: str
+    position: str  # "line 12", "record 3 (line 40)", "document 7 (byte 12345)"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.position}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result."""
+
+    id: str
+    score: float
+    title: str
+    lang: str | None = None
+    date: str | None = None
+    cluster: int | None = None
+    label: str | None = None

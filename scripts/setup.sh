@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Create .venv inside the repository and install patscape with the given extras (idempotent).
+# Usage: scripts/setup.sh [EXTRAS]      e.g. scripts/setup.sh dev
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+python="${PYTHON:-}"
+if [ -z "$python" ]; then
+  for candidate in python3.11 python3.12 python3.13 python3; do
+    if command -v "$candidate" >/dev/null 2>&1; then python="$candidate"; break; fi
+  done
+fi
+"$python" - <<'PY' || { echo "patscape needs Python >= 3.11 (set PYTHON=/path/to/python3.11)" >&2; exit 2; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+stamp=.venv/.patscape-setup
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)[$extras]"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setting up .venv (first time: a few minutes) ..." >&2
+  .venv/bin/python -m pip install -q --upgrade pip
+  # The CPU build of torch first: anything that pulls torch later finds it satisfied.
+  .venv/bin/python -m pip install -q "torch==2.13.0"
+  if [ -n "$extras" ]; then spec=".[$extras]"; else spec="."; fi
+  .venv/bin/python -m pip install -q -e "$spec"
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from patscape.errors import InputError, StoreError
+from patscape.ingest import FieldMap, read_path
+from patscape.pipeline import ingest
+from patscape.records import Document, Problem
+from patscape.store import Store
+
+from .conftest import write_jsonl
+
+DATA = Path(__file__).parent / "data"
+
+RECORDS = [
+    {"id": "US-1-B2", "title": "Underwater glider", "abstract": "A glider with a buoyancy engine.", "lang": "en",
+     "date": "2011-08-09", "cpc": ["B63G8/00", "B63G8/14"], "ipc": ["B63G8/00"], "extra": {"cites": ["US-2-A"]}},
+    {"id": "US-2-A", "title": "Rain gauge radar", "abstract": "Radar estimates the rainfall over an area.", "date": "19990101",
+     "cpc": "G01S13/95; G01W1/14", "ipc": "G01S13/95"},
+    {"id": "CN-3-B", "title": "一种卫星姿态控制方法", "abstract": "本发明公开了一种卫星姿态控制方法。", "date": "2024/3/5",
+     "ipc": ["B64G1/24"], "assignee": "中山大学"},
+]
+
+
+def test_jsonl_fields_are_normalised(tmp_path: Path) -> None:
+    items = list(read_path(write_jsonl(tmp_path / "a.jsonl", RECORDS), FieldMap()))
+    assert all(isinstance(i, Document) for i in items)
+    glider, radar, satellite = items
+    assert glider.cpc == ("B63G8/00", "B63G8/14") and glider.extra["cites"] == ["US-2-A"]
+    assert radar.cpc == ("G01S13/95", "G01W1/14") and radar.date == "1999-01-01"
+    assert radar.lang == "en"  # detected
+    assert satellite.lang == "zh" and satellite.date == "2024-03-05" and satellite.assignee == "中山大学"
+
+
+def test_reingest_adds_nothing_and_changed_document_replaces(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", RECORDS)
+    with Store(tmp_path / "store") as store:
+        first = ingest(store, [path])
+        assert (first.added, first.unchanged) == (3, 0)
+        again = ingest(store, [path])
+        assert (again.added, again.replaced, again.unchanged) == (0, 0, 3)
+        changed = [dict(RECORDS[0], abstract="A glider with a new wing.")] + RECORDS[1:]
+        third = ingest(store, [write_jsonl(tmp_path / "b.jsonl", changed)])
+        assert (third.added, third.replaced, third.unchanged) == (0, 1, 2)
+        assert store.get_document("US-1-B2").abstract == "A glider with a new wing."
+        assert store.count_documents() == 3
+
+
+def test_same_content_under_another_id_is_deduplicated(tmp_path: Path) -> None:
+    twin = dict(RECORDS[0], id="US-1-A1")
+    with Store(tmp_path / "store") as store:
+        report = ingest(store, [write_jsonl(tmp_path / "a.jsonl", [RECORDS[0], twin])])
+        assert (report.added, report.duplicates) == (1, 1)
+
+
+def test_bad_lines_are_reported_with_line_numbers_and_the_rest_kept(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    lines = [
+        json.dumps(RECORDS[0]).encode(),
+        b'{"id": "X-1", "title": "broken',  # malformed JSON, line 2
+        b'{"id": "X-2", "title": "caf\xe9"}',  # invalid UTF-8, line 3
+        json.dumps({"id": "X-3", "title": "", "abstract": ""}).encode(),  # empty text, line 4
+        json.dumps({"title": "no id"}).encode(),  # missing id, line 5
+        b"[1, 2]",  # not an object, line 6
+        json.dumps(RECORDS[1]).encode(),
+        json.dumps(dict(RECORDS[0], title="Other")).encode(),  # duplicate id, line 8
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    seen: list[Problem] = []
+    with Store(tmp_path / "store") as store:
+        report = ingest(store, [path], on_problem=seen.append)
+        assert store.count_documents() == 2
+    messages = [str(p) for p in seen]
+    assert len(messages) == 6
+    assert "line 2: malformed JSON" in messages[0]
+    assert "line 3: invalid UTF-8" in messages[1]
+    assert "line 4" in messages[2] and "empty text" in messages[2]
+    assert "line 5: missing id" in messages[3]
+    assert "line 6: expected a JSON object" in messages[4]
+    assert "duplicate id US-1-B2" in messages[5]
+    assert report.added == 2
+
+
+def test_strict_keeps_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(RECORDS[0]) + "\n{oops\n" + json.dumps(RECORDS[1]) + "\n")
+    with Store(tmp_path / "store") as store:
+        with pytest.raises(InputError, match="line 2"):
+            ingest(store, [path], strict=True, batch_size=1)
+        assert store.count_documents() == 0
+
+
+def test_csv_with_field_mapping_and_unknown_columns(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "publication_number,headline,summary,codes,pub_date,family\n"
+        'US-9-B1,"Satellite antenna","A deployable, foldable antenna.","H01Q1/28,B64G1/66",2013-02-01,F1\n'
+        "US-10-B1,Glider,\"Multi-line\nabstract\",B63G8/00,2012,F2\n",
+        encoding="utf-8",
+    )
+    fields = FieldMap(id="publication_number", title="headline", abstract="summary", cpc="codes", date="pub_date")
+    docs = [d for d in read_path(path, fields) if isinstance(d, Document)]
+    assert [d.id for d in docs] == ["US-9-B1", "US-10-B1"]
+    assert docs[0].cpc == ("H01Q1/28", "B64G1/66") and docs[0].extra == {"family": "F1"}
+    assert docs[1].abstract == "Multi-line abstract" and docs[1].date == "2012"
+    with pytest.raises(InputError, match="'headline2' given for --title is not in the file"):
+        list(read_path(path, FieldMap(id="publication_number", title="headline2")))
+    with pytest.raises(InputError, match="no 'id' field"):
+        list(read_path(path, FieldMap()))
+
+
+def test_csv_bad_rows_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"id,title\nA,ok\nB,too,many\nC,caf\xe9\nD,fine\n")
+    items = list(read_path(path, FieldMap()))
+    assert [i.id for i in items if isinstance(i, Document)] == ["A", "D"]
+    problems = [str(i) for i in items if isinstance(i, Problem)]
+    assert "line 3: expected 2 columns, found 3" in problems[0]
+    assert "line 4: invalid UTF-8" in problems[1]
+
+
+def test_uspto_bulk_xml(tmp_path: Path) -> None:
+    items = list(read_path(DATA / "uspto-grants.xml", FieldMap()))
+    docs = [i for i in items if isinstance(i, Document)]
+    problems = [i for i in items if isinstance(i, Problem)]
+    assert [d.id for d in docs] == ["US-8611015-B2", "US-2013012345-A1"]
+    grant = docs[0]
+    assert grant.title == "Vehicular image sensing system — with “smart” control"
+    assert grant.date == "2013-12-17" and grant.lang == "en"
+    assert grant.ipc == ("G06K9/00",) and grant.cpc == ("B60Q1/14", "G06K9/00791")
+    assert grant.assignee == "Magna Electronics Inc."
+    assert "1. A vehicular image sensing system" in grant.text and "BACKGROUND" in grant.text
+    assert grant.extra["cites"] == ["US-4249160-A"]
+    assert len(problems) == 1 and "document 3" in problems[0].position and "malformed XML" in problems[0].message
+
+
+def test_folder_of_text_markdown_and_pdf(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("Buoyancy engine\nAn engine that changes the buoyancy of a glider.\n")
+    (folder / "sub" / "b.md").write_text("# Rain radar\n\nA radar for rain.\n")
+    (folder / "empty.txt").write_text("\n\n")
+    (folder / "bad.txt").write_bytes(b"ok\n\xff\xfe broken")
+    (folder / "c.pdf").write_bytes((DATA / "hello.pdf").read_bytes())
+    items = list(read_path(folder, FieldMap()))
+    docs = {i.id: i for i in items if isinstance(i, Document)}
+    assert set(docs) == {"a", "sub/b", "c"}
+    assert docs["a"].title == "Buoyancy engine" and "glider" in docs["a"].text
+    assert docs["sub/b"].title == "Rain radar"
+    assert "Satellite" in docs["c"].title + docs["c"].text
+    problems = sorted(str(i) for i in items if isinstance(i, Problem))
+    assert any("bad.txt: line 2: invalid UTF-8" in p for p in problems)
+    assert any("empty.txt: file: empty text" in p for p in problems)
+
+
+def test_unsupported_and_missing_files(tmp_path: Path) -> None:
+    (tmp_path / "x.docx").write_bytes(b"PK")
+    with pytest.raises(InputError, match="unsupported file type"):
+        read_path(tmp_path / "x.docx", FieldMap())
+    with pytest.raises(InputError, match="no such file"):
+        read_path(tmp_path / "nope.jsonl", FieldMap())
+
+
+def test_store_path_that_is_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(StoreError, match="is a file"):
+        Store(target)
+    with pytest.raises(StoreError, match="not a patscape store"):
+        Store(tmp_path / "missing", create=False)
+
+
+def test_streaming_reader_is_lazy(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "big.jsonl", [dict(RECORDS[0], id=f"US-{i}") for i in range(2000)])
+    reader = read_path(path, FieldMap())
+    first = next(iter(reader))
+    assert isinstance(first, Document) and first.id == "US-0"
