@@ -170,7 +170,8 @@ def embed(store: str, model: str, task: str, dims: int | None, fields: str, over
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed: same inputs and seed, same map.")
 @click.option("--min-cluster-size", type=int, default=None, help="Smallest topic (default: grows with the corpus).")
 @click.option("--min-samples", type=int, default=5, show_default=True, help="HDBSCAN density smoothing.")
-@click.option("--max-cluster-share", type=float, default=0.1, show_default=True, help="Largest share of the corpus one topic may hold.")
+@click.option("--max-cluster-share", type=float, default=0.25, show_default=True,
+              help="A branch larger than this share of the corpus is split into its sub-topics where it has any.")
 @click.option("--components", type=int, default=5, show_default=True, help="UMAP dimensions that are clustered.")
 @click.option("--neighbors", type=int, default=30, show_default=True, help="UMAP neighbourhood size.")
 @click.option("--no-reassign", is_flag=True, help="Keep every HDBSCAN outlier as an outlier.")

@@ -126,7 +126,9 @@ def document_text(doc: Document, fields: Sequence[str] = DEFAULT_FIELDS) -> str:
 
 
 def _slug(name: str) -> str:
-    base = Path(name.split(":", 1)[-1]).name if ":" in name else name
+    """``st:/models/Qwen3-Embedding-0.6B`` -> ``st-qwen3-embedding-0-6b``; ``hash:256`` -> ``hash-256``."""
+    backend, _, rest = name.partition(":")
+    base = f"{backend}-{Path(rest).name}" if rest else backend
     return re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")[:40] or "model"
 
 

@@ -95,13 +95,11 @@ def _point_columns(points: Any) -> dict[str, Any]:
             raise ValueError(f"point columns have different lengths: {sorted(lengths)}")
         return {"count": lengths.pop() if lengths else 0, "columns": columns}
     points = list(points)
-    keys: list[str] = [k for k in POINT_FIELDS if any(k in p for p in points[:1])]
-    seen = set(keys)
+    present: dict[str, None] = {}  # every field, in order of first appearance
     for p in points:
         for k in p:
-            if k not in seen:
-                seen.add(k)
-                keys.append(k)
+            present.setdefault(k)
+    keys = [k for k in POINT_FIELDS if k in present] + [k for k in present if k not in POINT_FIELDS]
     return {"count": len(points), "columns": {k: [p.get(k) for p in points] for k in keys}}
 
 
@@ -148,7 +146,7 @@ def render_report(data: dict) -> str:
         "base-uri 'none'",
     ])
     parts = {
-        "CSP": html.escape(csp),
+        "CSP": html.escape(csp, quote=False),  # sits in a double-quoted attribute; has no "
         "VERSION": html.escape(__version__),
         "PLOTLYVERSION": html.escape(_plotly_version()),
         "TITLE": html.escape(title),
@@ -335,6 +333,7 @@ th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line
 th { font-weight: 600; color: var(--muted); background: var(--soft); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.small { width: auto; min-width: 60%; }
+table.small td:first-child { white-space: nowrap; }
 .glossary { margin: 14px 0 0; padding: 10px 14px; background: var(--soft); border-radius: 6px;
             color: var(--muted); font-size: 13px; grid-column: 1 / -1; }
 .glossary p { margin: 3px 0; }
@@ -349,7 +348,7 @@ table.topics th.sortable:hover { color: var(--ink); }
 table.topics th .arrow { display: inline-block; width: 1em; color: var(--accent); }
 table.topics tr:nth-child(even) td { background: #fafbfc; }
 table.topics tr.active td { background: #fff7e0; }
-table.topics td.label { min-width: 260px; max-width: 420px; }
+table.topics td.label { min-width: 210px; max-width: 360px; }
 .tlabel { font-weight: 600; overflow-wrap: anywhere; }
 .tid { display: flex; align-items: center; gap: 6px; white-space: nowrap; }
 .dot { display: inline-block; width: 11px; height: 11px; border-radius: 50%; flex: none; }
@@ -363,7 +362,7 @@ table.topics td.label { min-width: 260px; max-width: 420px; }
 .bar span { display: block; height: 4px; background: var(--accent); border-radius: 2px; }
 .codes div { white-space: nowrap; }
 .codes .scheme { color: var(--muted); font-size: 11px; margin-right: 4px; }
-.reps { min-width: 240px; max-width: 380px; font-size: 12px; }
+.reps { min-width: 220px; max-width: 340px; font-size: 12px; }
 .reps div { margin-bottom: 2px; overflow-wrap: anywhere; }
 .reps .pid { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: var(--accent); margin-right: 4px; }
 .reps details summary { cursor: pointer; color: var(--muted); }
@@ -477,6 +476,7 @@ _APP_JS = r"""
                      es: 'Spanish', ru: 'Russian', it: 'Italian', pt: 'Portuguese', nl: 'Dutch', '?': 'unknown' };
   function langName(code) { var n = LANG_NAMES[code]; return n ? n + ' (' + code + ')' : str(code); }
   var plotConfig = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ['lasso2d', 'select2d'] };
+  var FONT = { family: 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif', size: 12, color: '#1d2330' };
 
   function webglWorks() {
     try {
@@ -601,7 +601,7 @@ _APP_JS = r"""
         return [(parts[0] || '').toUpperCase() + ' ' + parts.slice(1).join(' '), fmtNum(a.ari, 3), fmtNum(a.nmi, 3),
                 fmtNum(b.ari, 3), fmtNum(b.nmi, 3), fmtInt(isNum(b.docs) ? b.docs : a.docs), fmtInt(isNum(b.classes) ? b.classes : a.classes)];
       });
-      right.appendChild(table(['Classes', 'ARI', 'NMI', 'ARI after', 'NMI after', 'Docs', 'Classes'], rows,
+      right.appendChild(table(['Scheme', 'ARI', 'NMI', 'ARI after', 'NMI after', 'Docs', 'Classes'], rows,
                               [false, true, true, true, true, true, true]));
       right.appendChild(el('p', { class: 'muted' }, 'First columns: before outliers were reassigned; \u201cafter\u201d: after reassignment. A dash means the corpus has no such codes.'));
     }
@@ -685,11 +685,11 @@ _APP_JS = r"""
                borderwidth: 1, borderpad: 2, opacity: 0.95, hovertext: esc('#' + k + ' ' + topicLabel(+k)) };
     });
     var layout = {
-      height: mapDiv.clientHeight || 680, margin: { l: 8, r: 8, t: 8, b: 8 }, hovermode: 'closest', dragmode: 'zoom',
+      height: mapDiv.clientHeight || 680, font: FONT, margin: { l: 8, r: 8, t: 8, b: 8 }, hovermode: 'closest', dragmode: 'zoom',
       plot_bgcolor: '#fbfcfd', paper_bgcolor: '#ffffff',
       xaxis: { showgrid: false, zeroline: false, showticklabels: false, ticks: '' },
-      yaxis: { showgrid: false, zeroline: false, showticklabels: false, ticks: '', scaleanchor: 'x', scaleratio: 1 },
-      legend: { orientation: 'h', x: 0, y: 1, xanchor: 'left', yanchor: 'top', bgcolor: 'rgba(255,255,255,0.85)' },
+      yaxis: { showgrid: false, zeroline: false, showticklabels: false, ticks: '' },
+      legend: { orientation: 'h', x: 0, y: 1, xanchor: 'left', yanchor: 'top', bgcolor: 'rgba(255,255,255,0.85)', itemsizing: 'constant' },
       hoverlabel: { align: 'left', bgcolor: '#ffffff', bordercolor: '#8892a3', font: { size: 12, color: '#1d2330' } },
       annotations: $('map-labels').checked ? mapAnnotations : []
     };
@@ -931,14 +931,14 @@ _APP_JS = r"""
     var stacked = mode !== 'lines';
     var traces = evoSeries.series.map(function (s, j) {
       var t = { type: 'scatter', mode: 'lines', name: s.name, x: evoSeries.years, y: s.y,
-                line: { color: s.colour, width: stacked ? 0.6 : 2, shape: 'spline', smoothing: 0.3 },
+                line: { color: s.colour, width: stacked ? 0.6 : 2, shape: stacked ? 'linear' : 'spline', smoothing: 0.4 },
                 hovertemplate: '%{y}' };
       if (stacked) { t.stackgroup = 'all'; t.fillcolor = s.colour; }
       if (mode === 'share') { t.hovertemplate = '%{y:.1f}%'; if (j === 0) t.groupnorm = 'percent'; }
       return t;
     });
     var layout = {
-      height: evoDiv.clientHeight || 470, margin: { l: 56, r: 16, t: 10, b: 40 }, hovermode: 'x unified',
+      height: evoDiv.clientHeight || 470, font: FONT, margin: { l: 56, r: 16, t: 34, b: 44 }, hovermode: 'x unified',
       xaxis: { title: { text: 'publication year' }, showgrid: false, zeroline: false },
       yaxis: { title: { text: mode === 'share' ? 'share of the year\u2019s patents in topics (%)' : 'patents' },
                gridcolor: '#eef0f4', zeroline: false, rangemode: 'tozero' },
@@ -1001,9 +1001,9 @@ _APP_JS = r"""
                 color: shown.map(function (t) { return topicColour(t.cluster); }), opacity: 0.9, line: { width: 1, color: '#ffffff' } }
     });
     var layout = {
-      height: div.clientHeight || 580, margin: { l: 8, r: 8, t: 8, b: 8 }, hovermode: 'closest',
+      height: div.clientHeight || 580, font: FONT, margin: { l: 8, r: 8, t: 8, b: 8 }, hovermode: 'closest',
       xaxis: { showgrid: false, zeroline: false, showticklabels: false },
-      yaxis: { showgrid: false, zeroline: false, showticklabels: false, scaleanchor: 'x', scaleratio: 1 },
+      yaxis: { showgrid: false, zeroline: false, showticklabels: false },
       plot_bgcolor: '#fbfcfd', hoverlabel: { align: 'left', bgcolor: '#ffffff', font: { size: 12, color: '#1d2330' } }
     };
     return window.Plotly.newPlot(div, traces, layout, plotConfig);

@@ -37,7 +37,8 @@ class MapParams:
     map_min_dist: ``min_dist`` of the 2-D map (a little spread keeps points visible).
     min_cluster_size: smallest topic; default grows with the corpus (10 at 1k docs, 26 at 6k).
     min_samples: HDBSCAN density smoothing; lower = fewer outliers.
-    max_cluster_share: no topic may hold more than this share of the corpus.
+    max_cluster_share: a branch of the cluster tree larger than this share of the corpus is split
+        into its sub-topics where it has any (prevents one-topic-per-language maps).
     reassign: give outliers the topic their nearest neighbours agree on.
     reassign_neighbours / reassign_agreement: how many neighbours vote, and the share needed.
     """
@@ -48,7 +49,7 @@ class MapParams:
     map_min_dist: float = 0.1
     min_cluster_size: int | None = None
     min_samples: int = 5
-    max_cluster_share: float = 0.1
+    max_cluster_share: float = 0.25
     reassign: bool = True
     reassign_neighbours: int = 10
     reassign_agreement: float = 0.5

@@ -2,9 +2,9 @@
 
 HDBSCAN's excess-of-mass selection tends to pick the few most stable branches near the root of
 the cluster tree: on a mixed corpus that means one cluster per language, which is useless for a
-landscape. Selection is therefore bounded by ``max_cluster_share``: no topic may hold more than
-that share of the corpus, so the selection descends the hierarchy where a branch is too broad
-and keeps excess-of-mass everywhere else.
+landscape. Selection is therefore bounded by ``max_cluster_share``: a branch holding more than
+that share of the corpus gives way to its sub-topics where it has any, and excess of mass
+decides everywhere else (see :func:`select_clusters`).
 """
 
 from __future__ import annotations
@@ -25,22 +25,78 @@ def hdbscan_labels(
     min_cluster_size: int,
     min_samples: int,
     max_cluster_share: float,
-    selection: str = "eom",
 ) -> NDArray[np.int64]:
-    """Cluster labels (``-1`` = outlier) of the points in ``reduced`` (n, d)."""
+    """Cluster labels (``-1`` = outlier) of the points in ``reduced`` (n, d).
+
+    HDBSCAN builds the cluster tree; :func:`select_clusters` picks the topics from it.
+    """
     import hdbscan
 
     n = len(reduced)
-    max_size = max(int(n * max_cluster_share), min_cluster_size + 1) if max_cluster_share < 1 else 0
     clusterer = hdbscan.HDBSCAN(
         min_cluster_size=min(min_cluster_size, max(2, n // 2)),
         min_samples=min(min_samples, max(1, n - 1)),
-        cluster_selection_method=selection,
-        max_cluster_size=max_size,
         core_dist_n_jobs=1,
     )
-    labels = clusterer.fit_predict(reduced.astype(np.float64))
-    return _renumber_by_size(np.asarray(labels, dtype=np.int64))
+    clusterer.fit(reduced.astype(np.float64))
+    tree = clusterer.condensed_tree_.to_numpy()
+    max_size = max(int(n * max_cluster_share), min_cluster_size)
+    labels = select_clusters(tree, n, max_size)
+    return _renumber_by_size(labels)
+
+
+def select_clusters(tree: np.ndarray, n: int, max_size: int) -> NDArray[np.int64]:
+    """Excess-of-mass selection on a condensed tree, bounded by ``max_size``.
+
+    ``tree`` is HDBSCAN's condensed tree (fields parent, child, lambda_val, child_size; point
+    ids are < n, cluster ids >= n, the root is n). Bottom-up, a cluster is selected instead of
+    its descendants when its stability exceeds theirs, as in plain excess of mass, except that a
+    cluster larger than ``max_size`` always gives way to its descendants when it has any. A
+    cluster that cannot be split is kept whatever its size, so nothing becomes noise for being
+    big. The root is never selected unless it has no children (one topic).
+    """
+    parent = tree["parent"].astype(np.int64)
+    child = tree["child"].astype(np.int64)
+    lam = tree["lambda_val"].astype(np.float64)
+    size = tree["child_size"].astype(np.int64)
+    is_cluster = child >= n
+    birth = {int(c): float(lv) for c, lv in zip(child[is_cluster], lam[is_cluster])}
+    birth[n] = 0.0
+    sizes = {int(c): int(s) for c, s in zip(child[is_cluster], size[is_cluster])}
+    sizes[n] = n
+    children: dict[int, list[int]] = {}
+    stability: dict[int, float] = {c: 0.0 for c in birth}
+    for p, c, lv, sz, clus in zip(parent, child, lam, size, is_cluster):
+        stability[int(p)] += (lv - birth[int(p)]) * sz
+        if clus:
+            children.setdefault(int(p), []).append(int(c))
+    selected: dict[int, list[int]] = {}
+    score: dict[int, float] = {}
+    for node in sorted(birth, reverse=True):  # children have larger ids than their parents
+        kids = children.get(node, [])
+        if not kids:
+            selected[node], score[node] = [node], stability[node]
+            continue
+        below = [s for k in kids for s in selected[k]]
+        below_score = sum(score[k] for k in kids)
+        if node != n and sizes[node] <= max_size and stability[node] > below_score:
+            selected[node], score[node] = [node], stability[node]
+        else:
+            selected[node], score[node] = below, below_score
+    chosen = set(selected[n])
+    # each cluster's topic: itself if chosen, else its nearest chosen ancestor
+    topic_of: dict[int, int] = {}
+    for node in sorted(birth):
+        if node in chosen:
+            topic_of[node] = node
+        else:
+            ancestors = parent[child == node]
+            topic_of[node] = topic_of.get(int(ancestors[0]), -1) if len(ancestors) else -1
+    labels = np.full(n, -1, dtype=np.int64)
+    points = ~is_cluster
+    for p, c in zip(parent[points], child[points]):
+        labels[c] = topic_of.get(int(p), -1)
+    return labels
 
 
 def reassign_outliers(

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from patscape.errors import CorpusTooSmallError
+from patscape.landscape import MapParams, build_landscape
+from patscape.landscape.cluster import reassign_outliers
+from patscape.landscape.evolution import evolution
+from patscape.landscape.label import label_topics
+from patscape.landscape.metrics import landscape_f1
+from patscape.landscape.neighbours import nearest_neighbours
+from patscape.records import Document
+
+
+def blobs(n_per: int = 60, k: int = 6, dims: int = 384, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded, unit-normalised clusters at a realistic dimension."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, dims))
+    points = np.concatenate([c + rng.normal(scale=0.6, size=(n_per, dims)) for c in centres])
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    return points.astype(np.float32), np.repeat(np.arange(k), n_per)
+
+
+WORDS = [
+    ("underwater glider buoyancy", "水下滑翔机 浮力"),
+    ("satellite orbit antenna", "卫星 轨道 天线"),
+    ("radar rainfall gauge", "雷达 降雨 测量"),
+    ("vehicle headlamp night vision", "车辆 前照灯 夜视"),
+    ("offshore platform crane", "海上 平台 起重机"),
+    ("battery electrode lithium", "电池 电极 锂"),
+]
+
+
+def make_docs(truth: np.ndarray) -> list[Document]:
+    docs = []
+    for i, topic in enumerate(truth):
+        en, zh = WORDS[topic]
+        chinese = i % 5 == 0
+        docs.append(
+            Document(
+                id=f"D{i:04d}",
+                title=(f"一种{zh.split()[0]}装置" if chinese else f"{en.title()} system"),
+                abstract=(f"本发明公开了一种{zh}的方法，所述{zh.split()[-1]}包括。" if chinese
+                          else f"A {en} apparatus comprising a {en.split()[-1]}, wherein the {en.split()[0]} is improved."),
+                lang="zh" if chinese else "en",
+                date=f"{2000 + (i % 10) + (5 if topic == 0 else 0)}-01-01",
+                cpc=(f"B{60 + topic}Q1/00",),
+                ipc=(f"B{60 + topic}Q1/00",),
+                extra={"landscape": {"gliders": bool(topic == 0)}},
+            )
+        )
+    return docs
+
+
+def test_build_landscape_recovers_blobs_and_is_reproducible() -> None:
+    vectors, truth = blobs()
+    docs = make_docs(truth)
+    ids = [d.id for d in docs]
+    first = build_landscape(ids, vectors, docs, MapParams(min_cluster_size=15), seed=7)
+    second = build_landscape(ids, vectors, docs, MapParams(min_cluster_size=15), seed=7)
+    assert np.array_equal(first.labels, second.labels)
+    assert np.allclose(first.xy, second.xy)
+    clustered = first.labels >= 0
+    assert adjusted_rand_score(truth[clustered], first.labels[clustered]) > 0.9
+    assert first.metrics["topics"] == 6
+    assert first.metrics["landscape_f1"]["gliders"]["f1"] > 0.9
+    assert first.metrics["code_agreement"]["cpc_subclass"]["clustered"]["ari"] > 0.9
+    assert first.xy.shape == (len(ids), 2)
+    topic_words = {t["label"] for t in first.topics}
+    assert any("glider" in label for label in topic_words)
+
+
+def test_too_small_corpus_is_refused() -> None:
+    vectors, truth = blobs(n_per=3, k=3)
+    docs = make_docs(truth)
+    with pytest.raises(CorpusTooSmallError, match="too few"):
+        build_landscape([d.id for d in docs], vectors, docs)
+
+
+def test_reassignment_needs_agreeing_neighbours() -> None:
+    labels = np.array([0, 0, 0, 1, 1, -1, -1])
+    knn = np.array([[0, 1, 2], [1, 0, 2], [2, 0, 1], [3, 4, 0], [4, 3, 0], [5, 0, 1], [6, 0, 3]])
+    out = reassign_outliers(labels, knn, agreement=0.75)
+    assert out.tolist() == [0, 0, 0, 1, 1, 0, -1]
+
+
+def test_nearest_neighbours_exact_and_self_first() -> None:
+    vectors, _ = blobs(n_per=20, k=3, dims=32)
+    idx, dist = nearest_neighbours(vectors, 5, block=7)
+    assert (idx[:, 0] == np.arange(len(vectors))).all()
+    sims = vectors @ vectors.T
+    expected = np.sort(sims, axis=1)[:, ::-1][:, 1:5]
+    assert np.allclose(1 - dist[:, 1:], expected, atol=1e-5)
+
+
+def test_labels_are_per_language_without_boilerplate() -> None:
+    _, truth = blobs(n_per=20, k=3, dims=8)
+    docs = make_docs(truth)
+    vectors = np.eye(3, dtype=np.float32)[truth]
+    labels = label_topics(docs, truth.astype(np.int64), vectors)
+    glider = labels[0]
+    assert set(glider.keywords) == {"en", "zh"}
+    english = [k for k, _ in glider.keywords["en"]]
+    chinese = [k for k, _ in glider.keywords["zh"]]
+    assert any("glider" in k for k in english[:3])
+    assert any("滑翔机" in k for k in chinese[:3])
+    for boilerplate in ("comprising", "wherein", "apparatus", "system"):
+        assert all(boilerplate not in k.split() for k in english)
+    for boilerplate in ("所述", "一种", "本发明", "包括"):
+        assert boilerplate not in chinese
+    assert glider.codes["cpc"][0] == ("B60Q", 1.0)
+    assert len(glider.representatives) == 3 and glider.languages == {"en": 16, "zh": 4}
+
+
+def test_landscape_f1_and_evolution_on_known_labels() -> None:
+    docs = [
+        Document(id=str(i), title="t", date=f"{2010 + i % 4}-01-01", extra={"landscape": {"x": i < 4}})
+        for i in range(8)
+    ]
+    labels = np.array([0, 0, 0, 1, 1, 1, -1, -1])
+    f1 = landscape_f1(docs, labels)["x"]
+    # best topic 0: precision 3/3, recall 3/4
+    assert f1["topic"] == 0 and f1["f1"] == pytest.approx(2 * 1 * 0.75 / 1.75, abs=1e-4)
+    evo = evolution(docs, labels, recent_years=2)
+    assert evo["years"] == [2010, 2011, 2012, 2013]
+    assert evo["topics"]["0"]["per_year"] == {"2010": 1, "2011": 1, "2012": 1}
+
+
+def test_selection_is_plain_excess_of_mass_when_unbounded_and_splits_big_branches() -> None:
+    import hdbscan
+
+    from patscape.landscape.cluster import select_clusters
+
+    rng = np.random.default_rng(3)
+    # two far-apart groups (think: two languages), each made of three tight topics
+    centres = np.array([[0, 0], [3, 0], [0, 3], [40, 0], [43, 0], [40, 3]], dtype=float)
+    points = np.concatenate([c + rng.normal(scale=0.4, size=(80, 2)) for c in centres])
+    clusterer = hdbscan.HDBSCAN(min_cluster_size=20, min_samples=5).fit(points)
+    tree = clusterer.condensed_tree_.to_numpy()
+    unbounded = select_clusters(tree, len(points), len(points))
+    assert adjusted_rand_score(clusterer.labels_, unbounded) == 1.0
+    assert (unbounded == clusterer.labels_).all() or len(set(unbounded)) == len(set(clusterer.labels_))
+    bounded = select_clusters(tree, len(points), int(0.25 * len(points)))
+    truth = np.repeat(np.arange(6), 80)
+    kept = bounded >= 0
+    assert len(set(bounded[kept].tolist())) == 6
+    assert adjusted_rand_score(truth[kept], bounded[kept]) > 0.95
