@@ -170,7 +170,7 @@ def embed(store: str, model: str, task: str, dims: int | None, fields: str, over
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed: same inputs and seed, same map.")
 @click.option("--min-cluster-size", type=int, default=None, help="Smallest topic (default: grows with the corpus).")
 @click.option("--min-samples", type=int, default=5, show_default=True, help="HDBSCAN density smoothing.")
-@click.option("--max-cluster-share", type=float, default=0.25, show_default=True,
+@click.option("--max-cluster-share", type=float, default=0.1, show_default=True,
               help="A branch larger than this share of the corpus is split into its sub-topics where it has any.")
 @click.option("--components", type=int, default=5, show_default=True, help="UMAP dimensions that are clustered.")
 @click.option("--neighbors", type=int, default=30, show_default=True, help="UMAP neighbourhood size.")
@@ -285,7 +285,13 @@ def export(store: str, run_id: int | None, fmt: str, out: str) -> None:
 @click.argument("store", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
 def info(store: str, as_json: bool) -> None:
-    """Counts, languages, embedding spaces (with chunking and truncation), runs and their metrics."""
+    """Counts, languages, embedding spaces (with chunking and truncation), runs and their metrics.
+
+    \b
+    Examples:
+      patscape info corpus/
+      patscape info corpus/ --json | jq '.runs[-1].metrics.code_agreement'
+    """
     with _store(store) as db:
         spaces = [
             {"key": s.key, "model": s.model, "dims": s.dims, "fingerprint": s.fingerprint, "params": s.params,
@@ -315,7 +321,13 @@ def info(store: str, as_json: bool) -> None:
 # -- models ------------------------------------------------------------------------------------
 @cli.command()
 def models() -> None:
-    """List the embedding models and backends patscape knows."""
+    """List the embedding models and backends patscape knows.
+
+    \b
+    Examples:
+      patscape models
+      patscape embed corpus/ --model st:~/models/Qwen3-Embedding-0.6B
+    """
     from .embed import ALIASES, MODELS
 
     for name, description in MODELS.items():
@@ -331,7 +343,13 @@ def models() -> None:
 @click.option("--model", "-m", default="minilm", show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 def demo(input_: str | None, workdir: str, model: str, seed: int) -> None:
-    """The main job in one go: ingest a patent file, embed, map, and write the HTML report."""
+    """The main job in one go: ingest a patent file, embed, map, and write the HTML report.
+
+    \b
+    Examples:
+      patscape demo                                   # the packaged sample of 1,000 US patents
+      patscape demo --input patents.jsonl --workdir out/mine
+    """
     from .export import export_run
     from .pipeline import build_map, embed as run_embed, ingest as run_ingest
 

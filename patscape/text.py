@@ -48,6 +48,8 @@ PATENT_STOP_WORDS_ZH = frozenset(
     方案 具体 优选 实施 实施例 发明 有效 效果 问题 解决 目的 本 一 及 或 与 和 的 了 对 在 为 将 由 从
     中 上 下 等 并 且 其 是 有 于 被 后 前 内 外 时 个 所示 如下 如上 任意 选自 结构 式 权利要求 进一步
     过程 操作 处理 模块 单元 部分 组成 构成 作为 还 可 同时 然后 之后 首先 其次 最后 能 较 高 低
+    及其 提高 条件 产生 结果 构建 包括有 所得 得到的 具备 良好 较好 显著 简单 成本 领域内 现有 相比 其它 其他 不同
+    本公开 本实用新型 涉及到 一种新 新型 用途 含有 加入 进而 从而 以便 例如 如 即 该方法 所述方法
     """.split()
 )
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | PATENT_STOP_WORDS_EN | PATENT_STOP_WORDS_ZH
@@ -138,12 +140,24 @@ def words(text: str, lang: str | None = None) -> list[str]:
     return out
 
 
+PHRASE_SEPARATOR = "\x1f"
+
+
 def phrases(text: str, lang: str | None = None) -> list[str]:
-    """Words plus two-word phrases of adjacent content words (``"underwater glider"``)."""
+    """Words plus two-word phrases of adjacent content words.
+
+    A phrase's words are joined by :data:`PHRASE_SEPARATOR`; :func:`display_phrase` turns it
+    into ``"underwater glider"`` (or ``"水下滑翔机"`` for Han words).
+    """
     tokens = words(text, lang)
-    joiner = "" if (lang in ("zh", "ja") or has_han(text)) else " "
-    bigrams = [a + joiner + b for a, b in zip(tokens, tokens[1:]) if a != b]
+    bigrams = [a + PHRASE_SEPARATOR + b for a, b in zip(tokens, tokens[1:]) if a != b]
     return tokens + bigrams
+
+
+def display_phrase(term: str) -> str:
+    parts = term.split(PHRASE_SEPARATOR)
+    joiner = "" if all(has_han(p) for p in parts) else " "
+    return joiner.join(parts)
 
 
 def index_text(text: str, lang: str | None) -> str:

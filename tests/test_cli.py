@@ -47,8 +47,7 @@ def mapped(tmp_path_factory: pytest.TempPathFactory, dev_slice: Path) -> Path:
 def test_every_command_has_help(command: str) -> None:
     out = run(command, "--help").stdout
     assert "Usage: patscape" in out and command in out
-    if command not in ("models", "info"):
-        assert "Examples" in out or "--" in out
+    assert "Examples:" in out and f"patscape {command}" in out.split("Examples:")[1]
 
 
 def test_ingest_again_adds_nothing(mapped: Path, dev_slice: Path) -> None:

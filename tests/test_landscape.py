@@ -147,3 +147,22 @@ def test_selection_is_plain_excess_of_mass_when_unbounded_and_splits_big_branche
     kept = bounded >= 0
     assert len(set(bounded[kept].tolist())) == 6
     assert adjusted_rand_score(truth[kept], bounded[kept]) > 0.95
+
+
+def test_oversized_topics_are_clustered_again_on_their_own() -> None:
+    from patscape.landscape.cluster import split_oversized
+
+    labels = np.array([0] * 10 + [1] * 3)
+    calls: list[list[int]] = []
+
+    def cluster_subset(members: np.ndarray) -> np.ndarray:
+        calls.append(members.tolist())
+        if len(members) == 10:
+            return np.array([0, 0, 0, 0, 1, 1, 1, 1, -1, -1])
+        return np.zeros(len(members), dtype=np.int64)  # one topic: nothing to split
+
+    out = split_oversized(labels, max_size=5, cluster_subset=cluster_subset)
+    assert calls[0] == list(range(10))
+    assert len(set(out[:4].tolist())) == 1 and len(set(out[4:8].tolist())) == 1 and out[0] != out[4]
+    assert out[8] == out[9] == -1
+    assert len(set(out[10:].tolist())) == 1 and out[10] not in (out[0], out[4])

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ..errors import CorpusTooSmallError
 from ..records import Document
-from .cluster import default_min_cluster_size, hdbscan_labels, reassign_outliers
+from .cluster import default_min_cluster_size, hdbscan_labels, reassign_outliers, split_oversized
 from .evolution import evolution
 from .graph import topic_links
 from .label import label_topics
@@ -38,9 +38,11 @@ class MapParams:
     min_cluster_size: smallest topic; default grows with the corpus (10 at 1k docs, 26 at 6k).
     min_samples: HDBSCAN density smoothing; lower = fewer outliers.
     max_cluster_share: a branch of the cluster tree larger than this share of the corpus is split
-        into its sub-topics where it has any (prevents one-topic-per-language maps).
+        into its sub-topics where it has any; a topic still larger is clustered again on its own
+        (prevents one-topic-per-language maps).
     reassign: give outliers the topic their nearest neighbours agree on.
     reassign_neighbours / reassign_agreement: how many neighbours vote, and the share needed.
+    reassign_passes: rounds of voting; outliers placed in one round vote in the next.
     """
 
     n_components: int = 5
@@ -49,10 +51,11 @@ class MapParams:
     map_min_dist: float = 0.1
     min_cluster_size: int | None = None
     min_samples: int = 5
-    max_cluster_share: float = 0.25
+    max_cluster_share: float = 0.1
     reassign: bool = True
-    reassign_neighbours: int = 10
-    reassign_agreement: float = 0.5
+    reassign_neighbours: int = 15
+    reassign_agreement: float = 0.3
+    reassign_passes: int = 2
 
     def resolved(self, n: int) -> MapParams:
         size = self.min_cluster_size or default_min_cluster_size(n)
@@ -67,6 +70,8 @@ class MapParams:
             raise ValueError("min_cluster_size must be at least 2")
         if not 0 < self.max_cluster_share <= 1:
             raise ValueError("max_cluster_share must be in (0, 1]")
+        if self.reassign_passes < 1:
+            raise ValueError("reassign_passes must be at least 1")
         if not 0 < self.reassign_agreement <= 1:
             raise ValueError("reassign_agreement must be in (0, 1]")
 
@@ -116,12 +121,25 @@ def build_landscape(
     xy = umap_reduce(vectors, knn, 2, params.n_neighbors, params.map_min_dist, seed)
     stage("cluster")
     raw = hdbscan_labels(reduced, params.min_cluster_size, params.min_samples, params.max_cluster_share)
+    max_size = max(int(n * params.max_cluster_share), 3 * params.min_cluster_size)
+
+    def cluster_subset(members: NDArray[np.int64]) -> NDArray[np.int64]:
+        sub = vectors[members]
+        sub_knn = nearest_neighbours(sub, params.n_neighbors + 1, seed)
+        sub_reduced = umap_reduce(sub, sub_knn, params.n_components, params.n_neighbors, params.min_dist, seed)
+        return hdbscan_labels(sub_reduced, params.min_cluster_size, params.min_samples, params.max_cluster_share)
+
+    stage("split")
+    raw = split_oversized(raw, max_size, cluster_subset)
     if not (raw >= 0).any():
         raise CorpusTooSmallError(
             f"no topics found among {n} documents (min cluster size {params.min_cluster_size}); "
             "add documents or lower --min-cluster-size"
         )
-    labels = reassign_outliers(raw, knn[0][:, : params.reassign_neighbours + 1], params.reassign_agreement) if params.reassign else raw
+    labels = raw
+    if params.reassign:
+        for _ in range(params.reassign_passes):
+            labels = reassign_outliers(labels, knn[0][:, : params.reassign_neighbours + 1], params.reassign_agreement)
     stage("label")
     named = label_topics(docs, labels, vectors)
     stage("measure")

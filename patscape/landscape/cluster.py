@@ -10,6 +10,7 @@ decides everywhere else (see :func:`select_clusters`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -97,6 +98,43 @@ def select_clusters(tree: np.ndarray, n: int, max_size: int) -> NDArray[np.int64
     for p, c in zip(parent[points], child[points]):
         labels[c] = topic_of.get(int(p), -1)
     return labels
+
+
+def split_oversized(
+    labels: NDArray[np.int64],
+    max_size: int,
+    cluster_subset: Callable[[NDArray[np.int64]], NDArray[np.int64]],
+    depth: int = 2,
+) -> NDArray[np.int64]:
+    """Re-cluster, on their own, topics that hold more than ``max_size`` documents.
+
+    A topic the cluster tree could not split (one dense blob in the global UMAP space, such as
+    every document of a language the model does not understand) often has clear sub-topics once
+    its documents are embedded again without the rest of the corpus. ``cluster_subset(indices)``
+    returns labels (``-1`` = outlier) for those documents; a topic is replaced only when that
+    gives two or more sub-topics. Repeats up to ``depth`` levels.
+    """
+    out = labels.copy()
+    for _ in range(depth):
+        changed = False
+        ids, counts = np.unique(out[out >= 0], return_counts=True)
+        next_id = int(out.max()) + 1
+        for topic, count in zip(ids.tolist(), counts.tolist()):
+            if count <= max_size:
+                continue
+            members = np.flatnonzero(out == topic)
+            sub = cluster_subset(members)
+            found = sorted(int(t) for t in set(sub.tolist()) if t >= 0)
+            if len(found) < 2:
+                continue
+            changed = True
+            out[members[sub < 0]] = -1
+            for t in found:
+                out[members[sub == t]] = next_id
+                next_id += 1
+        if not changed:
+            break
+    return _renumber_by_size(out)
 
 
 def reassign_outliers(

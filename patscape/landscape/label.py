@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from ..records import Document
-from ..text import phrases
+from ..text import PHRASE_SEPARATOR, display_phrase, phrases
 
 _SUBCLASS = re.compile(r"^([A-HY])(\d\d)([A-Z])")
 
@@ -42,7 +42,7 @@ def _keyword_matrix(texts: Sequence[str], langs: Sequence[str]) -> tuple[sparse.
     vocab: dict[str, int] = {}
     rows, cols = [], []
     for i, (text, lang) in enumerate(zip(texts, langs)):
-        for term in set(phrases(text, lang)):
+        for term in dict.fromkeys(phrases(text, lang)):
             j = vocab.setdefault(term, len(vocab))
             rows.append(i)
             cols.append(j)
@@ -56,18 +56,32 @@ def _keyword_matrix(texts: Sequence[str], langs: Sequence[str]) -> tuple[sparse.
 
 
 def _merge_overlapping(ranked: list[tuple[str, float]], limit: int) -> list[tuple[str, float]]:
-    """Drop a word already part of a better-ranked phrase, and a phrase made of better words."""
+    """Fold words and phrases that say the same thing into the most specific one.
+
+    A word that is part of a kept phrase is dropped; a phrase takes the place of a kept word it
+    contains ("augmented" then "augmented reality" gives "augmented reality"); a phrase whose
+    words are all covered by kept phrases is dropped. Terms come back in display form.
+    """
     kept: list[tuple[str, float]] = []
     for term, weight in ranked:
-        parts = term.split()
-        if any(term in k.split() or (len(parts) > 1 and all(p in k.split() for p in parts)) for k, _ in kept):
-            continue
-        if len(parts) == 1 and any(term in k for k, _ in kept if not k.isascii()):
-            continue
-        kept.append((term, weight))
+        parts = term.split(PHRASE_SEPARATOR)
+        covered = {p for k, _ in kept for p in k.split(PHRASE_SEPARATOR) if PHRASE_SEPARATOR in k}
+        if len(parts) == 1:
+            if term in covered:
+                continue
+            kept.append((term, weight))
+        else:
+            if all(p in covered for p in parts):
+                continue
+            slots = [i for i, (k, _) in enumerate(kept) if k in parts]
+            if slots:
+                kept[slots[0]] = (term, kept[slots[0]][1])
+                kept = [entry for i, entry in enumerate(kept) if i not in slots[1:]]
+            else:
+                kept.append((term, weight))
         if len(kept) == limit:
             break
-    return kept
+    return [(display_phrase(k), w) for k, w in kept[:limit]]
 
 
 def label_topics(
@@ -114,7 +128,7 @@ def label_topics(
             tf = df / max(len(sub), 1)
             score = tf * idf
             score[df < min(2, len(sub))] = 0.0
-            best = np.argsort(-score)[: n_keywords * 4]
+            best = np.lexsort((np.arange(len(score)), -score))[: n_keywords * 4]
             ranked = [(terms[j], round(float(score[j]), 4)) for j in best if score[j] > 0]
             keywords[lang] = _merge_overlapping(ranked, n_keywords)
         main_lang = lang_counts.most_common(1)[0][0]
