@@ -88,15 +88,15 @@ def ingest(
                     problem(item)
                     continue
                 digest = item.content_hash
-                where = f"{item.source}"
+                path, position = item.origin or (item.source or "?", "record")
                 seen = db.execute("SELECT hash, position FROM ingest_seen WHERE id = ?", (item.id,)).fetchone()
                 if seen is not None:
                     if seen[0] == digest:
                         report.duplicates += 1
                     else:
-                        problem(Problem(where, "record", f"duplicate id {item.id} with different content (first seen in {seen[1]}); skipped"))
+                        problem(Problem(path, position, f"duplicate id {item.id} with different content (first seen at {seen[1]}); skipped"))
                     continue
-                db.execute("INSERT INTO ingest_seen VALUES (?, ?, ?)", (item.id, digest, where))
+                db.execute("INSERT INTO ingest_seen VALUES (?, ?, ?)", (item.id, digest, f"{path}: {position}"))
                 batch.append(item)
                 if len(batch) >= batch_size:
                     flush(batch)

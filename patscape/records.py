@@ -30,6 +30,8 @@ class Document:
     assignee: str | None = None
     source: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: Where the record was read: (file, position such as "line 12"); not stored.
+    origin: tuple[str, str] | None = field(default=None, compare=False, hash=False)
 
     @property
     def content_hash(self) -> str:

@@ -159,3 +159,34 @@ def test_demo_on_the_packaged_sample(tmp_path: Path) -> None:
     assert report.exists() and f"file://{report.resolve()}" in out
     rows = list(csv.DictReader((tmp_path / "demo" / "topics.csv").open(encoding="utf-8")))
     assert len(rows) == 1000
+
+
+def test_embed_resumes_after_kill(tmp_path: Path, dev_slice: Path) -> None:
+    import signal
+    import sqlite3
+    import time
+
+    store = tmp_path / "store"
+    run("ingest", str(store), str(dev_slice))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PATSCAPE_NO_PROGRESS="1")
+    process = subprocess.Popen([sys.executable, "-m", "patscape", "embed", str(store), "--batch", "8"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = 0
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            with sqlite3.connect(store / "patscape.sqlite") as db:
+                done = db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+            if done >= 16:
+                break
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert 16 <= done < 320, "the embed finished before it could be killed"
+    out = run("embed", str(store)).stdout
+    embedded = int(out.split()[1])
+    already = int(out.split("; ")[1].split()[0])
+    assert already >= done and embedded + already == 320
+    info = json.loads(run("info", str(store), "--json").stdout)
+    assert info["spaces"][0]["vectors"] == 320

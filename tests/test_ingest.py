@@ -80,7 +80,7 @@ def test_bad_lines_are_reported_with_line_numbers_and_the_rest_kept(tmp_path: Pa
     assert "line 4" in messages[2] and "empty text" in messages[2]
     assert "line 5: missing id" in messages[3]
     assert "line 6: expected a JSON object" in messages[4]
-    assert "duplicate id US-1-B2" in messages[5]
+    assert "line 8: duplicate id US-1-B2" in messages[5] and "first seen at" in messages[5] and "line 1" in messages[5]
     assert report.added == 2
 
 

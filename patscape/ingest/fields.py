@@ -101,7 +101,7 @@ def normalize_date(value: Any) -> str | None:
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
-def to_document(record: Mapping[str, Any], fields: FieldMap, source: str) -> Document:
+def to_document(record: Mapping[str, Any], fields: FieldMap, source: str, position: str = "") -> Document:
     """Build a Document; raises ``ValueError`` with a user-facing reason when it cannot."""
     raw_id = lookup(record, fields.id)
     doc_id = normalize(str(raw_id)) if raw_id is not None else ""
@@ -141,4 +141,5 @@ def to_document(record: Mapping[str, Any], fields: FieldMap, source: str) -> Doc
         assignee=assignee,
         source=str(given_source) if given_source else source,
         extra=extra,
+        origin=(source, position),
     )

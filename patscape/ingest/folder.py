@@ -54,6 +54,7 @@ def read_text_file(path: Path, root: Path) -> Iterator[Document | Problem]:
         text=body,
         lang=detect_language(f"{title} {body[:2000]}"),
         source=where,
+        origin=(where, "file"),
     )
 
 

@@ -68,7 +68,7 @@ def _check_mapping(path: Path, fields: FieldMap, columns: Any) -> None:
 
 def _convert(record: dict[str, Any], fields: FieldMap, where: str, position: str) -> Document | Problem:
     try:
-        return to_document(record, fields, where)
+        return to_document(record, fields, where, position)
     except ValueError as exc:
         return Problem(where, position, str(exc))
 

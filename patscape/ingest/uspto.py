@@ -84,7 +84,7 @@ def publication_id(country: str, number: str, kind: str, is_application: bool) -
     return "-".join(part for part in (country.strip(), number, kind.strip()) if part)
 
 
-def parse_patent(data: bytes, source: str) -> Document:
+def parse_patent(data: bytes, source: str, position: str = "") -> Document:
     """One ST.36 XML document -> Document; raises ``ValueError`` when it is not a patent."""
     data = _DOCTYPE.sub(b"", data, count=1)
     text = data.decode("utf-8")
@@ -147,6 +147,7 @@ def parse_patent(data: bytes, source: str) -> Document:
         assignee="; ".join(a for a in assignees if a) or None,
         source=source,
         extra=extra,
+        origin=(source, position),
     )
 
 
@@ -154,7 +155,7 @@ def read_uspto_xml(path: Path) -> Iterator[Document | Problem]:
     where = str(path)
     for index, (line, data) in enumerate(_split_documents(path), start=1):
         try:
-            yield parse_patent(data, where)
+            yield parse_patent(data, where, f"document {index} (line {line})")
         except UnicodeDecodeError as exc:
             yield Problem(where, f"document {index} (line {line})", f"invalid UTF-8 at byte {exc.start}")
         except ValueError as exc:

@@ -1,0 +1,91 @@
+"""The stages in-process, with the deterministic feature-hashing embedder (fast)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from patscape.embed.hashing import HashingEmbedder
+from patscape.errors import NotFoundError
+from patscape.export import export_run, run_view
+from patscape.pipeline import build_map, document_text, embed, ingest
+from patscape.records import Document
+from patscape.search import search
+from patscape.store import Store
+
+from .conftest import write_jsonl
+
+
+@pytest.fixture()
+def store(tmp_path: Path, dev_slice: Path) -> Store:
+    with Store(tmp_path / "store") as db:
+        ingest(db, [dev_slice])
+        yield db
+
+
+def test_embed_only_what_is_missing_and_re_embed_changed_documents(store: Store, tmp_path: Path) -> None:
+    model = HashingEmbedder(128)
+    first = embed(store, model)
+    assert (first.embedded, first.already) == (320, 0)
+    assert embed(store, model).embedded == 0
+    doc = next(store.iter_documents())
+    changed = {"id": doc.id, "title": doc.title + " revised", "abstract": doc.abstract, "lang": doc.lang,
+               "date": doc.date, "cpc": list(doc.cpc), "ipc": list(doc.ipc)}
+    report = ingest(store, [write_jsonl(tmp_path / "changed.jsonl", [changed])])
+    assert report.replaced == 1
+    again = embed(store, model)
+    assert again.embedded == 1 and again.space.key == first.space.key
+    # another field selection is another space, embedded from scratch
+    assert embed(store, model, fields=("title",)).embedded == 320
+    assert len(store.spaces()) == 2
+
+
+def test_multilingual_warning_for_an_english_only_model(store: Store) -> None:
+    from patscape.embed.profiles import MINILM
+
+    model = HashingEmbedder(64)
+    model.profile = MINILM  # pretend to be English-only
+    report = embed(store, model)
+    assert report.warnings and "not English" in report.warnings[0] and "zh 80" in report.warnings[0]
+
+
+def test_document_text_falls_back_to_the_body() -> None:
+    assert document_text(Document(id="a", title="T", abstract="A")) == "T\nA"
+    assert document_text(Document(id="b", title="T", text="Body")) == "T\nBody"
+
+
+def test_map_search_and_view(store: Store) -> None:
+    embed(store, HashingEmbedder(256))
+    run_id = build_map(store, seed=1)
+    view = run_view(store, run_id)
+    assert len(view["points"]) == 320 and view["topics"]
+    assert view["run"]["params"]["map"]["min_cluster_size"] == 10  # chosen from the corpus size
+    sizes = {t["cluster"]: t["size"] for t in view["topics"]}
+    counted = {}
+    for p in view["points"]:
+        counted[p["cluster"]] = counted.get(p["cluster"], 0) + 1
+    assert all(counted[c] == n for c, n in sizes.items())
+    target = view["points"][0]["id"]
+    hits = search(store, like=target, k=5)
+    assert len(hits) == 5 and target not in [h.id for h in hits]
+    assert all(h.cluster is not None for h in hits)
+    keyword = search(store, "satellite", mode="keyword", k=5)
+    assert keyword
+    for hit in keyword:
+        doc = store.get_document(hit.id)
+        assert "satellite" in f"{doc.title} {doc.abstract}".lower()
+    with pytest.raises(NotFoundError):
+        search(store, "x", lang="fr")
+
+
+def test_export_json_roundtrip(store: Store, tmp_path: Path) -> None:
+    embed(store, HashingEmbedder(256))
+    build_map(store, seed=1)
+    path = export_run(store, "json", tmp_path / "run.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert {p["id"] for p in data["points"]} == {d.id for d in store.iter_documents()}
+    xy = np.array([[p["x"], p["y"]] for p in data["points"]])
+    assert np.isfinite(xy).all()
