@@ -95,27 +95,23 @@ def label_topics(
 ) -> dict[int, TopicLabel]:
     """Label every topic (``labels >= 0``) of ``docs``.
 
-    Keywords are scored by class-based TF-IDF over document frequencies: a term that occurs in
-    many documents of a topic and in few other topics ranks high. They are computed separately
-    for each language that has at least ``min_language_docs`` documents in the topic, so a mixed
-    topic gets keywords in each of its languages.
+    Keywords are scored per language, as the share of the topic's documents in that language
+    that use a term, times the term's inverse document frequency among all documents of that
+    language: a term that many documents of the topic use and few others do ranks high, and a
+    word every document of the language uses ("data", "模型") does not. Every language with at
+    least ``min_language_docs`` documents in the topic gets its own keywords.
     """
     langs = [d.lang or "?" for d in docs]
     texts = [f"{d.title}. {d.abstract}" if d.abstract else f"{d.title}. {d.text[:3000]}" for d in docs]
     matrix, terms = _keyword_matrix(texts, langs)
-    topics = sorted(int(t) for t in set(labels.tolist()) if t >= 0)
-    index = {t: i for i, t in enumerate(topics)}
-    member = sparse.csr_matrix(
-        (np.ones(int((labels >= 0).sum())), ([index[int(t)] for t in labels if t >= 0], np.flatnonzero(labels >= 0))),
-        shape=(len(topics), len(docs)),
-    )
-    per_topic = (member @ matrix).toarray() if topics else np.zeros((0, len(terms)))
-    # idf over topics: log(1 + mean terms per topic / frequency of the term in all topics)
-    total = per_topic.sum(axis=0)
-    mean_terms = per_topic.sum(axis=1).mean() if topics else 1.0
-    idf = np.log1p(mean_terms / np.maximum(total, 1.0))
-    out: dict[int, TopicLabel] = {}
     lang_array = np.asarray(langs)
+    idf: dict[str, NDArray[np.float64]] = {}
+    for lang in sorted(set(langs)):
+        rows = np.flatnonzero(lang_array == lang)
+        df = np.asarray(matrix[rows].sum(axis=0)).ravel()
+        idf[lang] = np.log1p(len(rows) / np.maximum(df, 1.0))
+    topics = sorted(int(t) for t in set(labels.tolist()) if t >= 0)
+    out: dict[int, TopicLabel] = {}
     for topic in topics:
         rows = np.flatnonzero(labels == topic)
         lang_counts = Counter(lang_array[rows].tolist())
@@ -125,8 +121,7 @@ def label_topics(
                 continue
             sub = rows[lang_array[rows] == lang]
             df = np.asarray(matrix[sub].sum(axis=0)).ravel()
-            tf = df / max(len(sub), 1)
-            score = tf * idf
+            score = (df / max(len(sub), 1)) * idf[lang]
             score[df < min(2, len(sub))] = 0.0
             best = np.lexsort((np.arange(len(score)), -score))[: n_keywords * 4]
             ranked = [(terms[j], round(float(score[j]), 4)) for j in best if score[j] > 0]
