@@ -113,7 +113,7 @@ def ingest(store: str, files: tuple[str, ...], id_: str, title: str, abstract: s
               help="Text fields to embed, comma-separated (title, abstract, text).")
 @click.option("--overlap", type=int, default=32, show_default=True, help="Tokens shared by consecutive chunks of a long text.")
 @click.option("--max-chunks", type=int, default=None, help="Embed at most this many chunks per document (the cut is recorded).")
-@click.option("--batch", type=int, default=64, show_default=True, help="Documents per committed batch.")
+@click.option("--batch", type=int, default=256, show_default=True, help="Documents per committed batch (sorted by length inside it).")
 def embed(store: str, model: str, task: str, dims: int | None, fields: str, overlap: int,
           max_chunks: int | None, batch: int) -> None:
     """Embed the documents of STORE that have no vector for this model yet.
@@ -208,9 +208,10 @@ def _run_summary(m: dict[str, Any]) -> str:
     if m.get("silhouette_cosine") is not None:
         parts.append(f"silhouette {m['silhouette_cosine']:.3f}")
     for key in ("cpc_subclass", "ipc_subclass"):
-        agreement = (m.get("code_agreement", {}).get(key) or {}).get("clustered")
-        if agreement:
-            parts.append(f"ARI {key.replace('_', ' ')} {agreement['ari']:.3f}")
+        agreement = m.get("code_agreement", {}).get(key) or {}
+        clustered, after = agreement.get("clustered"), agreement.get("after_reassignment")
+        if clustered and after:
+            parts.append(f"ARI {key.replace('_', ' ')} {clustered['ari']:.3f} (after reassignment {after['ari']:.3f})")
     if "landscape_f1_mean" in m:
         parts.append(f"landscape F1 {m['landscape_f1_mean']:.3f}")
     mix = m.get("language_mix", {})

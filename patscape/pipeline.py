@@ -178,7 +178,7 @@ def embed(
     fields: Sequence[str] = DEFAULT_FIELDS,
     overlap: int = 32,
     max_chunks: int | None = None,
-    batch_docs: int = 64,
+    batch_docs: int = 256,
     progress: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> EmbedReport:
