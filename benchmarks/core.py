@@ -97,34 +97,53 @@ def summary(metrics: dict) -> dict:
     }
 
 
-def bench_map(corpus: Path, work: Path, seed: int) -> dict:
-    store_dir = work / "map-store"
-    cli("ingest", str(store_dir), str(corpus))
-    embed_s = cli("embed", str(store_dir))
-    map_s = cli("map", str(store_dir), "--seed", str(seed))
+def bench_map(corpus: Path, work: Path, seeds: list[int], store_dir: Path | None) -> dict:
+    timings: dict[str, float] = {}
+    if store_dir is None:
+        store_dir = work / "map-store"
+        cli("ingest", str(store_dir), str(corpus))
+        timings["embed_cli_s"] = round(cli("embed", str(store_dir)), 1)
+    timings["map_cli_s"] = round(cli("map", str(store_dir), "--seed", str(seeds[0])), 1)
+    per_seed = []
     with Store(store_dir) as store:
-        run = store.get_run()
-        ours = summary(run.metrics)
-        ids, vectors = store.load_vectors(run.space)
+        space = store.get_run().space
+        ids, vectors = store.load_vectors(space)
         docs = list(store.iter_documents(ids))
-        started = time.perf_counter()
-        build_map(store, run.space, seed=seed)
-        warm_s = time.perf_counter() - started
         texts = [document_text(d) for d in docs]
-        started = time.perf_counter()
-        labels = bertopic_labels(vectors, texts, seed)
-        bertopic_s = time.perf_counter() - started
-        theirs = summary(run_metrics(docs, vectors, labels, labels, seed))
-    return {
-        "documents": len(ids),
-        "embed_cli_s": round(embed_s, 1),
-        "map_cli_s": round(map_s, 1),
-        "map_in_process_s": round(warm_s, 1),
-        "map_stage_s": run.metrics.get("timings_s"),
-        "bertopic_s": round(bertopic_s, 1),
-        "patscape": ours,
-        "bertopic_default": theirs,
-    }
+        for seed in seeds:
+            started = time.perf_counter()
+            run_id = build_map(store, space, seed=seed)
+            ours_s = time.perf_counter() - started
+            started = time.perf_counter()
+            labels = bertopic_labels(vectors, texts, seed)
+            theirs_s = time.perf_counter() - started
+            per_seed.append({
+                "seed": seed,
+                "patscape_s": round(ours_s, 1),
+                "bertopic_s": round(theirs_s, 1),
+                "patscape": summary(store.get_run(run_id).metrics),
+                "bertopic_default": summary(run_metrics(docs, vectors, labels, labels, seed)),
+                "map_stage_s": store.get_run(run_id).metrics.get("timings_s"),
+            })
+            print(json.dumps(per_seed[-1]), flush=True)
+    return {"documents": len(ids), **timings, "seeds": per_seed,
+            "patscape": mean_summary([r["patscape"] for r in per_seed]),
+            "bertopic_default": mean_summary([r["bertopic_default"] for r in per_seed]),
+            "map_in_process_s": round(float(np.mean([r["patscape_s"] for r in per_seed])), 1),
+            "bertopic_s": round(float(np.mean([r["bertopic_s"] for r in per_seed])), 1)}
+
+
+def mean_summary(rows: list[dict]) -> dict:
+    """Mean over seeds; also the min and max of every figure, as ``KEY_range``."""
+    out: dict = {}
+    for key, value in rows[0].items():
+        if isinstance(value, dict):
+            out[key] = {k: round(float(np.mean([r[key][k] for r in rows])), 4) for k in value}
+        elif isinstance(value, (int, float)):
+            values = [r[key] for r in rows if r[key] is not None]
+            out[key] = round(float(np.mean(values)), 4) if values else None
+            out[f"{key}_range"] = [round(min(values), 4), round(max(values), 4)] if values else None
+    return out
 
 
 def write_markdown(result: dict, path: Path) -> None:
@@ -132,18 +151,22 @@ def write_markdown(result: dict, path: Path) -> None:
     p, b = m["patscape"], m["bertopic_default"]
 
     def row(name: str, key: str, fmt: str = "{:.3f}") -> str:
-        def show(v: object) -> str:
-            return "–" if v is None else (fmt.format(v) if isinstance(v, float) else str(v))
+        def show(d: dict) -> str:
+            v, r = d.get(key), d.get(f"{key}_range")
+            if v is None:
+                return "–"
+            text = fmt.format(v)
+            return f"{text} ({fmt.format(r[0])}–{fmt.format(r[1])})" if r and r[0] != r[1] else text
 
-        return f"| {name} | {show(p.get(key))} | {show(b.get(key))} |"
+        return f"| {name} | {show(p)} | {show(b)} |"
 
     lands = sorted(p["landscape_f1"])
     text = f"""<!-- core:start -->
 ## Core pipeline (`benchmarks/core.py`)
 
 Machine: {result['machine']}. Corpus: `{result['corpus']}` ({m['documents']} documents), model
-all-MiniLM-L6-v2 (the default), seed {result['seed']}. Command:
-`.venv/bin/python benchmarks/core.py` ({result['date']}).
+all-MiniLM-L6-v2 (the default), seeds {result['seeds']} (map figures are the mean over the seeds,
+with the range in brackets). Command: `.venv/bin/python benchmarks/core.py` ({result['date']}).
 
 **Embedding** ({e['docs']} documents, title + abstract):
 
@@ -153,13 +176,13 @@ all-MiniLM-L6-v2 (the default), seed {result['seed']}. Command:
 | `patscape embed` (chunks long texts, writes to the store) | {e['patscape_embed_docs_per_s']} |
 | ratio patscape / raw | {e['ratio']} |
 
-**Map** (`patscape map` in a fresh process: {m['map_cli_s']} s, of which numba compilation and
-imports are the rest after the in-process {m['map_in_process_s']} s; BERTopic default pipeline on
-the same vectors: {m['bertopic_s']} s):
+**Map** (`patscape map` in a fresh process: {m['map_cli_s']} s, imports and numba start-up
+included; in-process {m['map_in_process_s']} s; BERTopic's default pipeline on the same vectors:
+{m['bertopic_s']} s):
 
 | figure | patscape | BERTopic default |
 | --- | ---: | ---: |
-{row('topics', 'topics', '{}')}
+{row('topics', 'topics', '{:.0f}')}
 {row('outlier share (final)', 'outlier_share')}
 {row('outlier share before reassignment', 'outlier_share_before_reassignment')}
 {row('ARI vs CPC subclass, clustered docs', 'ari_cpc_subclass_clustered')}
@@ -168,7 +191,7 @@ the same vectors: {m['bertopic_s']} s):
 {row('ARI vs IPC subclass, clustered docs', 'ari_ipc_subclass_clustered')}
 {row('silhouette (cosine, original space)', 'silhouette_cosine')}
 {row('landscape F1, mean of 5', 'landscape_f1_mean')}
-{row('topics mixing languages', 'mixed_language_topics', '{}')}
+{row('topics mixing languages', 'mixed_language_topics', '{:.0f}')}
 """ + "\n".join(
         f"| F1 {name} | {p['landscape_f1'][name]:.3f} | {b['landscape_f1'].get(name, 0):.3f} |" for name in lands
     ) + "\n<!-- core:end -->\n"
@@ -183,7 +206,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "data" / "patents-dev.jsonl")
     parser.add_argument("--embed-docs", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seeds", default="42,7,2026", help="comma-separated seeds for the map comparison")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="reuse a store already embedded with the default model (skips ingest/embed)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -191,11 +216,11 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
             "corpus": str(args.corpus.name),
-            "seed": args.seed,
+            "seeds": args.seeds,
             "embedding": bench_embedding(args.corpus, args.embed_docs, work),
         }
         print(json.dumps(result["embedding"], indent=1), flush=True)
-        result["map"] = bench_map(args.corpus, work, args.seed)
+        result["map"] = bench_map(args.corpus, work, [int(x) for x in args.seeds.split(",")], args.store)
         print(json.dumps(result["map"], indent=1), flush=True)
     out = REPO / "benchmarks" / "results" / "core.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -174,9 +174,12 @@ def embed(store: str, model: str, task: str, dims: int | None, fields: str, over
               help="A branch larger than this share of the corpus is split into its sub-topics where it has any.")
 @click.option("--components", type=int, default=5, show_default=True, help="UMAP dimensions that are clustered.")
 @click.option("--neighbors", type=int, default=30, show_default=True, help="UMAP neighbourhood size.")
+@click.option("--max-outliers", type=float, default=0.15, show_default=True,
+              help="Reassign outliers by neighbour vote until at most this share is left.")
 @click.option("--no-reassign", is_flag=True, help="Keep every HDBSCAN outlier as an outlier.")
 def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None, min_samples: int,
-         max_cluster_share: float, components: int, neighbors: int, no_reassign: bool) -> None:
+         max_cluster_share: float, components: int, neighbors: int, max_outliers: float,
+         no_reassign: bool) -> None:
     """Build a landscape: reduce (UMAP), cluster (HDBSCAN), label topics, measure; stored as a run.
 
     \b
@@ -189,7 +192,7 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
 
     params = MapParams(
         n_components=components, n_neighbors=neighbors, min_cluster_size=min_cluster_size, min_samples=min_samples,
-        max_cluster_share=max_cluster_share, reassign=not no_reassign,
+        max_cluster_share=max_cluster_share, reassign=not no_reassign, max_outlier_share=max_outliers,
     )
     try:
         params.validate()

@@ -42,7 +42,11 @@ class MapParams:
         (prevents one-topic-per-language maps).
     reassign: give outliers the topic their nearest neighbours agree on.
     reassign_neighbours / reassign_agreement: how many neighbours vote, and the share needed.
-    reassign_passes: rounds of voting; outliers placed in one round vote in the next.
+    reassign_passes: rounds of voting at that agreement; outliers placed in one round vote in
+        the next.
+    max_outlier_share: while more documents than this share are outliers after those rounds,
+        further rounds ask for less agreement (2/3, then 1/3 of it, then a plurality), so an
+        analyst gets at most this share unassigned unless the neighbours hold no topic at all.
     """
 
     n_components: int = 5
@@ -56,6 +60,7 @@ class MapParams:
     reassign_neighbours: int = 15
     reassign_agreement: float = 0.3
     reassign_passes: int = 2
+    max_outlier_share: float = 0.15
 
     def resolved(self, n: int) -> MapParams:
         size = self.min_cluster_size or default_min_cluster_size(n)
@@ -72,6 +77,8 @@ class MapParams:
             raise ValueError("max_cluster_share must be in (0, 1]")
         if self.reassign_passes < 1:
             raise ValueError("reassign_passes must be at least 1")
+        if not 0 <= self.max_outlier_share <= 1:
+            raise ValueError("max_outlier_share must be in [0, 1]")
         if not 0 < self.reassign_agreement <= 1:
             raise ValueError("reassign_agreement must be in (0, 1]")
 
@@ -138,8 +145,14 @@ def build_landscape(
         )
     labels = raw
     if params.reassign:
-        for _ in range(params.reassign_passes):
-            labels = reassign_outliers(labels, knn[0][:, : params.reassign_neighbours + 1], params.reassign_agreement)
+        voters = knn[0][:, : params.reassign_neighbours + 1]
+        agreement = params.reassign_agreement
+        schedule = [agreement] * params.reassign_passes + [agreement * 2 / 3, agreement / 3]
+        schedule += [1 / params.reassign_neighbours] * 4
+        for step, needed in enumerate(schedule):
+            if step >= params.reassign_passes and (labels < 0).mean() <= params.max_outlier_share:
+                break
+            labels = reassign_outliers(labels, voters, needed)
     stage("label")
     named = label_topics(docs, labels, vectors)
     stage("measure")
