@@ -166,3 +166,20 @@ def test_oversized_topics_are_clustered_again_on_their_own() -> None:
     assert len(set(out[:4].tolist())) == 1 and len(set(out[4:8].tolist())) == 1 and out[0] != out[4]
     assert out[8] == out[9] == -1
     assert len(set(out[10:].tolist())) == 1 and out[10] not in (out[0], out[4])
+
+
+def test_outlier_ceiling_is_reached_by_further_rounds_of_voting() -> None:
+    from patscape.landscape.cluster import reduce_outliers
+
+    # a chain: topic 0 at the start, outliers behind it; each point's neighbours are the points
+    # just before it, so agreement weakens along the chain
+    n = 12
+    labels = np.array([0, 0, 0] + [-1] * (n - 3))
+    knn = np.array([[i] + [max(i - j, 0) for j in (1, 2, 3)] + [n - 1] * 2 for i in range(n)])
+    strict = reduce_outliers(labels, knn, agreement=0.5, passes=1, max_share=1.0)
+    assert (strict < 0).sum() == n - 4  # one round at 50%: only the point next to the topic joins
+    capped = reduce_outliers(labels, knn, agreement=0.5, passes=1, max_share=0.2)
+    assert (capped < 0).mean() <= 0.2 and set(capped[capped >= 0].tolist()) == {0}
+    # with no topic among any neighbour nothing can be placed
+    lonely = reduce_outliers(np.array([0, 0, -1, -1]), np.array([[0, 1], [1, 0], [2, 3], [3, 2]]), 0.5, 1, 0.0)
+    assert lonely.tolist() == [0, 0, -1, -1]

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ..errors import CorpusTooSmallError
 from ..records import Document
-from .cluster import default_min_cluster_size, hdbscan_labels, reassign_outliers, split_oversized
+from .cluster import default_min_cluster_size, hdbscan_labels, reduce_outliers, split_oversized
 from .evolution import evolution
 from .graph import topic_links
 from .label import label_topics
@@ -145,14 +145,10 @@ def build_landscape(
         )
     labels = raw
     if params.reassign:
-        voters = knn[0][:, : params.reassign_neighbours + 1]
-        agreement = params.reassign_agreement
-        schedule = [agreement] * params.reassign_passes + [agreement * 2 / 3, agreement / 3]
-        schedule += [1 / params.reassign_neighbours] * 4
-        for step, needed in enumerate(schedule):
-            if step >= params.reassign_passes and (labels < 0).mean() <= params.max_outlier_share:
-                break
-            labels = reassign_outliers(labels, voters, needed)
+        labels = reduce_outliers(
+            raw, knn[0][:, : params.reassign_neighbours + 1], params.reassign_agreement,
+            params.reassign_passes, params.max_outlier_share,
+        )
     stage("label")
     named = label_topics(docs, labels, vectors)
     stage("measure")

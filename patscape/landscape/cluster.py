@@ -165,6 +165,29 @@ def reassign_outliers(
     return out
 
 
+def reduce_outliers(
+    labels: NDArray[np.int64],
+    knn_index: NDArray[np.int64],
+    agreement: float,
+    passes: int,
+    max_share: float,
+) -> NDArray[np.int64]:
+    """Rounds of :func:`reassign_outliers`: ``passes`` at ``agreement``, then, while more than
+    ``max_share`` of the documents are outliers, rounds asking for 2/3 and 1/3 of it and finally
+    a plurality (one vote) until nothing changes."""
+    k = max(knn_index.shape[1] - 1, 1)
+    schedule = [agreement] * passes + [agreement * 2 / 3, agreement / 3] + [1 / k] * k
+    out = labels
+    for step, needed in enumerate(schedule):
+        if step >= passes and (out < 0).mean() <= max_share:
+            break
+        updated = reassign_outliers(out, knn_index, needed)
+        if step >= passes + 2 and np.array_equal(updated, out):
+            break
+        out = updated
+    return out
+
+
 def _renumber_by_size(labels: NDArray[np.int64]) -> NDArray[np.int64]:
     """Topic 0 is the largest; ties by first occurrence. Outliers stay -1."""
     ids, counts = np.unique(labels[labels >= 0], return_counts=True)
