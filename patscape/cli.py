@@ -387,6 +387,12 @@ def demo(input_: str | None, workdir: str, model: str, seed: int) -> None:
     click.echo(f"store:  {(work / 'store').resolve()}  (try: patscape search {work / 'store'} \"satellite antenna\")")
 
 
+# -- serve -------------------------------------------------------------------------------------
+from .api.cli import serve  # noqa: E402  (imports click only; the server's packages load when it runs)
+
+cli.add_command(serve)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn errors into one-line messages and exit codes."""
     try:

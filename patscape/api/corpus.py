@@ -1,0 +1,295 @@
+"""The served corpus: runs, topics, the map (with placed uploads), search and documents.
+
+Every call opens its own :class:`~patscape.store.Store` connection on the calling thread
+(SQLite connections stay on the thread that made them; WAL mode lets readers run beside the
+upload writer). Views of a run that are costly to build (the map of every point) are cached
+and rebuilt when the run's placements change.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..embed import Embedder, load_embedder, resolve_alias
+from ..errors import NotFoundError
+from ..pipeline import pick_space
+from ..records import Hit
+from ..search import search as run_search
+from ..store import RunInfo, Space, Store
+from ..text import display_phrase
+from . import placements as placing
+from .engine import Engine, SharedEmbedder
+from .schemas import corpus as schemas
+
+log = logging.getLogger(__name__)
+
+NEIGHBOURS = 10
+_MAP_CACHE_SIZE = 4
+
+
+class Corpus:
+    """Read access to one store, shaped for the API."""
+
+    def __init__(self, path: Path, engine: Engine) -> None:
+        self.path = Path(path)
+        self.engine = engine
+        with self.store():  # fails early (StoreError) when the path is not a store
+            pass
+        self._lock = threading.Lock()
+        self._maps: OrderedDict[tuple[int, tuple[int, float]], schemas.MapPublic] = OrderedDict()
+        self._embedders: dict[str, SharedEmbedder] = {}
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        with Store(self.path, create=False) as store:
+            yield store
+
+    # -- models of the store's spaces ------------------------------------------------------------
+    def embedder_for(self, space: Space) -> SharedEmbedder:
+        """The model of ``space``: the served one when it is the same, else loaded once."""
+        served = self.engine.require()
+        if space.model == served.name or resolve_alias(space.model) == served.name:
+            return served
+        with self._lock:
+            if space.model not in self._embedders:
+                log.info("loading %s for the store's space %s", space.model, space.key)
+                model: Embedder = load_embedder(space.model)
+                self._embedders[space.model] = SharedEmbedder(model)
+            return self._embedders[space.model]
+
+    # -- runs --------------------------------------------------------------------------------------
+    @staticmethod
+    def run_of(store: Store, run: str | int) -> RunInfo:
+        """``latest`` (or ``newest``) or a run id."""
+        if isinstance(run, str):
+            if run.lower() in ("latest", "newest"):
+                return store.get_run(None)
+            if not run.isdigit():
+                raise NotFoundError(f"no run {run!r}: give a run id or `latest`")
+            run = int(run)
+        return store.get_run(run)
+
+    def overview(self) -> schemas.CorpusPublic:
+        with self.store() as store:
+            spaces = [
+                {"key": s.key, "model": s.model, "dims": s.dims, "multilingual": bool(s.params.get("multilingual")),
+                 **store.chunk_stats(s.key)}
+                for s in store.spaces()
+            ]
+            runs = [self._run_public(store, r) for r in store.runs()]
+            model = self.engine.embedder
+            return schemas.CorpusPublic(
+                store=str(self.path.resolve()), documents=store.count_documents(), languages=store.language_counts(),
+                model=self.engine.model_id, model_multilingual=model.profile.multilingual if model else None,
+                spaces=spaces, runs=runs,
+            )
+
+    def runs(self) -> list[schemas.RunPublic]:
+        with self.store() as store:
+            return [self._run_public(store, r) for r in store.runs()]
+
+    def run(self, run: str | int) -> schemas.RunPublic:
+        with self.store() as store:
+            return self._run_public(store, self.run_of(store, run))
+
+    @staticmethod
+    def _run_public(store: Store, run: RunInfo) -> schemas.RunPublic:
+        documents = store.db.execute("SELECT COUNT(*) FROM run_points WHERE run_id = ?", (run.id,)).fetchone()[0]
+        topics = store.db.execute("SELECT COUNT(*) FROM topics WHERE run_id = ?", (run.id,)).fetchone()[0]
+        return schemas.RunPublic(
+            id=run.id, space=run.space, model=run.params.get("model"), created_at=run.created_at, seed=run.seed,
+            documents=int(documents), placed=placing.placement_version(store, run.id)[0], topics=int(topics),
+            metrics=run.metrics, params=run.params,
+        )
+
+    # -- topics ------------------------------------------------------------------------------------
+    def topics(self, run: str | int) -> schemas.TopicListPublic:
+        with self.store() as store:
+            info = self.run_of(store, run)
+            placed = Counter(p.cluster for p in placing.placements(store, info.id))
+            return schemas.TopicListPublic(
+                run=info.id, topics=[_topic_public(t, placed.get(t["cluster"], 0)) for t in store.run_topics(info.id)]
+            )
+
+    def evolution(self, run: str | int) -> schemas.EvolutionPublic:
+        with self.store() as store:
+            info = self.run_of(store, run)
+            topics = []
+            for t in store.run_topics(info.id):
+                evo = t.get("evolution") or {}
+                topics.append(schemas.TopicYearsPublic(
+                    cluster=t["cluster"], label=t["label"], per_year={str(k): int(v) for k, v in (evo.get("per_year") or {}).items()},
+                    growth=evo.get("growth"), momentum=evo.get("momentum"),
+                ))
+            return schemas.EvolutionPublic(
+                run=info.id, years=[int(y) for y in info.data.get("years") or []],
+                recent_from=info.data.get("recent_from"), topics=topics,
+            )
+
+    def graph(self, run: str | int) -> schemas.GraphPublic:
+        with self.store() as store:
+            info = self.run_of(store, run)
+            topics = store.run_topics(info.id)
+            sums: dict[int, list[float]] = {}
+            for _, cluster, _, x, y in store.run_points(info.id):
+                acc = sums.setdefault(cluster, [0.0, 0.0, 0.0])
+                acc[0] += x
+                acc[1] += y
+                acc[2] += 1
+            nodes = []
+            for t in topics:
+                acc = sums.get(t["cluster"])
+                nodes.append(schemas.GraphNodePublic(
+                    id=t["cluster"], label=t["label"], size=t["size"],
+                    x=acc[0] / acc[2] if acc else None, y=acc[1] / acc[2] if acc else None,
+                ))
+            links = [
+                schemas.GraphLinkPublic(source=int(link["source"]), target=int(link["target"]),
+                                        similarity=link.get("similarity"), citations=int(link.get("citations") or 0))
+                for link in info.data.get("links") or []
+            ]
+            return schemas.GraphPublic(run=info.id, nodes=nodes, links=links)
+
+    # -- the map -----------------------------------------------------------------------------------
+    def map(self, run: str | int) -> schemas.MapPublic:
+        with self.store() as store:
+            info = self.run_of(store, run)
+            key = (info.id, placing.placement_version(store, info.id))
+            with self._lock:
+                cached = self._maps.get(key)
+            if cached is not None:
+                return cached
+            points_raw = store.run_points(info.id)
+            placed = placing.placements(store, info.id)
+            titles = _titles(store, [p[0] for p in points_raw] + [p.doc_id for p in placed])
+            points = [
+                schemas.PointPublic(id=d, x=round(x, 5), y=round(y, 5), cluster=c, title=titles.get(d, ""))
+                for d, c, _, x, y in points_raw
+            ]
+            points += [
+                schemas.PointPublic(id=p.doc_id, x=round(p.x, 5), y=round(p.y, 5), cluster=p.cluster,
+                                    title=titles.get(p.doc_id, ""), placed=True)
+                for p in placed if p.doc_id in titles
+            ]
+            view = schemas.MapPublic(run=info.id, count=len(points), placed=len(placed), points=points)
+        with self._lock:
+            self._maps[key] = view
+            while len(self._maps) > _MAP_CACHE_SIZE:
+                self._maps.popitem(last=False)
+        return view
+
+    # -- search and documents ---------------------------------------------------------------------
+    def search(self, body: schemas.SearchCreate) -> schemas.SearchPublic:
+        with self.store() as store:
+            info = _newest_run(store)
+            space = store.get_space(info.space) if info else None
+            embedder = None
+            if body.mode != "keyword":
+                if space is None:
+                    space = pick_space(store, model=self.engine.model_id if _has_space_of(store, self.engine.model_id) else None)
+                if body.query is not None:
+                    embedder = self.embedder_for(space)
+            hits = run_search(
+                store, body.query, like=body.like, k=body.k, lang=body.lang, mode=body.mode, space=space,
+                embedder=embedder,
+            )
+            return schemas.SearchPublic(
+                mode=body.mode, query=body.query, like=body.like, run=info.id if info else None,
+                hits=self._with_placed_topics(store, info, hits),
+            )
+
+    def document(self, doc_id: str) -> schemas.DocumentPublic:
+        with self.store() as store:
+            doc = store.get_document(doc_id)
+            info = _newest_run(store)
+            cluster = label = x = y = None
+            placed = False
+            neighbours: list[Hit] = []
+            if info is not None:
+                labels = {t["cluster"]: t["label"] for t in store.run_topics(info.id)}
+                row = store.db.execute(
+                    "SELECT cluster, x, y FROM run_points WHERE run_id = ? AND doc_id = ?", (info.id, doc_id)
+                ).fetchone()
+                if row is None:
+                    found = [p for p in placing.placements(store, info.id) if p.doc_id == doc_id]
+                    if found:
+                        row, placed = (found[0].cluster, found[0].x, found[0].y), True
+                if row is not None:
+                    cluster, x, y = int(row[0]), float(row[1]), float(row[2])
+                    label = labels.get(cluster, "outlier")
+                if _has_vector(store, info.space, doc_id):
+                    neighbours = run_search(store, like=doc_id, k=NEIGHBOURS, mode="vector", space=store.get_space(info.space))
+            return schemas.DocumentPublic(
+                id=doc.id, title=doc.title, abstract=doc.abstract, text=doc.text, lang=doc.lang, date=doc.date,
+                cpc=list(doc.cpc), ipc=list(doc.ipc), assignee=doc.assignee, source=doc.source,
+                run=info.id if info else None, cluster=cluster, label=label, x=x, y=y, placed=placed,
+                neighbours=self._with_placed_topics(store, info, neighbours),
+            )
+
+    @staticmethod
+    def _with_placed_topics(store: Store, info: RunInfo | None, hits: list[Hit]) -> list[schemas.HitPublic]:
+        """Hits as schemas; uploaded documents get the topic they were placed in."""
+        placed: dict[str, int] = {}
+        labels: dict[int, str] = {}
+        if info is not None and any(h.cluster is None for h in hits):
+            placed = {p.doc_id: p.cluster for p in placing.placements(store, info.id)}
+            labels = {t["cluster"]: t["label"] for t in store.run_topics(info.id)}
+        out = []
+        for h in hits:
+            cluster, label = h.cluster, h.label
+            if cluster is None and h.id in placed:
+                cluster = placed[h.id]
+                label = labels.get(cluster, "outlier")
+            out.append(schemas.HitPublic(id=h.id, score=h.score, title=h.title, lang=h.lang, date=h.date,
+                                         cluster=cluster, label=label))
+        return out
+
+
+def _newest_run(store: Store) -> RunInfo | None:
+    runs = store.runs()
+    return runs[-1] if runs else None
+
+
+def _has_space_of(store: Store, model: str) -> bool:
+    return any(s.model == model for s in store.spaces())
+
+
+def _has_vector(store: Store, space: str, doc_id: str) -> bool:
+    row = store.db.execute("SELECT 1 FROM vectors WHERE space = ? AND doc_id = ?", (space, doc_id)).fetchone()
+    return row is not None
+
+
+def _titles(store: Store, ids: list[str]) -> dict[str, str]:
+    titles: dict[str, str] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        marks = ",".join("?" * len(chunk))
+        titles.update(store.db.execute(f"SELECT id, title FROM documents WHERE id IN ({marks})", chunk).fetchall())
+    return titles
+
+
+def _topic_public(topic: dict[str, Any], placed: int) -> schemas.TopicPublic:
+    by_language = {
+        lang: [display_phrase(str(k[0] if isinstance(k, (list, tuple)) else k)) for k in words]
+        for lang, words in (topic.get("keywords") or {}).items()
+    }
+    languages = {str(k): int(v) for k, v in (topic.get("languages") or {}).items()}
+    main = max(languages, key=lambda lang: languages[lang]) if languages else next(iter(by_language), None)
+    codes = [
+        schemas.CodeSharePublic(scheme=scheme, code=str(entry[0]), share=float(entry[1]))
+        for scheme, entries in (topic.get("codes") or {}).items() for entry in entries
+    ]
+    evo = topic.get("evolution") or {}
+    return schemas.TopicPublic(
+        cluster=topic["cluster"], label=topic["label"], size=topic["size"], placed=placed,
+        keywords=by_language.get(main, []) if main else [], keywords_by_language=by_language, codes=codes,
+        representatives=[schemas.RepresentativePublic(id=r["id"], title=r.get("title", "")) for r in topic.get("representatives") or []],
+        languages=languages, growth=evo.get("growth"), momentum=evo.get("momentum"), first_year=evo.get("first_year"),
+        peak_year=evo.get("peak_year"), median_year=evo.get("median_year"),
+    )

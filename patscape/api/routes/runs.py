@@ -1,0 +1,56 @@
+"""Runs (maps) and what they hold: topics, map points, evolution per year, the topic graph.
+
+``{run}`` is a run id or ``latest``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from ..deps import CorpusDep
+from ..schemas.corpus import (
+    CorpusPublic,
+    EvolutionPublic,
+    GraphPublic,
+    MapPublic,
+    RunPublic,
+    TopicListPublic,
+)
+
+router = APIRouter(prefix="/corpus", tags=["corpus"])
+
+
+@router.get("", response_model=CorpusPublic, summary="The corpus: counts, languages, spaces, runs")
+async def overview(corpus: CorpusDep) -> CorpusPublic:
+    return await run_in_threadpool(corpus.overview)
+
+
+@router.get("/runs", response_model=list[RunPublic], summary="Every run (map) of the corpus")
+async def runs(corpus: CorpusDep) -> list[RunPublic]:
+    return await run_in_threadpool(corpus.runs)
+
+
+@router.get("/runs/{run}", response_model=RunPublic, summary="One run, with its parameters and metrics")
+async def run(run: str, corpus: CorpusDep) -> RunPublic:
+    return await run_in_threadpool(corpus.run, run)
+
+
+@router.get("/runs/{run}/topics", response_model=TopicListPublic, summary="Topics: labels, keywords, codes, sizes")
+async def topics(run: str, corpus: CorpusDep) -> TopicListPublic:
+    return await run_in_threadpool(corpus.topics, run)
+
+
+@router.get("/runs/{run}/map", response_model=MapPublic, summary="Map points (with uploads placed since)")
+async def map_points(run: str, corpus: CorpusDep) -> MapPublic:
+    return await run_in_threadpool(corpus.map, run)
+
+
+@router.get("/runs/{run}/evolution", response_model=EvolutionPublic, summary="Topic sizes per year")
+async def evolution(run: str, corpus: CorpusDep) -> EvolutionPublic:
+    return await run_in_threadpool(corpus.evolution, run)
+
+
+@router.get("/runs/{run}/graph", response_model=GraphPublic, summary="Topics as nodes, their links as edges")
+async def graph(run: str, corpus: CorpusDep) -> GraphPublic:
+    return await run_in_threadpool(corpus.graph, run)

@@ -1,0 +1,208 @@
+"""The corpus API: search, documents, runs, topics, the map, evolution, the topic graph, uploads."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SearchMode = Literal["vector", "keyword", "hybrid"]
+JobState = Literal["queued", "running", "done", "failed"]
+
+
+# -- in ------------------------------------------------------------------------------------------
+class SearchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str | None = Field(None, description="Text to search for (any language with a multilingual model).")
+    like: str | None = Field(None, description="A document id: find the patents most similar to it.")
+    k: int = Field(10, ge=1, le=500, description="Number of hits.")
+    mode: SearchMode = Field("vector", description="`vector`, `keyword` (BM25) or `hybrid` (rank fusion).")
+    lang: str | None = Field(None, description="Only documents in this language (ISO 639-1).")
+
+
+class RecordCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=300)
+    title: str = ""
+    abstract: str = ""
+    text: str = ""
+    lang: str | None = None
+    date: str | None = None
+    cpc: list[str] = Field(default_factory=list)
+    ipc: list[str] = Field(default_factory=list)
+    assignee: str | None = None
+
+
+class RecordsCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[RecordCreate] = Field(min_length=1, max_length=10_000)
+
+
+# -- out -----------------------------------------------------------------------------------------
+class HitPublic(BaseModel):
+    id: str
+    score: float
+    title: str
+    lang: str | None = None
+    date: str | None = None
+    cluster: int | None = None
+    label: str | None = None
+
+
+class SearchPublic(BaseModel):
+    mode: SearchMode
+    query: str | None
+    like: str | None
+    run: int | None = Field(description="The run whose topics the hits carry.")
+    hits: list[HitPublic]
+
+
+class DocumentPublic(BaseModel):
+    id: str
+    title: str
+    abstract: str
+    text: str
+    lang: str | None
+    date: str | None
+    cpc: list[str]
+    ipc: list[str]
+    assignee: str | None
+    source: str | None
+    run: int | None
+    cluster: int | None = Field(description="Topic in the run (-1: outlier; None: not on the map).")
+    label: str | None
+    x: float | None
+    y: float | None
+    placed: bool = Field(description="Uploaded after the map was built and placed among its neighbours.")
+    neighbours: list[HitPublic]
+
+
+class RunPublic(BaseModel):
+    id: int
+    space: str
+    model: str | None
+    created_at: float
+    seed: int
+    documents: int
+    placed: int
+    topics: int
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+
+
+class CorpusPublic(BaseModel):
+    store: str
+    documents: int
+    languages: dict[str, int]
+    model: str
+    model_multilingual: bool | None
+    spaces: list[dict[str, Any]]
+    runs: list[RunPublic]
+
+
+class CodeSharePublic(BaseModel):
+    scheme: str
+    code: str
+    share: float
+
+
+class RepresentativePublic(BaseModel):
+    id: str
+    title: str
+
+
+class TopicPublic(BaseModel):
+    cluster: int
+    label: str
+    size: int
+    placed: int = Field(0, description="Uploaded documents placed in this topic since the map was built.")
+    keywords: list[str]
+    keywords_by_language: dict[str, list[str]]
+    codes: list[CodeSharePublic]
+    representatives: list[RepresentativePublic]
+    languages: dict[str, int]
+    growth: float | None
+    momentum: float | None
+    first_year: int | None
+    peak_year: int | None
+    median_year: int | None
+
+
+class TopicListPublic(BaseModel):
+    run: int
+    topics: list[TopicPublic]
+
+
+class PointPublic(BaseModel):
+    id: str
+    x: float
+    y: float
+    cluster: int
+    title: str
+    placed: bool = False
+
+
+class MapPublic(BaseModel):
+    run: int
+    count: int
+    placed: int
+    points: list[PointPublic]
+
+
+class TopicYearsPublic(BaseModel):
+    cluster: int
+    label: str
+    per_year: dict[str, int]
+    growth: float | None
+    momentum: float | None
+
+
+class EvolutionPublic(BaseModel):
+    run: int
+    years: list[int]
+    recent_from: int | None
+    topics: list[TopicYearsPublic]
+
+
+class GraphNodePublic(BaseModel):
+    id: int
+    label: str
+    size: int
+    x: float | None
+    y: float | None
+
+
+class GraphLinkPublic(BaseModel):
+    source: int
+    target: int
+    similarity: float | None
+    citations: int
+
+
+class GraphPublic(BaseModel):
+    run: int
+    nodes: list[GraphNodePublic]
+    links: list[GraphLinkPublic]
+
+
+class JobPublic(BaseModel):
+    id: str
+    state: JobState
+    stage: str
+    done: int
+    total: int
+    added: int
+    unchanged: int
+    duplicates: int
+    skipped: int
+    embedded: int
+    placed: int
+    run: int | None
+    documents: list[str] = Field(description="Ids of the documents this job added or replaced.")
+    problems: list[str]
+    message: str | None
+    created_at: float
+    finished_at: float | None

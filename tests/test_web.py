@@ -1,0 +1,263 @@
+"""The web UI in headless Chromium (Debian's), driven through Playwright's Python API.
+
+The server serves the real default model over a mapped slice of the development corpus; one
+of its patents has a title and abstract that try to run scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from patscape.api import Settings
+from patscape.store import Store
+
+from .api_helpers import (
+    DEV_CORPUS,
+    HOSTILE,
+    LiveServer,
+    copy_store,
+    live_server,
+    mapped_store,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.skipif(not DEV_CORPUS.exists(), reason="the development corpus is not beside the repository"),
+    # On CI a missing browser is a failure (the browser fixture says so), never a silent skip.
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None and not os.environ.get("CI"),
+                       reason="Debian's chromium is not installed (apt-get install chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    built = mapped_store(tmp_path_factory.mktemp("serve-store"), "minilm")
+    return copy_store(built, tmp_path_factory.mktemp("web-store"))
+
+
+@pytest.fixture(scope="module")
+def server(store: Path) -> Iterator[LiveServer]:
+    with live_server(Settings(store=store, model="minilm")) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium (never `playwright install`)"
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+class Page:
+    """A loaded UI page and what it did: console errors, page errors, requests."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        page.on("request", lambda request: self.requests.append(request.url))
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every point of the map's point traces: id, trace name, pixel position on the page."""
+        return self.page.evaluate(
+            """() => {
+              const gd = document.getElementById('map');
+              const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+              const out = [];
+              gd.data.forEach(t => {
+                if (t.meta !== 'points') return;
+                t.customdata.forEach((id, i) => out.push({
+                  id: id, trace: t.name, hover: t.hovertext[i],
+                  px: box.left + xa._offset + xa.l2p(t.x[i]), py: box.top + ya._offset + ya.l2p(t.y[i])}));
+              });
+              return out;
+            }"""
+        )
+
+    def overlay(self, name: str) -> list[str]:
+        return self.page.evaluate(
+            "(name) => (document.getElementById('map').data.find(t => t.meta === 'overlay:' + name) || {customdata: []}).customdata",
+            name,
+        )
+
+    def click_point(self, point_id: str) -> None:
+        point = next(p for p in self.points() if p["id"] == point_id)
+        self.page.mouse.move(point["px"], point["py"])
+        self.page.mouse.click(point["px"], point["py"])
+        self.page.wait_for_function("(id) => document.body.dataset.selected === id", arg=point_id, timeout=30_000)
+
+
+@pytest.fixture
+def ui(browser: Any, server: LiveServer) -> Iterator[Page]:
+    page = Page(browser.new_page())
+    page.page.goto(server.url + "/")
+    page.page.wait_for_selector("body[data-ready=yes]", timeout=60_000)
+    yield page
+    try:
+        assert page.page.evaluate("window.__pwned") is None, "a patent's text ran as a script"
+        assert not page.errors, page.errors
+        outside = [url for url in page.requests if not url.startswith(server.url) and not url.startswith("data:")]
+        assert not outside, outside  # nothing from the internet
+    finally:
+        page.page.close()
+
+
+def mapped_ids(store: Path) -> set[str]:
+    with Store(store, create=False) as db:
+        ids = {p[0] for p in db.run_points(db.get_run().id)}
+    return ids
+
+
+def isolated(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """The point farthest (in pixels) from any other: a click there can only mean it."""
+    def gap(p: dict[str, Any]) -> float:
+        return min((p["px"] - q["px"]) ** 2 + (p["py"] - q["py"]) ** 2 for q in points if q is not p)
+
+    return max(points, key=gap)
+
+
+def test_the_map_shows_one_point_per_patent(ui: Page, server: LiveServer, store: Path) -> None:
+    points = ui.points()
+    ids = [p["id"] for p in points]
+    with server.client() as http:
+        view = http.get("/corpus/runs/latest/map").json()
+        topics = http.get("/corpus/runs/latest/topics").json()["topics"]
+    assert len(ids) == len(set(ids)) == view["count"]
+    assert set(ids) == {p["id"] for p in view["points"]} >= mapped_ids(store)
+    assert ui.page.get_attribute("body", "data-points") == str(len(ids))
+    labels = ui.page.evaluate("document.getElementById('map').layout.annotations.map(a => a.text)")
+    assert len(labels) == len([t for t in topics if t["cluster"] >= 0])
+    assert ui.page.locator("#topic-table tbody tr").count() == len(topics)
+    hostile = next(p for p in points if p["id"] == HOSTILE["id"])
+    assert "<script" not in hostile["hover"] and "&lt;script&gt;" in hostile["hover"]
+    # Hovering shows the title as text.
+    ui.page.mouse.move(hostile["px"], hostile["py"])
+    ui.page.wait_for_selector(".hoverlayer .hovertext", timeout=10_000)
+    assert "<script>window.__pwned = 1</script>" in ui.page.text_content(".hoverlayer")
+
+
+def test_clicking_a_point_opens_the_panel_with_similar_patents(ui: Page, server: LiveServer) -> None:
+    target = isolated(ui.points())
+    ui.click_point(target["id"])
+    assert ui.page.get_attribute("#doc", "data-id") == target["id"]
+    with server.client() as http:
+        doc = http.get(f"/corpus/documents/{target['id']}").json()
+    assert ui.page.text_content("#doc-title") == (doc["title"] or "(no title)")
+    assert ui.page.text_content("#doc-date") == (doc["date"] or "\u2014")
+    assert doc["label"] in ui.page.text_content("#doc-topic")
+    similar = ui.page.locator("#doc-similar button")
+    assert similar.count() == 10
+    assert [similar.nth(i).get_attribute("data-id") for i in range(10)] == [n["id"] for n in doc["neighbours"]]
+    assert ui.overlay("selected") == [target["id"]]
+    # A similar patent is clickable and becomes the shown one.
+    first = doc["neighbours"][0]["id"]
+    similar.nth(0).click()
+    ui.page.wait_for_function("(id) => document.body.dataset.selected === id", arg=first)
+    assert ui.page.get_attribute("#doc", "data-id") == first
+    assert ui.overlay("selected") == [first]
+
+
+def test_search_highlights_hits_on_the_map(ui: Page, server: LiveServer) -> None:
+    ui.page.fill("#search-input", "underwater vehicle buoyancy")
+    ui.page.click("#search-form button[type=submit]")
+    ui.page.wait_for_function("Number(document.body.dataset.hits) > 0")
+    with server.client() as http:
+        hits = http.post("/corpus/search", json={"query": "underwater vehicle buoyancy", "k": 20}).json()["hits"]
+    assert ui.overlay("search hits") == [h["id"] for h in hits]
+    items = ui.page.locator("#result-list button")
+    assert items.count() == 20 and items.nth(0).get_attribute("data-id") == hits[0]["id"]
+    # A patent id searches for similar patents.
+    ui.page.fill("#search-input", HOSTILE["id"])
+    ui.page.click("#search-form button[type=submit]")
+    ui.page.wait_for_function("document.getElementById('results-count').textContent.includes('like')")
+    highlighted = ui.overlay("search hits")
+    assert len(highlighted) == 20 and HOSTILE["id"] not in highlighted
+    ui.page.click("#search-clear")
+    ui.page.wait_for_function("document.body.dataset.hits === '0'")
+    assert ui.overlay("search hits") == []
+
+
+def test_a_hostile_patent_is_shown_as_text(ui: Page) -> None:
+    ui.click_point(HOSTILE["id"])
+    assert ui.page.text_content("#doc-title") == HOSTILE["title"]
+    assert ui.page.text_content("#doc-abstract") == HOSTILE["abstract"]
+    assert ui.page.text_content("#doc-assignee") == HOSTILE["assignee"]
+    assert ui.page.locator("#panel script, #panel img, #panel b, #panel i").count() == 0
+    assert "&lt;script&gt;" in ui.page.inner_html("#doc-title")
+    assert ui.page.evaluate("window.__pwned") is None
+
+
+def test_an_upload_appears_on_the_map(ui: Page, tmp_path: Path) -> None:
+    before = {p["id"] for p in ui.points()}
+    record = {"id": "UI-UPLOAD-1", "title": "<script>window.__pwned = 7</script>Autonomous underwater glider with wings",
+              "abstract": "An underwater glider changes its buoyancy with an oil bladder and glides on wings.",
+              "date": "2018-06-01", "lang": "en", "cpc": ["B63G8/00"]}
+    upload = tmp_path / "new-patents.jsonl"
+    upload.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    ui.page.click("#upload summary")
+    ui.page.set_input_files("#upload-files", str(upload))
+    ui.page.click("#upload-form button[type=submit]")
+    ui.page.wait_for_function("['done', 'failed'].includes(document.body.dataset.upload)", timeout=240_000)
+    assert ui.page.get_attribute("body", "data-upload") == "done", ui.page.text_content("#upload-message")
+    assert "1 placed on the map" in ui.page.text_content("#upload-message")
+    points = ui.points()
+    added = [p for p in points if p["id"] not in before]
+    assert [p["id"] for p in added] == ["UI-UPLOAD-1"] and added[0]["trace"] == "added since the map"
+    assert ui.overlay("added") == ["UI-UPLOAD-1"]
+    ui.page.click("#upload summary")  # close the form, then open the new point
+    ui.click_point("UI-UPLOAD-1")
+    assert ui.page.text_content("#doc-title") == record["title"]
+    assert "added since the map was built" in ui.page.text_content("#doc-id")
+    assert ui.page.locator("#doc-similar button").count() == 10
+
+
+def test_topics_evolution_and_graph_views(ui: Page, server: LiveServer) -> None:
+    with server.client() as http:
+        topics = http.get("/corpus/runs/latest/topics").json()["topics"]
+    biggest = max(topics, key=lambda t: t["size"])
+    row = ui.page.locator(f"#topic-table tr[data-cluster='{biggest['cluster']}']")
+    assert biggest["label"] in row.text_content() and str(biggest["size"]) in row.text_content()
+    row.click()
+    ui.page.wait_for_selector(f"#topic-table tr.active[data-cluster='{biggest['cluster']}']")
+    opacities = ui.page.evaluate(
+        "() => document.getElementById('map').data.filter(t => t.meta === 'points').map(t => [t.name, t.marker.opacity])"
+    )
+    assert sum(1 for _, opacity in opacities if opacity > 0.5) == 1  # only the chosen topic stands out
+    ui.page.click(".tabs button[data-view=evolution]")
+    ui.page.wait_for_function("(document.getElementById('evolution').data || []).length > 0")
+    ui.page.click(".tabs button[data-view=graph]")
+    ui.page.wait_for_function("(document.getElementById('graph').data || []).length > 0")
+    nodes = ui.page.evaluate("document.getElementById('graph').data.find(t => t.mode === 'markers+text').customdata")
+    assert sorted(nodes) == sorted(t["cluster"] for t in topics)
+
+
+def test_the_page_is_locked_down(server: LiveServer) -> None:
+    with server.client() as http:
+        page = http.get("/")
+        plotly = http.get("/static/plotly.min.js")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "connect-src 'self'" in policy and "default-src 'self'" in policy
+    assert plotly.status_code == 200 and b"plotly" in plotly.content[:2000].lower()
+    assert "http://" not in page.text and "https://" not in page.text
