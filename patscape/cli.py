@@ -106,16 +106,25 @@ def ingest(store: str, files: tuple[str, ...], id_: str, title: str, abstract: s
 @cli.command()
 @click.argument("store", type=click.Path(exists=False))
 @click.option("--model", "-m", default="minilm", show_default=True, help="Model name or alias (see `patscape models`).")
-@click.option("--task", type=click.Choice(["document", "cluster"]), default="document", show_default=True,
-              help="Embed for retrieval (documents) or with the clustering instruction (instruction-aware models).")
+@click.option("--task", type=click.Choice(["document", "cluster", "classify"]), default="document", show_default=True,
+              help="Embed for retrieval (documents), or with the clustering / classification instruction "
+                   "(instruction-aware models such as Qwen3-Embedding).")
+@click.option("--profile", default=None, help="Model family instead of the detected one: qwen3, e5, bge, minilm, plain.")
+@click.option("--instruction", "instructions", multiple=True, metavar="TASK=TEXT",
+              help="Task instruction to use instead of the profile's (repeatable), e.g. cluster='Identify ...'.")
+@click.option("--max-tokens", type=int, default=None, help="Window size in tokens (default: the model's).")
+@click.option("--gpu-layers", type=int, default=None, help="gguf: layers to offload to the GPU (-1: all).")
+@click.option("--tokenizer", default=None, help="openai: a local tokenizer (st:DIR or tokenizer.json) for exact windows.")
+@click.option("--concurrency", type=int, default=None, help="openai: requests in flight at once.")
 @click.option("--dims", type=int, default=None, help="Matryoshka truncation (only for models trained for it).")
 @click.option("--fields", default="title,abstract", show_default=True,
               help="Text fields to embed, comma-separated (title, abstract, text).")
 @click.option("--overlap", type=int, default=32, show_default=True, help="Tokens shared by consecutive chunks of a long text.")
 @click.option("--max-chunks", type=int, default=None, help="Embed at most this many chunks per document (the cut is recorded).")
 @click.option("--batch", type=int, default=256, show_default=True, help="Documents per committed batch (sorted by length inside it).")
-def embed(store: str, model: str, task: str, dims: int | None, fields: str, overlap: int,
-          max_chunks: int | None, batch: int) -> None:
+def embed(store: str, model: str, task: str, profile: str | None, instructions: tuple[str, ...],
+          max_tokens: int | None, gpu_layers: int | None, tokenizer: str | None, concurrency: int | None,
+          dims: int | None, fields: str, overlap: int, max_chunks: int | None, batch: int) -> None:
     """Embed the documents of STORE that have no vector for this model yet.
 
     Long texts are split by the model's tokenizer into overlapping windows and pooled; nothing
@@ -126,6 +135,8 @@ def embed(store: str, model: str, task: str, dims: int | None, fields: str, over
     Examples:
       patscape embed corpus/
       patscape embed corpus/ --model st:~/models/Qwen3-Embedding-0.6B --task cluster --dims 512
+      patscape embed corpus/ --model gguf:~/models/Qwen3-Embedding-4B-Q4_K_M.gguf --gpu-layers -1
+      patscape embed corpus/ --model openai:Qwen/Qwen3-Embedding-0.6B@http://127.0.0.1:8080/v1
       patscape embed corpus/ --fields title,abstract,text
     """
     from .embed import load_embedder
@@ -136,8 +147,16 @@ def embed(store: str, model: str, task: str, dims: int | None, fields: str, over
     if max_chunks is not None and max_chunks < 1:
         raise InputError("--max-chunks must be at least 1")
     field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
+    parsed: dict[str, str] = {}
+    for item in instructions:
+        task_name, sep, text = item.partition("=")
+        if not sep or not text.strip():
+            raise InputError(f"--instruction takes TASK=TEXT, got {item!r}")
+        parsed[task_name.strip()] = text.strip()
+    loader = {"profile": profile, "instructions": parsed or None, "max_tokens": max_tokens, "tokenizer": tokenizer}
+    runtime = {"gpu_layers": gpu_layers, "concurrency": concurrency}
     with _store(store) as db:
-        embedder = load_embedder(model)
+        embedder = load_embedder(model, **loader, **runtime)
         bar: dict[str, Any] = {}
 
         def start(total: int) -> None:
@@ -147,7 +166,7 @@ def embed(store: str, model: str, task: str, dims: int | None, fields: str, over
         try:
             report = run_embed(db, embedder, task=task, dims=dims, fields=field_list, overlap=overlap,  # type: ignore[arg-type]
                                max_chunks=max_chunks, batch_docs=batch, on_start=start,
-                               progress=lambda n: bar["update"](n))
+                               progress=lambda n: bar["update"](n), loader=loader)
         finally:
             if "close" in bar:
                 bar["close"]()
@@ -335,7 +354,7 @@ def models() -> None:
     from .embed import ALIASES, MODELS
 
     for name, description in MODELS.items():
-        click.echo(f"{name:<12} {description}")
+        click.echo(f"{name:<18} {description}")
     click.echo("aliases: " + ", ".join(f"{a} -> {t}" for a, t in ALIASES.items() if a != t))
 
 

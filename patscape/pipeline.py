@@ -6,9 +6,10 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .embed import Embedder, Task, load_embedder, resolve_alias
 from .errors import InputError, NotFoundError
@@ -132,6 +133,11 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")[:40] or "model"
 
 
+#: load_embedder options that change the vectors: kept with the space so that a query is
+#: embedded by the same model set up the same way (never secrets such as an API key).
+LOADER_OPTIONS = ("profile", "instructions", "max_tokens", "tokenizer")
+
+
 def space_for(
     embedder: Embedder,
     task: Task,
@@ -139,6 +145,7 @@ def space_for(
     fields: Sequence[str],
     overlap: int,
     max_chunks: int | None,
+    loader: Mapping[str, Any] | None = None,
 ) -> Space:
     """The embedding space these options produce; its key changes whenever the vectors would."""
     out_dims = embedder.check_dims(dims)
@@ -154,6 +161,7 @@ def space_for(
         "overlap": overlap,
         "max_chunks": max_chunks,
         "multilingual": embedder.profile.multilingual,
+        "loader": {k: v for k, v in (loader or {}).items() if k in LOADER_OPTIONS and v},
     }
     digest = hashlib.sha256(
         json.dumps([embedder.fingerprint(), out_dims, {k: v for k, v in params.items() if k != "task"}], sort_keys=True).encode()
@@ -181,10 +189,14 @@ def embed(
     batch_docs: int = 256,
     progress: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
+    loader: Mapping[str, Any] | None = None,
 ) -> EmbedReport:
-    """Embed every document that has no vector in this space yet; each batch is committed."""
-    embedder = model if isinstance(model, Embedder) else load_embedder(model)
-    space = space_for(embedder, task, dims, fields, overlap, max_chunks)
+    """Embed every document that has no vector in this space yet; each batch is committed.
+
+    ``loader``: the options ``model`` was (or is to be) loaded with (see ``load_embedder``).
+    """
+    embedder = model if isinstance(model, Embedder) else load_embedder(model, **dict(loader or {}))
+    space = space_for(embedder, task, dims, fields, overlap, max_chunks, loader)
     store.ensure_space(space)
     todo = store.ids_without_vectors(space.key)
     total = store.count_documents()

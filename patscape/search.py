@@ -92,7 +92,7 @@ def _vector_search(
         target = store.get_vector(space.key, like)
     else:
         assert query is not None
-        model = embedder or load_embedder(space.model)
+        model = embedder or load_embedder(space.model, **space.params.get("loader", {}))
         dims = space.dims if space.dims != model.native_dims else None
         target = model.embed([query], "query", dims).vectors[0]
     scores = matrix @ target

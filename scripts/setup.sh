@@ -23,6 +23,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # The CPU build of torch first: anything that pulls torch later finds it satisfied.
   .venv/bin/python -m pip install -q "torch==2.13.0"
   if [ -n "$extras" ]; then spec=".[$extras]"; else spec="."; fi
-  .venv/bin/python -m pip install -q -e "$spec"
+  # llama-cpp-python (the gguf backend, in the dev extra) compiles llama.cpp: ~10-15 min once, then pip's wheel cache.
+  CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}" \
+    .venv/bin/python -m pip install -q -e "$spec"
   echo "$want" > "$stamp"
 fi

