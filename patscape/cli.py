@@ -352,10 +352,24 @@ def models() -> None:
       patscape embed corpus/ --model st:~/models/Qwen3-Embedding-0.6B
     """
     from .embed import ALIASES, MODELS
+    from .embed.profiles import FAMILIES
 
     for name, description in MODELS.items():
         click.echo(f"{name:<18} {description}")
     click.echo("aliases: " + ", ".join(f"{a} -> {t}" for a, t in ALIASES.items() if a != t))
+    click.echo("\nprofiles (detected from the model, or --profile NAME):")
+    seen = set()
+    for family, profile in FAMILIES.items():
+        if id(profile) in seen:
+            continue
+        seen.add(id(profile))
+        dims = f"MRL dims {profile.min_dims}+" if profile.matryoshka else "no MRL"
+        query = profile.templates.get("query", "{text}")
+        document = profile.templates.get("document", "{text}")
+        click.echo(
+            f"  {family:<10} {profile.pooling} pooling, {profile.max_tokens} tokens, {dims}, "
+            f"{'multilingual' if profile.multilingual else 'English'}; query {query!r}, document {document!r}"
+        )
 
 
 # -- demo --------------------------------------------------------------------------------------

@@ -190,3 +190,11 @@ def test_embed_resumes_after_kill(tmp_path: Path, dev_slice: Path) -> None:
     assert already >= done and embedded + already == 320
     info = json.loads(run("info", str(store), "--json").stdout)
     assert info["spaces"][0]["vectors"] == 320
+
+
+def test_models_lists_backends_and_profiles() -> None:
+    out = run("models").stdout
+    for name in ("minilm", "st:DIR", "gguf:", "openai:MODEL@URL", "hash:DIMS"):
+        assert name in out
+    qwen = next(line for line in out.splitlines() if line.strip().startswith("qwen3"))
+    assert "last pooling" in qwen and "MRL dims 32+" in qwen and "Instruct: {instruction}\\nQuery:{text}" in qwen
