@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -17,8 +16,6 @@ from .ingest import FieldMap, read_path
 from .landscape import MapParams, build_landscape
 from .records import Document, Problem
 from .store import Space, Store
-
-log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 DEFAULT_FIELDS: tuple[str, ...] = ("title", "abstract")

@@ -39,9 +39,8 @@ def search(
     if k < 1:
         raise InputError("k must be at least 1")
     if like is not None:
-        store.get_document(like)  # a clear error for an unknown id
+        doc = store.get_document(like)  # a clear error for an unknown id
         if mode == "keyword":
-            doc = store.get_document(like)
             query = f"{doc.title} {doc.abstract}"
     allowed = _ids_in_language(store, lang)
     ranked: list[tuple[str, float]] = []
