@@ -19,7 +19,8 @@ Spans = Callable[[str], list[tuple[int, int]]]
 
 @dataclass(frozen=True, slots=True)
 class Split:
-    """A text cut into chunks: ``chunks[i]`` has ``tokens[i]`` tokens (overlaps counted twice).
+    """A text cut into chunks: ``chunks[i]`` has ``tokens[i]`` tokens (overlaps counted twice)
+    and is ``text[spans[i][0]:spans[i][1]]``.
 
     ``n_tokens`` is the length of the whole text; ``truncated_tokens`` of them were left out.
     """
@@ -28,6 +29,7 @@ class Split:
     tokens: list[int]
     n_tokens: int
     truncated_tokens: int
+    spans: list[tuple[int, int]]
 
 
 def split_text(
@@ -46,7 +48,7 @@ def split_text(
     overlap = max(0, min(overlap, window // 4))
     spans = token_spans(text)
     if len(spans) <= window:
-        return Split([text], [max(1, len(spans))], len(spans), 0)
+        return Split([text], [max(1, len(spans))], len(spans), 0, [(0, len(text))])
     step = window - overlap
     starts = list(range(0, len(spans) - overlap, step))
     truncated = 0
@@ -54,12 +56,14 @@ def split_text(
         last_end = min(starts[max_chunks - 1] + window, len(spans))
         truncated = len(spans) - last_end
         starts = starts[:max_chunks]
-    chunks, counts = [], []
+    chunks, counts, offsets = [], [], []
     for start in starts:
         end = min(start + window, len(spans))
-        chunks.append(text[spans[start][0] : spans[end - 1][1]])
+        begin, stop = spans[start][0], spans[end - 1][1]
+        chunks.append(text[begin:stop])
         counts.append(end - start)
-    return Split(chunks, counts, len(spans), truncated)
+        offsets.append((begin, stop))
+    return Split(chunks, counts, len(spans), truncated, offsets)
 
 
 def pool(vectors: NDArray[np.float32], weights: Sequence[int]) -> NDArray[np.float32]:

@@ -6,6 +6,7 @@ Library errors are translated here, once: a one-line message on stderr and an ex
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -66,15 +67,19 @@ def cli(verbose: bool) -> None:
 @click.option("--id", "id_", default="id", show_default=True, help="Field holding the document id.")
 @click.option("--title", default="title", show_default=True, help="Field holding the title.")
 @click.option("--abstract", default="abstract", show_default=True, help="Field holding the abstract.")
-@click.option("--text", default="text", show_default=True, help="Field holding claims/description text.")
+@click.option("--text", default="text", show_default=True, help="Field holding body text of unknown structure.")
+@click.option("--claims", default="claims", show_default=True,
+              help="Field holding the claims (one per line, or a JSON list of claims).")
+@click.option("--description", default="description", show_default=True,
+              help="Field holding the description (one paragraph per line).")
 @click.option("--lang", default="lang", show_default=True, help="Field holding the ISO 639-1 language (detected when absent).")
 @click.option("--date", default="date", show_default=True, help="Field holding the publication date.")
 @click.option("--cpc", default="cpc", show_default=True, help="Field holding CPC codes (list or ;,| separated).")
 @click.option("--ipc", default="ipc", show_default=True, help="Field holding IPC codes.")
 @click.option("--assignee", default="assignee", show_default=True, help="Field holding the assignee(s).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record and keep nothing of this call.")
-def ingest(store: str, files: tuple[str, ...], id_: str, title: str, abstract: str, text: str, lang: str,
-           date: str, cpc: str, ipc: str, assignee: str, strict: bool) -> None:
+def ingest(store: str, files: tuple[str, ...], id_: str, title: str, abstract: str, text: str, claims: str,
+           description: str, lang: str, date: str, cpc: str, ipc: str, assignee: str, strict: bool) -> None:
     """Read patents from FILES (JSONL, CSV/TSV, USPTO XML, .txt/.md/.pdf or folders) into STORE.
 
     Re-ingesting a file adds nothing; a document whose content changed replaces its old
@@ -83,7 +88,8 @@ def ingest(store: str, files: tuple[str, ...], id_: str, title: str, abstract: s
     from .ingest import FieldMap
     from .pipeline import ingest as run_ingest
 
-    fields = FieldMap(id=id_, title=title, abstract=abstract, text=text, lang=lang, date=date, cpc=cpc, ipc=ipc, assignee=assignee)
+    fields = FieldMap(id=id_, title=title, abstract=abstract, text=text, claims=claims, description=description,
+                      lang=lang, date=date, cpc=cpc, ipc=ipc, assignee=assignee)
     started = time.perf_counter()
     with _store(store, create=True) as db:
         update, close = _progress(0, "doc", "ingest")
@@ -105,7 +111,9 @@ def ingest(store: str, files: tuple[str, ...], id_: str, title: str, abstract: s
 # -- embed -------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("store", type=click.Path(exists=False))
-@click.option("--model", "-m", default="minilm", show_default=True, help="Model name or alias (see `patscape models`).")
+@click.option("--model", "-m", default="auto", show_default=True,
+              help="Model name or alias (see `patscape models`); auto: all-MiniLM-L6-v2 for an English-only corpus, "
+                   "the multilingual use-multilingual otherwise.")
 @click.option("--task", type=click.Choice(["document", "cluster", "classify"]), default="document", show_default=True,
               help="Embed for retrieval (documents), or with the clustering / classification instruction "
                    "(instruction-aware models such as Qwen3-Embedding).")
@@ -117,19 +125,29 @@ def ingest(store: str, files: tuple[str, ...], id_: str, title: str, abstract: s
 @click.option("--tokenizer", default=None, help="openai: a local tokenizer (st:DIR or tokenizer.json) for exact windows.")
 @click.option("--concurrency", type=int, default=None, help="openai: requests in flight at once.")
 @click.option("--dims", type=int, default=None, help="Matryoshka truncation (only for models trained for it).")
-@click.option("--fields", default="title,abstract", show_default=True,
-              help="Text fields to embed, comma-separated (title, abstract, text).")
+@click.option("--fields", default="title,abstract,first_claim", show_default=True,
+              help="Fields of the document vector (the map), comma-separated: title, abstract, first_claim, claims, "
+                   "description, text.")
+@click.option("--passage-tokens", type=int, default=128, show_default=True,
+              help="Tokens per passage of the full text (claims, description, text) for passage-level search.")
+@click.option("--passage-overlap", type=int, default=16, show_default=True, help="Tokens shared by neighbouring passages.")
+@click.option("--max-passages", type=int, default=256, show_default=True,
+              help="Passages kept per field of a document (the rest is cut and counted).")
+@click.option("--no-passages", is_flag=True, help="Embed document vectors only (no passage-level search).")
 @click.option("--overlap", type=int, default=32, show_default=True, help="Tokens shared by consecutive chunks of a long text.")
 @click.option("--max-chunks", type=int, default=None, help="Embed at most this many chunks per document (the cut is recorded).")
 @click.option("--batch", type=int, default=256, show_default=True, help="Documents per committed batch (sorted by length inside it).")
 def embed(store: str, model: str, task: str, profile: str | None, instructions: tuple[str, ...],
           max_tokens: int | None, gpu_layers: int | None, tokenizer: str | None, concurrency: int | None,
-          dims: int | None, fields: str, overlap: int, max_chunks: int | None, batch: int) -> None:
+          dims: int | None, fields: str, passage_tokens: int, passage_overlap: int, max_passages: int,
+          no_passages: bool, overlap: int, max_chunks: int | None, batch: int) -> None:
     """Embed the documents of STORE that have no vector for this model yet.
 
+    Each document gets a vector of --fields (for the map and similar patents) and, from its full
+    text (claims, description, text), one vector per passage (for passage-level prior-art search).
     Long texts are split by the model's tokenizer into overlapping windows and pooled; nothing
-    is cut unless --max-chunks says so. Each batch is committed: after a kill, run the same
-    command again to resume.
+    is cut unless --max-chunks or --max-passages says so, and every cut is counted (see `info`).
+    Each batch is committed: after a kill, run the same command again to resume.
 
     \b
     Examples:
@@ -137,10 +155,10 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
       patscape embed corpus/ --model st:~/models/Qwen3-Embedding-0.6B --task cluster --dims 512
       patscape embed corpus/ --model gguf:~/models/Qwen3-Embedding-4B-Q4_K_M.gguf --gpu-layers -1
       patscape embed corpus/ --model openai:Qwen/Qwen3-Embedding-0.6B@http://127.0.0.1:8080/v1
-      patscape embed corpus/ --fields title,abstract,text
+      patscape embed corpus/ --model use-multilingual --fields title,abstract,claims
     """
-    from .embed import load_embedder
-    from .pipeline import embed as run_embed
+    from .embed import load_embedder, resolve_alias
+    from .pipeline import PassageParams, default_model, embed as run_embed
 
     if batch < 1:
         raise InputError("--batch must be at least 1")
@@ -155,7 +173,13 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
         parsed[task_name.strip()] = text.strip()
     loader = {"profile": profile, "instructions": parsed or None, "max_tokens": max_tokens, "tokenizer": tokenizer}
     runtime = {"gpu_layers": gpu_layers, "concurrency": concurrency}
+    passages = None if no_passages else PassageParams(passage_tokens, passage_overlap, max_passages)
+    chosen_by = None
     with _store(store) as db:
+        if resolve_alias(model) == "auto":
+            model, why = default_model(db)
+            chosen_by = f"auto: {why}"
+            click.echo(f"model {model} ({why}; choose another with --model)", err=True)
         embedder = load_embedder(model, **loader, **runtime)
         bar: dict[str, Any] = {}
 
@@ -165,7 +189,7 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
         started = time.perf_counter()
         try:
             report = run_embed(db, embedder, task=task, dims=dims, fields=field_list, overlap=overlap,  # type: ignore[arg-type]
-                               max_chunks=max_chunks, batch_docs=batch, on_start=start,
+                               max_chunks=max_chunks, passages=passages, batch_docs=batch, on_start=start, chosen_by=chosen_by,
                                progress=lambda n: bar["update"](n), loader=loader)
         finally:
             if "close" in bar:
@@ -174,11 +198,12 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
             click.echo(f"warning: {warning}", err=True)
         seconds = time.perf_counter() - started
         rate = f" ({report.embedded / seconds:.1f} docs/s)" if report.embedded and seconds > 0 else ""
-        stats = db.chunk_stats(report.space.key)
+        stats = {**db.chunk_stats(report.space.key), **db.passage_stats(report.space.key)}
     click.echo(
         f"embedded {report.embedded} documents in {seconds:.1f}s{rate}; {report.already} already done; "
         f"space {report.space.key}; {stats['multi_chunk_docs']} documents needed more than one chunk, "
-        f"{stats['truncated_docs']} were truncated"
+        f"{stats['truncated_docs']} were truncated; {stats['passages']} passages of "
+        f"{stats['docs_with_passages']} documents ({stats['docs_with_passages_cut']} cut by --max-passages)"
     )
 
 
@@ -196,15 +221,19 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
 @click.option("--max-outliers", type=float, default=0.15, show_default=True,
               help="Reassign outliers by neighbour vote until at most this share is left.")
 @click.option("--no-reassign", is_flag=True, help="Keep every HDBSCAN outlier as an outlier.")
+@click.option("--label-lang", default=None,
+              help="Label topics in this language (ISO 639-1, e.g. zh) wherever a topic has documents in it; "
+                   "other topics keep their main language. Default: each topic's main language.")
 def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None, min_samples: int,
          max_cluster_share: float, components: int, neighbors: int, max_outliers: float,
-         no_reassign: bool) -> None:
+         no_reassign: bool, label_lang: str | None) -> None:
     """Build a landscape: reduce (UMAP), cluster (HDBSCAN), label topics, measure; stored as a run.
 
     \b
     Examples:
       patscape map corpus/
       patscape map corpus/ --seed 7 --min-cluster-size 40
+      patscape map corpus/ --label-lang zh          # Chinese labels where a topic has Chinese patents
     """
     from .landscape import MapParams
     from .pipeline import build_map
@@ -212,6 +241,7 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
     params = MapParams(
         n_components=components, n_neighbors=neighbors, min_cluster_size=min_cluster_size, min_samples=min_samples,
         max_cluster_share=max_cluster_share, reassign=not no_reassign, max_outlier_share=max_outliers,
+        label_lang=label_lang.lower() if label_lang else None,
     )
     try:
         params.validate()
@@ -239,6 +269,13 @@ def _run_summary(m: dict[str, Any]) -> str:
     mix = m.get("language_mix", {})
     if len(mix.get("corpus_languages", {})) > 1:
         parts.append(f"{mix.get('mixed_topics', 0)} topics mix languages")
+    per_language = []
+    for lang, entry in (m.get("code_agreement_by_language") or {}).items():
+        ipc = (entry.get("ipc_subclass") or {}).get("clustered")
+        if ipc:
+            per_language.append(f"{lang} {ipc['nmi']:.2f}")
+    if per_language:
+        parts.append("NMI ipc subclass by language: " + ", ".join(per_language))
     return "; ".join(parts)
 
 
@@ -260,7 +297,8 @@ def search(store: str, query: str | None, like: str | None, k: int, lang: str | 
     Examples:
       patscape search corpus/ "buoyancy engine for an underwater glider"
       patscape search corpus/ --like US-8611015-B2 -k 20
-      patscape search corpus/ "卫星姿态控制" --lang en     # cross-lingual with a multilingual model
+      patscape search corpus/ "卫星姿态控制" --lang en     # a Chinese query, English answers
+      patscape search corpus/ "a paragraph copied from a specification"   # ranked by best passage
     """
     from .pipeline import pick_space
     from .search import search as run_search
@@ -270,13 +308,16 @@ def search(store: str, query: str | None, like: str | None, k: int, lang: str | 
         hits = run_search(db, query, like=like, k=k, lang=lang, mode=mode, space=chosen)  # type: ignore[arg-type]
     if as_json:
         for hit in hits:
-            click.echo(json.dumps({f: getattr(hit, f) for f in hit.__slots__}, ensure_ascii=False))
+            click.echo(json.dumps(dataclasses.asdict(hit), ensure_ascii=False))
         return
     if not hits:
         click.echo("no results")
     for rank, hit in enumerate(hits, start=1):
         topic = f"  [{hit.cluster}: {hit.label}]" if hit.cluster is not None else ""
         click.echo(f"{rank:>3}. {hit.score:.3f}  {hit.id}  {hit.date or '':10}  {hit.title[:90]}{topic}")
+        if hit.passage is not None:
+            text = hit.passage.text if len(hit.passage.text) <= 240 else hit.passage.text[:237] + "..."
+            click.echo(f"       {hit.passage.field} [{hit.passage.start}:{hit.passage.end}] {hit.passage.score:.3f}: {text}")
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -318,7 +359,7 @@ def info(store: str, as_json: bool) -> None:
     with _store(store) as db:
         spaces = [
             {"key": s.key, "model": s.model, "dims": s.dims, "fingerprint": s.fingerprint, "params": s.params,
-             **db.chunk_stats(s.key)}
+             **db.chunk_stats(s.key), **db.passage_stats(s.key)}
             for s in db.spaces()
         ]
         runs = [{"id": r.id, "space": r.space, "seed": r.seed, "created_at": r.created_at, "metrics": r.metrics,
@@ -332,11 +373,20 @@ def info(store: str, as_json: bool) -> None:
     langs = ", ".join(f"{k} {v}" for k, v in summary["languages"].items())
     click.echo(f"documents  {summary['documents']} ({langs})")
     for s in spaces:
+        chosen = f" (default: {s['params']['default']})" if s["params"].get("default") else ""
+        fields = "+".join(s["params"].get("fields", []))
         click.echo(
-            f"space      {s['key']}: {s['model']}, {s['dims']} dims, {s['vectors']} vectors; "
+            f"space      {s['key']}: {s['model']}{chosen}, {s['dims']} dims, {s['vectors']} vectors of {fields}; "
             f"{s['multi_chunk_docs']} multi-chunk docs (max {s['max_chunks']} chunks), "
             f"{s['truncated_docs']} truncated ({s['truncated_tokens']} tokens left out)"
         )
+        if s["params"].get("passages"):
+            per_doc = (s["vector_bytes"] + s["passage_bytes"]) / max(s["vectors"], 1)
+            click.echo(
+                f"           passages: {s['passages']} of {s['docs_with_passages']} documents "
+                f"({s['params']['passages']['window']} tokens each), {s['docs_with_passages_cut']} documents cut by "
+                f"the cap ({s['passage_tokens_cut']} tokens left out); vectors stored: {per_doc / 1024:.1f} KiB per document"
+            )
     for r in runs:
         click.echo(f"run {r['id']:<6} space {r['space']}, seed {r['seed']}: {_run_summary(r['metrics'])}")
 
@@ -377,7 +427,8 @@ def models() -> None:
 @click.option("--input", "input_", type=click.Path(exists=True), default=None,
               help="Patent file to map (default: the sample of 1,000 US patents shipped with patscape).")
 @click.option("--workdir", type=click.Path(), default="out/demo", show_default=True, help="Where the store and report go.")
-@click.option("--model", "-m", default="minilm", show_default=True)
+@click.option("--model", "-m", default="auto", show_default=True,
+              help="auto: all-MiniLM-L6-v2 for English-only input, use-multilingual otherwise.")
 @click.option("--seed", type=int, default=42, show_default=True)
 def demo(input_: str | None, workdir: str, model: str, seed: int) -> None:
     """The main job in one go: ingest a patent file, embed, map, and write the HTML report.
@@ -388,7 +439,7 @@ def demo(input_: str | None, workdir: str, model: str, seed: int) -> None:
       patscape demo --input patents.jsonl --workdir out/mine
     """
     from .export import export_run
-    from .pipeline import build_map, embed as run_embed, ingest as run_ingest
+    from .pipeline import build_map, default_model, embed as run_embed, ingest as run_ingest
 
     source = Path(input_) if input_ else Path(__file__).parent / "data" / "sample-us-patents.jsonl"
     work = Path(workdir)
@@ -396,14 +447,20 @@ def demo(input_: str | None, workdir: str, model: str, seed: int) -> None:
         click.echo(f"1/4 ingest {source}")
         report = run_ingest(db, [source], on_problem=lambda p: click.echo(f"skipped: {p}", err=True))
         click.echo(f"    {report.added} added, {report.unchanged} unchanged, {len(report.problems)} skipped")
-        click.echo(f"2/4 embed with {model}")
+        why = None
+        if model == "auto":
+            model, why = default_model(db)
+            click.echo(f"2/4 embed with {model} ({why})")
+        else:
+            click.echo(f"2/4 embed with {model}")
         bar: dict[str, Any] = {}
 
         def start(total: int) -> None:
             bar["update"], bar["close"] = _progress(total, "doc", "    embed")
 
         try:
-            embedded = run_embed(db, model, on_start=start, progress=lambda n: bar["update"](n))
+            embedded = run_embed(db, model, on_start=start, progress=lambda n: bar["update"](n),
+                                 chosen_by=f"auto: {why}" if why else None)
         finally:
             if "close" in bar:
                 bar["close"]()

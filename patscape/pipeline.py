@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,10 @@ from .errors import InputError, NotFoundError
 from .ingest import FieldMap, read_path
 from .landscape import MapParams, build_landscape
 from .records import Document, Problem
-from .store import Space, Store
+from .store import PassageRow, Space, Store
 
 Progress = Callable[[int], None]
-DEFAULT_FIELDS: tuple[str, ...] = ("title", "abstract")
-TEXT_FIELDS = ("title", "abstract", "text")
+DEFAULT_FIELDS: tuple[str, ...] = ("title", "abstract", "first_claim")
 
 
 # -- ingest ------------------------------------------------------------------------------------
@@ -111,16 +110,29 @@ def ingest(
 
 
 # -- embed -------------------------------------------------------------------------------------
+#: Fields that can make the document vector; ``first_claim`` is the first line of ``claims``.
+TEXT_FIELDS = ("title", "abstract", "first_claim", "claims", "description", "text")
+#: Fields cut into passages for passage-level search, in this order.
+PASSAGE_FIELDS = ("claims", "description", "text")
+
+
+def field_text(doc: Document, name: str) -> str:
+    """One field of a document as text (``first_claim``: the first line of the claims)."""
+    if name == "first_claim":
+        return doc.claims.strip().split("\n", 1)[0].strip() if doc.claims else ""
+    return str(getattr(doc, name, "") or "").strip()
+
+
 def document_text(doc: Document, fields: Sequence[str] = DEFAULT_FIELDS) -> str:
     """The text that represents a document for embedding: the chosen fields, joined.
 
-    Falls back to every text field when the chosen ones are empty (e.g. a plain-text file has a
-    title and a body but no abstract).
+    Falls back to every body field when the chosen ones hold nothing but the title (e.g. a
+    plain-text file has a title and a body but no abstract).
     """
-    parts = [getattr(doc, f).strip() for f in fields if getattr(doc, f, "").strip()]
+    parts = [text for text in (field_text(doc, f) for f in fields) if text]
     if len(parts) <= (1 if "title" in fields and doc.title.strip() else 0):
-        parts = [getattr(doc, f).strip() for f in TEXT_FIELDS if getattr(doc, f).strip()]
-    return "\n".join(parts)
+        parts = [text for text in (field_text(doc, f) for f in ("title", "abstract", *PASSAGE_FIELDS)) if text]
+    return "\n".join(dict.fromkeys(parts))  # a field repeated in another (first claim) once
 
 
 def _slug(name: str) -> str:
@@ -135,6 +147,32 @@ def _slug(name: str) -> str:
 LOADER_OPTIONS = ("profile", "instructions", "max_tokens", "tokenizer")
 
 
+@dataclass(frozen=True, slots=True)
+class PassageParams:
+    """How the full text is cut into passages for passage-level search.
+
+    window: tokens per passage (the model's own tokens); overlap: tokens shared by neighbours;
+    max_per_field: passages kept per field and document (the rest is cut and counted);
+    fields: the fields cut into passages.
+    """
+
+    window: int = 128
+    overlap: int = 16
+    max_per_field: int = 256
+    fields: tuple[str, ...] = PASSAGE_FIELDS
+
+    def validate(self) -> None:
+        if self.window < 16:
+            raise InputError("passages need a window of at least 16 tokens")
+        if not 0 <= self.overlap < self.window // 2:
+            raise InputError("the passage overlap must be less than half the window")
+        if self.max_per_field < 1:
+            raise InputError("at least one passage per field")
+        unknown = [f for f in self.fields if f not in PASSAGE_FIELDS]
+        if unknown:
+            raise InputError(f"cannot cut {', '.join(unknown)} into passages; choose from {', '.join(PASSAGE_FIELDS)}")
+
+
 def space_for(
     embedder: Embedder,
     task: Task,
@@ -143,12 +181,15 @@ def space_for(
     overlap: int,
     max_chunks: int | None,
     loader: Mapping[str, Any] | None = None,
+    passages: PassageParams | None = None,
 ) -> Space:
     """The embedding space these options produce; its key changes whenever the vectors would."""
     out_dims = embedder.check_dims(dims)
     for name in fields:
         if name not in TEXT_FIELDS:
             raise InputError(f"unknown text field {name!r}; choose from {', '.join(TEXT_FIELDS)}")
+    if passages is not None:
+        passages.validate()
     params = {
         "task": task,
         "template": embedder.profile.format("{text}", task),
@@ -160,8 +201,12 @@ def space_for(
         "multilingual": embedder.profile.multilingual,
         "loader": {k: v for k, v in (loader or {}).items() if k in LOADER_OPTIONS and v},
     }
+    if passages is not None:
+        # Older spaces have no "passages" entry, so their keys stay what they were.
+        params["passages"] = {**asdict(passages), "fields": list(passages.fields), "task": "document", "dtype": "int8"}
     digest = hashlib.sha256(
-        json.dumps([embedder.fingerprint(), out_dims, {k: v for k, v in params.items() if k != "task"}], sort_keys=True).encode()
+        json.dumps([embedder.fingerprint(), out_dims, {k: v for k, v in params.items() if k not in ("task", "default")}],
+                   sort_keys=True).encode()
     ).hexdigest()[:10]
     return Space(f"{_slug(embedder.name)}-{out_dims}-{digest}", embedder.name, embedder.fingerprint(), out_dims, params)
 
@@ -174,26 +219,47 @@ class EmbedReport:
     warnings: list[str]
 
 
+def default_model(store: Store) -> tuple[str, str]:
+    """The embedded default for this corpus, and why: English-only -> all-MiniLM-L6-v2 (the
+    stronger English model), any other language -> the multilingual USE."""
+    counts = store.language_counts()
+    other = {lang: n for lang, n in counts.items() if lang not in ("en", "?")}
+    if not other:
+        return "minilm", "every document is English"
+    langs = ", ".join(f"{lang} {n}" for lang, n in sorted(other.items(), key=lambda kv: -kv[1])[:4])
+    return "use-multilingual", f"the corpus is multilingual ({langs})"
+
+
 def embed(
     store: Store,
-    model: str | Embedder = "minilm",
+    model: str | Embedder = "auto",
     *,
     task: Task = "document",
     dims: int | None = None,
     fields: Sequence[str] = DEFAULT_FIELDS,
     overlap: int = 32,
     max_chunks: int | None = None,
+    passages: PassageParams | None = PassageParams(),
     batch_docs: int = 256,
     progress: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
     loader: Mapping[str, Any] | None = None,
+    chosen_by: str | None = None,
 ) -> EmbedReport:
     """Embed every document that has no vector in this space yet; each batch is committed.
 
+    A document gets one vector from ``fields`` (for the map and document similarity) and, unless
+    ``passages`` is None, one vector per passage of its full text (for passage-level search),
+    written in the same transaction. ``model="auto"`` picks :func:`default_model`.
     ``loader``: the options ``model`` was (or is to be) loaded with (see ``load_embedder``).
     """
+    if isinstance(model, str) and resolve_alias(model) == "auto":
+        model, why = default_model(store)
+        chosen_by = chosen_by or f"auto: {why}"
     embedder = model if isinstance(model, Embedder) else load_embedder(model, **dict(loader or {}))
-    space = space_for(embedder, task, dims, fields, overlap, max_chunks, loader)
+    space = space_for(embedder, task, dims, fields, overlap, max_chunks, loader, passages)
+    if chosen_by:
+        space = replace(space, params={**space.params, "default": chosen_by})
     store.ensure_space(space)
     todo = store.ids_without_vectors(space.key)
     total = store.count_documents()
@@ -205,16 +271,32 @@ def embed(
         result = embedder.embed(
             [document_text(d, fields) for d in docs], task, dims, overlap=overlap, max_chunks=max_chunks
         )
-        store.put_vectors(
-            space.key,
-            [
-                (d.id, result.vectors[i], result.n_chunks[i], result.n_tokens[i], result.truncated_tokens[i])
-                for i, d in enumerate(docs)
-            ],
-        )
+        rows = [
+            (d.id, result.vectors[i], result.n_chunks[i], result.n_tokens[i], result.truncated_tokens[i])
+            for i, d in enumerate(docs)
+        ]
+        store.put_vectors(space.key, rows, _passage_rows(embedder, docs, dims, passages) if passages else None)
         if progress:
             progress(len(docs))
     return EmbedReport(space, len(todo), total - len(todo), warnings)
+
+
+def _passage_rows(
+    embedder: Embedder, docs: Sequence[Document], dims: int | None, params: PassageParams
+) -> list[PassageRow]:
+    """Passages of every passage field of ``docs``, embedded for retrieval (task ``document``)."""
+    pairs = [(d.id, name) for d in docs for name in params.fields if field_text(d, name)]
+    by_id = {d.id: d for d in docs}
+    embedded = embedder.embed_passages(
+        [field_text(by_id[doc_id], name) for doc_id, name in pairs], "document", dims,
+        window=params.window, overlap=params.overlap, max_passages=params.max_per_field,
+    )
+    rows: list[PassageRow] = []
+    for (doc_id, name), passages in zip(pairs, embedded):
+        offset = len(getattr(by_id[doc_id], name)) - len(getattr(by_id[doc_id], name).lstrip())
+        for vector, (begin, end) in zip(passages.vectors, passages.spans):
+            rows.append(PassageRow(doc_id, name, begin + offset, end + offset, vector, passages.truncated_tokens))
+    return rows
 
 
 def _language_warnings(store: Store, embedder: Embedder) -> list[str]:

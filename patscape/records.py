@@ -9,12 +9,16 @@ from typing import Any
 
 #: Fields whose content defines a document; a change in any of them is a new version.
 CONTENT_FIELDS = ("title", "abstract", "text", "lang", "date", "cpc", "ipc", "assignee")
+#: Content fields added later: hashed only when non-empty, so older documents keep their hash.
+OPTIONAL_CONTENT_FIELDS = ("claims", "description")
 
 
 @dataclass(frozen=True, slots=True)
 class Document:
     """One patent (or any long technical document) as stored.
 
+    ``claims`` holds one claim per line and ``description`` one paragraph per line; ``text`` is
+    body text of unknown structure (a plain-text file, or only the main claim of a source).
     ``cpc``/``ipc`` hold classification codes in the order of the source, e.g. ``G06F3/013``.
     ``date`` is an ISO date ``YYYY-MM-DD`` (or a prefix of one) or ``None``.
     """
@@ -23,6 +27,8 @@ class Document:
     title: str = ""
     abstract: str = ""
     text: str = ""
+    claims: str = ""
+    description: str = ""
     lang: str | None = None
     date: str | None = None
     cpc: tuple[str, ...] = ()
@@ -36,9 +42,9 @@ class Document:
     @property
     def content_hash(self) -> str:
         """SHA-256 over the content fields; identical patents hash alike whatever their source."""
-        payload = json.dumps(
-            [getattr(self, name) for name in CONTENT_FIELDS], ensure_ascii=False, sort_keys=True
-        )
+        values: list[Any] = [getattr(self, name) for name in CONTENT_FIELDS]
+        values += [[name, getattr(self, name)] for name in OPTIONAL_CONTENT_FIELDS if getattr(self, name)]
+        payload = json.dumps(values, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     @property
@@ -61,8 +67,19 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """The passage of a patent that matched a query best: ``field[start:end]`` of the document."""
+
+    field: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
-    """One search result."""
+    """One search result; ``passage`` is the evidence when passages decided the rank."""
 
     id: str
     score: float
@@ -71,3 +88,4 @@ class Hit:
     date: str | None = None
     cluster: int | None = None
     label: str | None = None
+    passage: Evidence | None = None

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .embed import Embedder, load_embedder
 from .errors import InputError, NotFoundError
-from .records import Hit
-from .store import Space, Store
+from .records import Evidence, Hit
+from .store import Space, Store, StoredPassages
 
 Mode = Literal["vector", "keyword", "hybrid"]
 RRF_K = 60
+#: Hits each ranking contributes before fusion (at least k).
 CANDIDATES = 100
 
 
@@ -30,7 +32,11 @@ def search(
     """The ``k`` documents most similar to ``query`` text or to the document ``like``.
 
     ``lang`` keeps only documents in that language (with a multilingual model, a query in one
-    language finds patents in another). Hits carry their topic in the newest run of the space.
+    language finds patents in another). Where the space has passage vectors, a query ranks each
+    patent by its best-matching passage (or its document vector, whichever is closer) and the
+    hit carries that passage as evidence. ``--like`` compares document vectors; in keyword and
+    hybrid mode the liked document's title and abstract are the keyword query. Hits carry their
+    topic in the newest run of the space.
     """
     if (query is None) == (like is None):
         raise InputError("give either query text or --like ID")
@@ -38,25 +44,26 @@ def search(
         raise InputError("the query is empty")
     if k < 1:
         raise InputError("k must be at least 1")
+    keywords = query
     if like is not None:
         doc = store.get_document(like)  # a clear error for an unknown id
-        if mode == "keyword":
-            query = f"{doc.title} {doc.abstract}"
+        keywords = f"{doc.title} {doc.abstract}"
     allowed = _ids_in_language(store, lang)
-    ranked: list[tuple[str, float]] = []
+    candidates = max(CANDIDATES, k)
     vector_hits: list[tuple[str, float]] = []
+    evidence: dict[str, Evidence] = {}
     if mode in ("vector", "hybrid"):
         if space is None:
             from .pipeline import pick_space
 
             space = pick_space(store)
-        vector_hits = _vector_search(store, space, query, like, embedder, allowed)
+        vector_hits, evidence = _vector_search(store, space, query, like, embedder, allowed, candidates)
     keyword_hits: list[tuple[str, float]] = []
-    if mode in ("keyword", "hybrid") and query is not None:
+    if mode in ("keyword", "hybrid") and keywords:
         keyword_hits = [
-            (doc_id, score) for doc_id, score in store.keyword_search(query, CANDIDATES * 5)
+            (doc_id, score) for doc_id, score in store.keyword_search(keywords, candidates * 5)
             if (allowed is None or doc_id in allowed) and doc_id != like
-        ][:CANDIDATES]
+        ][:candidates]
     if mode == "vector":
         ranked = vector_hits
     elif mode == "keyword":
@@ -70,7 +77,7 @@ def search(
     for doc_id, score in ranked:
         doc = docs[doc_id]
         cluster, label = topics.get(doc_id, (None, None))
-        hits.append(Hit(doc_id, round(float(score), 4), doc.title, doc.lang, doc.date, cluster, label))
+        hits.append(Hit(doc_id, round(float(score), 4), doc.title, doc.lang, doc.date, cluster, label, evidence.get(doc_id)))
     return hits
 
 
@@ -84,8 +91,15 @@ def _ids_in_language(store: Store, lang: str | None) -> set[str] | None:
 
 
 def _vector_search(
-    store: Store, space: Space, query: str | None, like: str | None, embedder: Embedder | None, allowed: set[str] | None
-) -> list[tuple[str, float]]:
+    store: Store,
+    space: Space,
+    query: str | None,
+    like: str | None,
+    embedder: Embedder | None,
+    allowed: set[str] | None,
+    candidates: int,
+) -> tuple[list[tuple[str, float]], dict[str, Evidence]]:
+    """Ranked (id, score) by cosine, and the best passage of each document that has passages."""
     ids, matrix = store.load_vectors(space.key)
     if like is not None:
         target = store.get_vector(space.key, like)
@@ -94,17 +108,38 @@ def _vector_search(
         model = embedder or load_embedder(space.model, **space.params.get("loader", {}))
         dims = space.dims if space.dims != model.native_dims else None
         target = model.embed([query], "query", dims).vectors[0]
-    scores = matrix @ target
-    order = np.argsort(-scores, kind="stable")
-    out = []
-    for i in order:
-        doc_id = ids[i]
-        if doc_id == like or (allowed is not None and doc_id not in allowed):
-            continue
-        out.append((doc_id, float(scores[i])))
-        if len(out) == CANDIDATES:
-            break
-    return out
+    scores = dict(zip(ids, (matrix @ target).tolist()))
+    best_passages: dict[str, tuple[int, float]] = {}
+    stored = store.load_passages(space.key) if like is None and space.params.get("passages") else None
+    if stored is not None and stored.doc_ids:
+        best_passages = best_passage_per_document(stored, target)
+        for doc_id, (_, score) in best_passages.items():
+            if doc_id in scores and score > scores[doc_id]:
+                scores[doc_id] = score
+    ranked = sorted(
+        ((doc_id, score) for doc_id, score in scores.items()
+         if doc_id != like and (allowed is None or doc_id in allowed)),
+        key=lambda kv: (-kv[1], kv[0]),
+    )[:candidates]
+    evidence: dict[str, Evidence] = {}
+    wanted = [doc_id for doc_id, _ in ranked if doc_id in best_passages]
+    for doc in store.iter_documents(wanted):
+        row, score = best_passages[doc.id]
+        field, (begin, end) = stored.fields[row], stored.spans[row]  # type: ignore[union-attr]
+        evidence[doc.id] = Evidence(field, begin, end, str(getattr(doc, field, ""))[begin:end], round(score, 4))
+    return ranked, evidence
+
+
+def best_passage_per_document(stored: StoredPassages, target: NDArray[np.float32], block: int = 65536) -> dict[str, tuple[int, float]]:
+    """For every document with passages: (row of its best passage, cosine to ``target``)."""
+    scores = np.empty(len(stored.doc_ids), dtype=np.float32)
+    for start in range(0, len(scores), block):
+        part = stored.vectors[start : start + block].astype(np.float32)
+        scores[start : start + block] = (part @ target) * stored.scales[start : start + block]
+    doc_index = np.unique(np.asarray(stored.doc_ids), return_inverse=True)[1]
+    order = np.lexsort((-scores, doc_index))  # by document, best passage first
+    first = order[np.r_[True, doc_index[order][1:] != doc_index[order][:-1]]]
+    return {stored.doc_ids[i]: (int(i), float(scores[i])) for i in first}
 
 
 def _fuse(*rankings: list[tuple[str, float]]) -> list[tuple[str, float]]:

@@ -91,7 +91,37 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "m002_document_fields",
+        """
+        ALTER TABLE documents ADD COLUMN claims TEXT NOT NULL DEFAULT '';
+        ALTER TABLE documents ADD COLUMN description TEXT NOT NULL DEFAULT ''
+        """,
+    ),
+    (
+        "m003_passages",
+        """
+        CREATE TABLE passages (
+            space TEXT NOT NULL REFERENCES spaces(key),
+            doc_id TEXT NOT NULL,
+            field TEXT NOT NULL,
+            char_start INTEGER NOT NULL,
+            char_end INTEGER NOT NULL,
+            vector BLOB NOT NULL,
+            scale REAL NOT NULL
+        );
+        CREATE INDEX passages_doc ON passages(space, doc_id);
+        ALTER TABLE vectors ADD COLUMN n_passages INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE vectors ADD COLUMN passage_tokens_cut INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
 ]
+
+#: The columns of a stored document, in the order :func:`_row_to_document` reads them.
+_DOCUMENT_COLUMNS = (
+    "id, content_hash, title, abstract, text, claims, description, lang, date, cpc, ipc, assignee, source, "
+    "extra, ingested_at"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +133,30 @@ class Space:
     fingerprint: str
     dims: int
     params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PassageRow:
+    """One passage to store: ``field[start:end]`` of a document, its unit vector, and the tokens
+    of that field left out by the per-field passage cap (the same on every row of the field)."""
+
+    doc_id: str
+    field: str
+    start: int
+    end: int
+    vector: NDArray[np.float32]
+    truncated_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPassages:
+    """Every passage of a space: ``vectors`` int8 ``(n, dims)``, row ``i`` is ``scales[i] * vectors[i]``."""
+
+    doc_ids: list[str]
+    fields: list[str]
+    spans: list[tuple[int, int]]
+    vectors: NDArray[np.int8]
+    scales: NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,19 +260,22 @@ class Store:
                     duplicates += 1
                     continue
             values = (
-                doc.id, digest, doc.title, doc.abstract, doc.text, doc.lang, doc.date,
-                json.dumps(list(doc.cpc)), json.dumps(list(doc.ipc)), doc.assignee, doc.source,
+                doc.id, digest, doc.title, doc.abstract, doc.text, doc.claims, doc.description, doc.lang,
+                doc.date, json.dumps(list(doc.cpc)), json.dumps(list(doc.ipc)), doc.assignee, doc.source,
                 json.dumps(doc.extra, ensure_ascii=False), now,
             )
-            self.db.execute("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", values)
+            self.db.execute(
+                f"INSERT OR REPLACE INTO documents ({_DOCUMENT_COLUMNS}) VALUES ({','.join('?' * len(values))})", values
+            )
             if row is not None:
                 # Content changed: its vectors describe the old version.
                 self.db.execute("DELETE FROM vectors WHERE doc_id = ?", (doc.id,))
+                self.db.execute("DELETE FROM passages WHERE doc_id = ?", (doc.id,))
                 self.db.execute("DELETE FROM documents_fts WHERE id = ?", (doc.id,))
                 replaced += 1
             else:
                 added += 1
-            body = index_text(" ".join((doc.title, doc.abstract, doc.text)), doc.lang)
+            body = index_text(" ".join((doc.title, doc.abstract, doc.text, doc.claims, doc.description)), doc.lang)
             self.db.execute("INSERT INTO documents_fts (id, body) VALUES (?, ?)", (doc.id, body))
         return UpsertResult(added, replaced, unchanged, duplicates)
 
@@ -230,7 +287,7 @@ class Store:
         return {lang: int(n) for lang, n in rows}
 
     def get_document(self, doc_id: str) -> Document:
-        row = self.db.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        row = self.db.execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE id = ?", (doc_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no document with id {doc_id!r} in {self.path}")
         return _row_to_document(row)
@@ -238,7 +295,7 @@ class Store:
     def iter_documents(self, ids: Sequence[str] | None = None, batch_size: int = 500) -> Iterator[Document]:
         """All documents in id order, or the given ids in the given order (missing ones skipped)."""
         if ids is None:
-            cursor = self.db.execute("SELECT * FROM documents ORDER BY id")
+            cursor = self.db.execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY id")
             while rows := cursor.fetchmany(batch_size):
                 yield from (_row_to_document(row) for row in rows)
             return
@@ -247,7 +304,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             found = {
                 row[0]: _row_to_document(row)
-                for row in self.db.execute(f"SELECT * FROM documents WHERE id IN ({marks})", chunk)
+                for row in self.db.execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE id IN ({marks})", chunk)
             }
             yield from (found[i] for i in chunk if i in found)
 
@@ -292,16 +349,65 @@ class Store:
         self,
         space_key: str,
         rows: Sequence[tuple[str, NDArray[np.float32], int, int, int]],
+        passages: Sequence[PassageRow] | None = None,
     ) -> None:
-        """Store ``(doc_id, vector, n_chunks, n_tokens, truncated_tokens)`` rows in one transaction."""
+        """Store ``(doc_id, vector, n_chunks, n_tokens, truncated_tokens)`` rows and the passages of
+        those documents in one transaction (a document's passages are replaced, never added to)."""
+        passages = passages or []
+        counts: dict[str, int] = {}
+        cut: dict[str, dict[str, int]] = {}
+        for p in passages:
+            counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
+            cut.setdefault(p.doc_id, {})[p.field] = p.truncated_tokens
         with self.transaction():
             self.db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO vectors (space, doc_id, vector, n_chunks, n_tokens, truncated_tokens, "
+                "n_passages, passage_tokens_cut) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (space_key, doc_id, np.asarray(vec, dtype=np.float32).tobytes(), n_chunks, n_tokens, cut)
-                    for doc_id, vec, n_chunks, n_tokens, cut in rows
+                    (space_key, doc_id, np.asarray(vec, dtype=np.float32).tobytes(), n_chunks, n_tokens, truncated,
+                     counts.get(doc_id, 0), sum(cut.get(doc_id, {}).values()))
+                    for doc_id, vec, n_chunks, n_tokens, truncated in rows
                 ],
             )
+            self.db.executemany(
+                "DELETE FROM passages WHERE space = ? AND doc_id = ?", [(space_key, row[0]) for row in rows]
+            )
+            quantized = [(p, *quantize(p.vector)) for p in passages]
+            self.db.executemany(
+                "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(space_key, p.doc_id, p.field, p.start, p.end, q.tobytes(), scale) for p, q, scale in quantized],
+            )
+
+    def load_passages(self, space_key: str) -> StoredPassages:
+        """Every passage of a space (of documents still in the store), ordered by document id."""
+        space = self.get_space(space_key)
+        rows = self.db.execute(
+            "SELECT p.doc_id, p.field, p.char_start, p.char_end, p.vector, p.scale FROM passages p "
+            "JOIN documents d ON d.id = p.doc_id WHERE p.space = ? ORDER BY p.doc_id, p.rowid",
+            (space_key,),
+        ).fetchall()
+        vectors = np.zeros((len(rows), space.dims), dtype=np.int8)
+        for i, row in enumerate(rows):
+            vectors[i] = np.frombuffer(row[4], dtype=np.int8)
+        return StoredPassages(
+            [r[0] for r in rows], [r[1] for r in rows], [(int(r[2]), int(r[3])) for r in rows],
+            vectors, np.asarray([r[5] for r in rows], dtype=np.float32),
+        )
+
+    def passage_stats(self, space_key: str) -> dict[str, int]:
+        """Passages of a space: count, documents with passages, tokens cut by the cap, bytes stored."""
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(n_passages), 0), COALESCE(SUM(n_passages > 0), 0), "
+            "COALESCE(SUM(passage_tokens_cut > 0), 0), COALESCE(SUM(passage_tokens_cut), 0), "
+            "COALESCE(SUM(LENGTH(vector)), 0) FROM vectors WHERE space = ?",
+            (space_key,),
+        ).fetchone()
+        stored = self.db.execute(
+            "SELECT COALESCE(SUM(LENGTH(vector) + 4 + LENGTH(field) + 16), 0) FROM passages WHERE space = ?",
+            (space_key,),
+        ).fetchone()[0]
+        keys = ("passages", "docs_with_passages", "docs_with_passages_cut", "passage_tokens_cut", "vector_bytes")
+        return {**{k: int(v) for k, v in zip(keys, row)}, "passage_bytes": int(stored)}
 
     def load_vectors(self, space_key: str) -> tuple[list[str], NDArray[np.float32]]:
         """All vectors of a space, ordered by document id: ``(ids, matrix of shape (n, dims))``."""
@@ -402,10 +508,20 @@ class Store:
         return [{"cluster": int(c), "label": label, "size": int(n), **json.loads(data)} for c, label, n, data in rows]
 
 
+def quantize(vector: NDArray[np.float32]) -> tuple[NDArray[np.int8], float]:
+    """Symmetric int8 quantisation of one vector: ``vector ~= scale * q`` (cosine >= 0.999 for
+    unit vectors of a few hundred dimensions)."""
+    peak = float(np.abs(vector).max())
+    if peak == 0.0:
+        return np.zeros(len(vector), dtype=np.int8), 0.0
+    scale = peak / 127.0
+    return np.clip(np.rint(vector / scale), -127, 127).astype(np.int8), scale
+
+
 def _row_to_document(row: Sequence[Any]) -> Document:
-    (doc_id, _hash, title, abstract, text, lang, date, cpc, ipc, assignee, source, extra, _at) = row
+    (doc_id, _hash, title, abstract, text, claims, description, lang, date, cpc, ipc, assignee, source, extra, _at) = row
     return Document(
-        id=doc_id, title=title, abstract=abstract, text=text, lang=lang, date=date,
+        id=doc_id, title=title, abstract=abstract, text=text, claims=claims, description=description, lang=lang, date=date,
         cpc=tuple(json.loads(cpc)), ipc=tuple(json.loads(ipc)), assignee=assignee, source=source,
         extra=json.loads(extra),
     )

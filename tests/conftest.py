@@ -18,7 +18,11 @@ SAMPLE = REPO / "patscape" / "data" / "sample-us-patents.jsonl"
 
 def dev_records() -> list[dict]:
     if not DEV_CORPUS.exists():
-        pytest.skip(f"the development corpus is not beside the repository ({DEV_CORPUS})")
+        pytest.fail(
+            f"the development corpus is missing: {DEV_CORPUS} must be beside the repository "
+            "(../shared/data/patents-dev.jsonl); tests that need it fail rather than skip",
+            pytrace=False,
+        )
     with DEV_CORPUS.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -112,6 +113,41 @@ def test_csv_with_field_mapping_and_unknown_columns(tmp_path: Path) -> None:
         list(read_path(path, FieldMap()))
 
 
+def test_tsv_with_claims_as_a_json_list_and_a_multi_line_description(tmp_path: Path) -> None:
+    claims = json.dumps(["1. A glider comprising a wing.", "2. The glider of claim 1,\n wherein the wing folds."])
+    path = tmp_path / "export.tsv"
+    path.write_text(
+        "id\ttitle\tclaims\tdescription\tipc\n"
+        f"US-7-B1\tFolding glider\t{claims}\t\"FIELD\n\n  A glider   with wings.\nMore.\"\tB63G8/00\n",
+        encoding="utf-8",
+    )
+    (doc,) = list(read_path(path, FieldMap()))
+    assert isinstance(doc, Document)
+    assert doc.claims == "1. A glider comprising a wing.\n2. The glider of claim 1, wherein the wing folds."
+    assert doc.description == "FIELD\nA glider with wings.\nMore."
+    assert doc.ipc == ("B63G8/00",) and doc.extra == {}
+
+
+def test_gzip_compressed_jsonl_csv_and_tsv(tmp_path: Path) -> None:
+    jsonl = tmp_path / "a.jsonl.gz"
+    with gzip.open(jsonl, "wt", encoding="utf-8") as handle:
+        for record in RECORDS:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    table = "id,title,abstract,claims\nUS-5-B1,Radar,Rain radar.,\"1. A radar.\n2. The radar of claim 1.\"\n"
+    csv_gz, tsv_gz = tmp_path / "b.csv.gz", tmp_path / "c.tsv.gz"
+    csv_gz.write_bytes(gzip.compress(table.encode("utf-8")))
+    tsv_gz.write_bytes(gzip.compress(table.replace(",", "\t").replace("Rain radar.", "Rain, radar.").encode("utf-8")))
+    plain = [d for d in read_path(write_jsonl(tmp_path / "a.jsonl", RECORDS), FieldMap()) if isinstance(d, Document)]
+    packed = [d for d in read_path(jsonl, FieldMap()) if isinstance(d, Document)]
+    assert [(d.id, d.abstract) for d in packed] == [(r["id"], r["abstract"]) for r in RECORDS]
+    assert [d.content_hash for d in packed] == [d.content_hash for d in plain]
+    (from_csv,) = list(read_path(csv_gz, FieldMap()))
+    (from_tsv,) = list(read_path(tsv_gz, FieldMap()))
+    assert isinstance(from_csv, Document) and isinstance(from_tsv, Document)
+    assert from_csv.claims == from_tsv.claims == "1. A radar.\n2. The radar of claim 1."
+    assert (from_csv.abstract, from_tsv.abstract) == ("Rain radar.", "Rain, radar.")
+
+
 def test_csv_bad_rows_are_reported(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(b"id,title\nA,ok\nB,too,many\nC,caf\xe9\nD,fine\n")
@@ -132,7 +168,12 @@ def test_uspto_bulk_xml(tmp_path: Path) -> None:
     assert grant.date == "2013-12-17" and grant.lang == "en"
     assert grant.ipc == ("G06K9/00",) and grant.cpc == ("B60Q1/14", "G06K9/00791")
     assert grant.assignee == "Magna Electronics Inc."
-    assert "1. A vehicular image sensing system" in grant.text and "BACKGROUND" in grant.text
+    assert grant.claims == (
+        "1. A vehicular image sensing system comprising an imaging sensor.\n"
+        "2. The system of claim 1, wherein the sensor is a CMOS sensor."
+    )
+    assert grant.description == "BACKGROUND\nVehicles need to see at night."
+    assert grant.text == ""
     assert grant.extra["cites"] == ["US-4249160-A"]
     assert len(problems) == 1 and "document 3" in problems[0].position and "malformed XML" in problems[0].message
 
@@ -148,7 +189,7 @@ def test_folder_of_text_markdown_and_pdf(tmp_path: Path) -> None:
     items = list(read_path(folder, FieldMap()))
     docs = {i.id: i for i in items if isinstance(i, Document)}
     assert set(docs) == {"a", "sub/b", "c"}
-    assert docs["a"].title == "Buoyancy engine" and "glider" in docs["a"].text
+    assert docs["a"].title == "Buoyancy engine" and docs["a"].text == "An engine that changes the buoyancy of a glider."
     assert docs["sub/b"].title == "Rain radar"
     assert "Satellite" in docs["c"].title + docs["c"].text
     problems = sorted(str(i) for i in items if isinstance(i, Problem))

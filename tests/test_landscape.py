@@ -58,8 +58,12 @@ def test_build_landscape_recovers_blobs_and_is_reproducible() -> None:
     vectors, truth = blobs()
     docs = make_docs(truth)
     ids = [d.id for d in docs]
-    first = build_landscape(ids, vectors, docs, MapParams(min_cluster_size=15), seed=7)
-    second = build_landscape(ids, vectors, docs, MapParams(min_cluster_size=15), seed=7)
+    # Each blob is a sixth of the corpus: with the default max_cluster_share (0.1) the bounded
+    # excess-of-mass selection may split one where UMAP leaves a seam, so this recovery check
+    # allows topics of up to a quarter.
+    params = MapParams(min_cluster_size=15, max_cluster_share=0.25)
+    first = build_landscape(ids, vectors, docs, params, seed=7)
+    second = build_landscape(ids, vectors, docs, params, seed=7)
     assert np.array_equal(first.labels, second.labels)
     assert np.allclose(first.xy, second.xy)
     clustered = first.labels >= 0

@@ -25,8 +25,9 @@ See docs/serving.md for Open WebUI, LangChain, LlamaIndex and Elasticsearch.
 
 @click.command(epilog=EPILOG)
 @click.argument("store", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--model", "-m", default="minilm", show_default=True,
-              help="Embedding model served and used for queries and uploads (see `patscape models`).")
+@click.option("--model", "-m", default="auto", show_default=True,
+              help="Embedding model served and used for queries and uploads (see `patscape models`); auto: the "
+                   "model of the store's newest embedding space, else the corpus default (see `patscape embed`).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on.")
 @click.option("--api-key", envvar="PATSCAPE_API_KEY", default=None,
@@ -51,6 +52,8 @@ def serve(store: Path, model: str, host: str, port: int, api_key: str | None, ma
     The model loads in the background; /health answers 200 once it is ready. The API is
     described at /docs (OpenAPI); Prometheus metrics are at /metrics.
     """
+    if model == "auto":
+        model = served_default(store)
     settings = Settings(
         store=store, model=model, api_key=api_key, max_batch=max_batch, max_batch_tokens=max_batch_tokens,
         queue_size=queue_size, max_inputs=max_inputs,
@@ -70,3 +73,15 @@ def serve(store: Path, model: str, host: str, port: int, api_key: str | None, ma
     app = create_app(settings)
     click.echo(f"patscape: serving {store} with {model} on http://{host}:{port}/ (model loading ...)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
+
+
+def served_default(store: Path) -> str:
+    """The model ``serve --model auto`` serves: the newest space's, else the corpus default."""
+    from ..pipeline import default_model
+    from ..store import Store
+
+    if not (store / "patscape.sqlite").exists():
+        raise InputError(f"{store} is not a patscape store; run `patscape ingest {store} FILES` first")
+    with Store(store, create=False) as db:
+        spaces = db.spaces()
+        return spaces[-1].model if spaces else default_model(db)[0]

@@ -8,6 +8,7 @@ and rebuilt when the run's placements change.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import Counter, OrderedDict
@@ -226,7 +227,8 @@ class Corpus:
                 if _has_vector(store, info.space, doc_id):
                     neighbours = run_search(store, like=doc_id, k=NEIGHBOURS, mode="vector", space=store.get_space(info.space))
             return schemas.DocumentPublic(
-                id=doc.id, title=doc.title, abstract=doc.abstract, text=doc.text, lang=doc.lang, date=doc.date,
+                id=doc.id, title=doc.title, abstract=doc.abstract, text=doc.text, claims=doc.claims,
+                description=doc.description, lang=doc.lang, date=doc.date,
                 cpc=list(doc.cpc), ipc=list(doc.ipc), assignee=doc.assignee, source=doc.source,
                 run=info.id if info else None, cluster=cluster, label=label, x=x, y=y, placed=placed,
                 neighbours=self._with_placed_topics(store, info, neighbours),
@@ -246,8 +248,9 @@ class Corpus:
             if cluster is None and h.id in placed:
                 cluster = placed[h.id]
                 label = labels.get(cluster, "outlier")
+            passage = schemas.EvidencePublic(**dataclasses.asdict(h.passage)) if h.passage is not None else None
             out.append(schemas.HitPublic(id=h.id, score=h.score, title=h.title, lang=h.lang, date=h.date,
-                                         cluster=cluster, label=label))
+                                         cluster=cluster, label=label, passage=passage))
         return out
 
 

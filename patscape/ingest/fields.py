@@ -27,6 +27,8 @@ class FieldMap:
     title: str = "title"
     abstract: str = "abstract"
     text: str = "text"
+    claims: str = "claims"
+    description: str = "description"
     lang: str = "lang"
     date: str = "date"
     cpc: str = "cpc"
@@ -57,6 +59,14 @@ def lookup(record: Mapping[str, Any], name: str) -> Any:
     return value
 
 
+def normalize_block(text: str | None) -> str:
+    """Text that keeps its lines: each line normalised, blank lines dropped."""
+    if not text:
+        return ""
+    lines = (normalize(line) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
 def _as_text(value: Any) -> str:
     if value is None:
         return ""
@@ -65,14 +75,28 @@ def _as_text(value: Any) -> str:
     return normalize(str(value))
 
 
+def _json_list(value: Any) -> Any:
+    """A string holding a JSON list (as CSV cells do) -> the list; anything else unchanged."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            pass
+    return value
+
+
+def _as_block(value: Any) -> str:
+    """Claims or description: a list gives one line per item, a string keeps its lines."""
+    value = _json_list(value)
+    if isinstance(value, list):
+        value = "\n".join(normalize(str(item)) for item in value if item is not None)
+    return normalize_block(None if value is None else str(value))
+
+
 def _as_codes(value: Any) -> tuple[str, ...]:
     if value is None or value == "":
         return ()
-    if isinstance(value, str) and value.strip().startswith("["):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            pass
+    value = _json_list(value)
     items = value if isinstance(value, list) else _CODE_SPLIT.split(str(value))
     codes = []
     for item in items:
@@ -101,6 +125,17 @@ def normalize_date(value: Any) -> str | None:
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
+def unmapped(record: Mapping[str, Any], fields: FieldMap) -> dict[str, Any]:
+    """The non-empty fields of ``record`` that no mapping names; they are kept in ``extra``."""
+    used = set(fields.sources().values()) | {"source", "extra"}
+    return {k: v for k, v in record.items() if k not in used and v not in (None, "")}
+
+
+def language_sample(title: str, abstract: str, text: str, claims: str = "", description: str = "") -> str:
+    """The text a document's language is detected from (claims and description only when present)."""
+    return " ".join([title, abstract, text[:1000]] + [part[:1000] for part in (claims, description) if part])
+
+
 def to_document(record: Mapping[str, Any], fields: FieldMap, source: str, position: str = "") -> Document:
     """Build a Document; raises ``ValueError`` with a user-facing reason when it cannot."""
     raw_id = lookup(record, fields.id)
@@ -110,22 +145,22 @@ def to_document(record: Mapping[str, Any], fields: FieldMap, source: str, positi
     title = _as_text(lookup(record, fields.title))
     abstract = _as_text(lookup(record, fields.abstract))
     text = _as_text(lookup(record, fields.text))
-    if not (title or abstract or text):
-        raise ValueError(
-            f"document {doc_id}: empty text (fields {fields.title!r}, {fields.abstract!r}, {fields.text!r} are all empty)"
-        )
+    claims = _as_block(lookup(record, fields.claims))
+    description = _as_block(lookup(record, fields.description))
+    if not (title or abstract or text or claims or description):
+        names = ", ".join(repr(n) for n in (fields.title, fields.abstract, fields.text, fields.claims, fields.description))
+        raise ValueError(f"document {doc_id}: empty text (fields {names} are all empty)")
     lang_value = lookup(record, fields.lang)
     lang = normalize(str(lang_value)).lower() if lang_value else None
     if not lang:
-        lang = detect_language(" ".join((title, abstract, text[:1000])))
+        lang = detect_language(language_sample(title, abstract, text, claims, description))
     raw_date = lookup(record, fields.date)
     date = normalize_date(raw_date)
     assignee = _as_text(lookup(record, fields.assignee)) or None
-    used = set(fields.sources().values()) | {"source", "extra"}
     extra: dict[str, Any] = {}
     if isinstance(record.get("extra"), Mapping):
         extra.update(record["extra"])
-    extra.update({k: v for k, v in record.items() if k not in used and v not in (None, "")})
+    extra.update(unmapped(record, fields))
     if raw_date not in (None, "") and date is None:
         extra["unparsed_date"] = str(raw_date)
     given_source = record.get("source")
@@ -134,6 +169,8 @@ def to_document(record: Mapping[str, Any], fields: FieldMap, source: str, positi
         title=title,
         abstract=abstract,
         text=text,
+        claims=claims,
+        description=description,
         lang=lang,
         date=date,
         cpc=_as_codes(lookup(record, fields.cpc)),

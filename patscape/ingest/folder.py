@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..records import Document, Problem
 from ..text import detect_language, normalize
+from .fields import normalize_block
 
 TEXT_SUFFIXES = {".txt", ".md", ".pdf"}
+
+#: A line that opens the claims: "What is claimed is:", "Claims", "权利要求书", ... (claims may follow a colon).
+_CLAIMS_HEADING = re.compile(
+    r"【?(?:what (?:is|i|we) claim(?:ed)?(?: is)?|(?:i|we) claim|the invention claimed is|claims|"
+    r"权利要求书|特許請求の範囲|청구범위|patentansprüche|revendications|reivindicaciones)】?"
+    r"\s*(?:[:：]\s*(?P<rest>.*))?",
+    re.IGNORECASE,
+)
 
 
 def read_folder(folder: Path) -> Iterator[Document | Problem]:
     """Every .txt/.md/.pdf below ``folder`` (sorted); the id is the path relative to it."""
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES):
         yield from read_text_file(path, folder)
+
+
+def split_claims(lines: list[str]) -> tuple[str, str, str]:
+    """``(text, claims, description)`` of a body: at the first claims heading the claims begin and
+    the description ends; a body without one is all ``text``. Lines are kept."""
+    for index, line in enumerate(lines):
+        match = _CLAIMS_HEADING.fullmatch(line.lstrip("#").strip())
+        if match:
+            claims = ([match["rest"]] if match["rest"] else []) + lines[index + 1 :]
+            return "", "\n".join(claims), "\n".join(lines[:index])
+    return "\n".join(lines), "", ""
 
 
 def read_text_file(path: Path, root: Path) -> Iterator[Document | Problem]:
@@ -38,21 +59,22 @@ def read_text_file(path: Path, root: Path) -> Iterator[Document | Problem]:
             yield Problem(where, f"line {line}", f"invalid UTF-8 at byte {exc.start}")
             return
         title = ""
-    lines = [line.strip() for line in raw.splitlines()]
-    lines = [line for line in lines if line]
+    lines = normalize_block(raw).splitlines()
     if not lines:
         yield Problem(where, "file", "empty text")
         return
+    title = normalize(title)
     if not title:
         title = lines[0].lstrip("#").strip()
         lines = lines[1:]
-    body = normalize("\n".join(lines))
-    title = normalize(title)
+    text, claims, description = split_claims(lines)
     yield Document(
         id=doc_id,
         title=title,
-        text=body,
-        lang=detect_language(f"{title} {body[:2000]}"),
+        text=text,
+        claims=claims,
+        description=description,
+        lang=detect_language(f"{title} {(text or description or claims)[:2000]}"),
         source=where,
         origin=(where, "file"),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +13,13 @@ from typing import IO, Any
 
 from ..errors import InputError
 from ..records import Document, Problem
-from .fields import FieldMap, to_document
+from .fields import FieldMap, to_document, unmapped
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+log = logging.getLogger("patscape.ingest")
+
+#: An unmapped field of the first record with this many characters is text the user may want.
+LONG_TEXT = 200
 
 
 def _open_binary(path: Path) -> IO[bytes]:
@@ -26,7 +31,7 @@ def _open_binary(path: Path) -> IO[bytes]:
 def read_jsonl(path: Path, fields: FieldMap) -> Iterator[Document | Problem]:
     """One JSON object per line; blank lines are ignored."""
     where = str(path)
-    checked_mapping = False
+    first = True
     with _open_binary(path) as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
@@ -45,9 +50,10 @@ def read_jsonl(path: Path, fields: FieldMap) -> Iterator[Document | Problem]:
             if not isinstance(record, dict):
                 yield Problem(where, position, f"expected a JSON object, got {type(record).__name__}")
                 continue
-            if not checked_mapping:
+            if first:
                 _check_mapping(path, fields, record.keys())
-                checked_mapping = True
+                _notice_unmapped_text(where, fields, record)
+                first = False
             yield _convert(record, fields, where, position)
 
 
@@ -64,6 +70,15 @@ def _check_mapping(path: Path, fields: FieldMap, columns: Any) -> None:
         raise InputError(
             f"{path}: no {fields.id!r} field for document ids (fields: {', '.join(sorted(map(str, available)))}); use --id NAME"
         )
+
+
+def _notice_unmapped_text(where: str, fields: FieldMap, record: dict[str, Any]) -> None:
+    """Warn (once per file) about long text in a field that no mapping names."""
+    for name, value in unmapped(record, fields).items():
+        items = value if isinstance(value, list) else [value]
+        if sum(len(v) for v in items if isinstance(v, str)) >= LONG_TEXT:
+            option = "--claims" if "claim" in name.lower() else "--description"
+            log.warning("%s: field %r (text, not mapped) is kept in extra; map it with %s %s", where, name, option, name)
 
 
 def _convert(record: dict[str, Any], fields: FieldMap, where: str, position: str) -> Document | Problem:
@@ -107,6 +122,7 @@ def read_csv(path: Path, fields: FieldMap) -> Iterator[Document | Problem]:
             raise InputError(f"{path}: line 1: cannot read the CSV header: {exc}") from exc
         header = [h.strip() for h in header]
         _check_mapping(path, fields, header)
+        first = True
         while True:
             start = lines.number + 1
             try:
@@ -127,4 +143,8 @@ def read_csv(path: Path, fields: FieldMap) -> Iterator[Document | Problem]:
             if len(row) != len(header):
                 yield Problem(where, position, f"expected {len(header)} columns, found {len(row)}")
                 continue
-            yield _convert(dict(zip(header, row)), fields, where, position)
+            record = dict(zip(header, row))
+            if first:
+                _notice_unmapped_text(where, fields, record)
+                first = False
+            yield _convert(record, fields, where, position)

@@ -22,6 +22,8 @@ _ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
 _XML_ENTITIES = {"amp", "lt", "gt", "quot", "apos"}
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[[^\]]*\])?\s*>", re.S)
 _ROOTS = {"us-patent-grant": "grant", "us-patent-application": "application"}
+#: Elements of ``<description>`` that are one paragraph each (a heading counts as one).
+_PARAGRAPHS = {"p", "heading"}
 
 
 def _replace_entity(match: re.Match[str]) -> str:
@@ -54,6 +56,15 @@ def _text(element: ET.Element | None) -> str:
     if element is None:
         return ""
     return normalize(" ".join(element.itertext()))
+
+
+def _paragraphs(element: ET.Element | None) -> Iterator[str]:
+    """The text of each paragraph or heading below ``element`` (or of a block outside any), in order."""
+    for child in element if element is not None else ():
+        if child.tag in _PARAGRAPHS or not any(e.tag in _PARAGRAPHS for e in child.iter()):
+            yield _text(child)
+        else:
+            yield from _paragraphs(child)
 
 
 def _first(root: ET.Element, *paths: str) -> ET.Element | None:
@@ -110,10 +121,9 @@ def parse_patent(data: bytes, source: str, position: str = "") -> Document:
     )
     title = _text(biblio.find("invention-title"))
     abstract = _text(root.find("abstract"))
-    claims = "\n".join(_text(c) for c in root.findall("claims/claim"))
-    description = _text(root.find("description"))
-    body = "\n\n".join(part for part in (claims, description) if part)
-    if not (title or abstract or body):
+    claims = "\n".join(filter(None, (_text(c) for c in root.findall("claims/claim"))))
+    description = "\n".join(filter(None, _paragraphs(root.find("description"))))
+    if not (title or abstract or claims or description):
         raise ValueError(f"document {doc_id}: empty text")
     ipc = [c for c in (_code(e) for e in biblio.iterfind("classifications-ipcr/classification-ipcr")) if c]
     cpc_elements = list(biblio.iterfind("classifications-cpc/main-cpc/classification-cpc")) + list(
@@ -139,7 +149,8 @@ def parse_patent(data: bytes, source: str, position: str = "") -> Document:
         id=doc_id,
         title=title,
         abstract=abstract,
-        text=body,
+        claims=claims,
+        description=description,
         lang=(root.get("lang") or "").lower() or detect_language(f"{title} {abstract}"),
         date=normalize_date(doc_id_el.findtext("date")),
         cpc=tuple(dict.fromkeys(cpc)),

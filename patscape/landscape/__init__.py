@@ -6,6 +6,7 @@ every parameter with its default, and is stored with each run.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -47,6 +48,8 @@ class MapParams:
     max_outlier_share: while more documents than this share are outliers after those rounds,
         further rounds ask for less agreement (2/3, then 1/3 of it, then a plurality), so an
         analyst gets at most this share unassigned unless the neighbours hold no topic at all.
+    label_lang: language of the topic labels (ISO 639-1, e.g. "zh") wherever a topic holds a
+        document in it; ``None`` labels each topic in its main language.
     """
 
     n_components: int = 5
@@ -61,6 +64,7 @@ class MapParams:
     reassign_agreement: float = 0.3
     reassign_passes: int = 2
     max_outlier_share: float = 0.15
+    label_lang: str | None = None
 
     def resolved(self, n: int) -> MapParams:
         size = self.min_cluster_size or default_min_cluster_size(n)
@@ -81,6 +85,8 @@ class MapParams:
             raise ValueError("max_outlier_share must be in [0, 1]")
         if not 0 < self.reassign_agreement <= 1:
             raise ValueError("reassign_agreement must be in (0, 1]")
+        if self.label_lang is not None and not re.fullmatch(r"[a-z]{2,3}", self.label_lang):
+            raise ValueError(f"label_lang must be an ISO 639-1 code such as 'en' or 'zh', got {self.label_lang!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +156,7 @@ def build_landscape(
             params.reassign_passes, params.max_outlier_share,
         )
     stage("label")
-    named = label_topics(docs, labels, vectors)
+    named = label_topics(docs, labels, vectors, label_lang=params.label_lang)
     stage("measure")
     metrics = run_metrics(docs, vectors, labels, raw, seed)
     growth = evolution(docs, labels)
@@ -165,6 +171,7 @@ def build_landscape(
             {
                 "cluster": topic,
                 "label": info.label,
+                "label_lang": info.label_lang,
                 "size": int((labels == topic).sum()),
                 "keywords": info.keywords,
                 "codes": info.codes,

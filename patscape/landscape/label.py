@@ -31,13 +31,14 @@ def section(code: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class TopicLabel:
     label: str
+    label_lang: str  # the language of ``label`` ("?" when unknown)
     keywords: dict[str, list[tuple[str, float]]]  # language -> [(keyword, weight)]
     codes: dict[str, list[tuple[str, float]]]  # "cpc"/"ipc" -> [(subclass, share of topic docs)]
     representatives: list[str]  # ids of the most central patents
     languages: dict[str, int]
 
 
-def _keyword_matrix(texts: Sequence[str], langs: Sequence[str]) -> tuple[sparse.csr_matrix, list[str]]:
+def _keyword_matrix(texts: Sequence[str], langs: Sequence[str | None]) -> tuple[sparse.csr_matrix, list[str]]:
     """Binary document x term matrix (a term counts once per document)."""
     vocab: dict[str, int] = {}
     rows, cols = [], []
@@ -92,6 +93,7 @@ def label_topics(
     n_keywords: int = 10,
     n_representatives: int = 3,
     min_language_docs: int = 3,
+    label_lang: str | None = None,
 ) -> dict[int, TopicLabel]:
     """Label every topic (``labels >= 0``) of ``docs``.
 
@@ -100,10 +102,14 @@ def label_topics(
     language: a term that many documents of the topic use and few others do ranks high, and a
     word every document of the language uses ("data", "模型") does not. Every language with at
     least ``min_language_docs`` documents in the topic gets its own keywords.
+
+    The label is the top three keywords of ``label_lang`` (an ISO 639-1 code) in every topic
+    that holds a document in that language, and of the topic's main language in the others;
+    ``TopicLabel.label_lang`` says which.
     """
     langs = [d.lang or "?" for d in docs]
     texts = [f"{d.title}. {d.abstract}" if d.abstract else f"{d.title}. {d.text[:3000]}" for d in docs]
-    matrix, terms = _keyword_matrix(texts, langs)
+    matrix, terms = _keyword_matrix(texts, [d.lang for d in docs])
     lang_array = np.asarray(langs)
     idf: dict[str, NDArray[np.float64]] = {}
     for lang in sorted(set(langs)):
@@ -117,7 +123,7 @@ def label_topics(
         lang_counts = Counter(lang_array[rows].tolist())
         keywords: dict[str, list[tuple[str, float]]] = {}
         for lang, count in lang_counts.most_common():
-            if count < min_language_docs and keywords:
+            if count < min_language_docs and keywords and lang != label_lang:
                 continue
             sub = rows[lang_array[rows] == lang]
             df = np.asarray(matrix[sub].sum(axis=0)).ravel()
@@ -127,9 +133,11 @@ def label_topics(
             ranked = [(terms[j], round(float(score[j]), 4)) for j in best if score[j] > 0]
             keywords[lang] = _merge_overlapping(ranked, n_keywords)
         main_lang = lang_counts.most_common(1)[0][0]
-        label_terms = [k for k, _ in keywords.get(main_lang, [])[:3]]
+        shown = label_lang if label_lang and keywords.get(label_lang) else main_lang
+        label_terms = [k for k, _ in keywords.get(shown, [])[:3]]
         out[topic] = TopicLabel(
             label=" · ".join(label_terms) or f"topic {topic}",
+            label_lang=shown,
             keywords=keywords,
             codes={kind: _dominant_codes([docs[i] for i in rows], kind) for kind in ("cpc", "ipc")},
             representatives=_central([docs[i].id for i in rows], vectors[rows], n_representatives),

@@ -42,6 +42,29 @@ def agreement(labels: NDArray[np.int64], reference: Sequence[str | None]) -> dic
     }
 
 
+def code_agreement_by_language(
+    docs: Sequence[Document], labels: NDArray[np.int64], raw_labels: NDArray[np.int64], min_docs: int = 30
+) -> dict[str, dict[str, Any]]:
+    """Subclass agreement (ARI/NMI) of each language's documents on their own, for corpora with
+    more than one language: does each language sit in technology topics or in an island?"""
+    langs = np.asarray([d.lang or "?" for d in docs])
+    present = [lang for lang, n in Counter(langs.tolist()).most_common() if n >= min_docs]
+    if len(present) < 2:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for lang in present:
+        rows = np.flatnonzero(langs == lang)
+        subset = [docs[i] for i in rows]
+        entry = {}
+        for kind in ("cpc", "ipc"):
+            reference = first_code_labels(subset, kind, "subclass")
+            clustered = agreement(raw_labels[rows], reference)
+            if clustered:
+                entry[f"{kind}_subclass"] = {"clustered": clustered, "after_reassignment": agreement(labels[rows], reference)}
+        out[lang] = entry
+    return out
+
+
 def landscape_f1(docs: Sequence[Document], labels: NDArray[np.int64]) -> dict[str, dict[str, Any]]:
     """For each landscape in ``extra.landscape``, the F1 of the best-matching topic.
 
@@ -130,6 +153,9 @@ def run_metrics(
                 "after_reassignment": agreement(labels, reference),
             }
     metrics["code_agreement"] = codes
+    by_language = code_agreement_by_language(docs, labels, raw_labels)
+    if by_language:
+        metrics["code_agreement_by_language"] = by_language
     landscapes = landscape_f1(docs, labels)
     if landscapes:
         metrics["landscape_f1"] = landscapes

@@ -42,6 +42,14 @@ class RecordsCreate(BaseModel):
 
 
 # -- out -----------------------------------------------------------------------------------------
+class EvidencePublic(BaseModel):
+    field: str = Field(description="The field the passage is taken from: claims, description or text.")
+    start: int = Field(description="Character offset of the passage in that field.")
+    end: int = Field(description="Character offset just past the passage.")
+    text: str = Field(description="The passage itself.")
+    score: float = Field(description="Cosine similarity of the passage to the query.")
+
+
 class HitPublic(BaseModel):
     id: str
     score: float
@@ -50,6 +58,9 @@ class HitPublic(BaseModel):
     date: str | None = None
     cluster: int | None = None
     label: str | None = None
+    passage: EvidencePublic | None = Field(
+        None, description="The best-matching passage of the patent's full text (query searches of a space with passages)."
+    )
 
 
 class SearchPublic(BaseModel):
@@ -64,7 +75,9 @@ class DocumentPublic(BaseModel):
     id: str
     title: str
     abstract: str
-    text: str
+    text: str = Field(description="Body text of unknown structure (e.g. a plain-text file).")
+    claims: str = Field(description="One claim per line.")
+    description: str = Field(description="The description, one paragraph per line.")
     lang: str | None
     date: str | None
     cpc: list[str]
