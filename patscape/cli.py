@@ -125,7 +125,7 @@ def ingest(store: str, files: tuple[str, ...], id_: str, title: str, abstract: s
 @click.option("--tokenizer", default=None, help="openai: a local tokenizer (st:DIR or tokenizer.json) for exact windows.")
 @click.option("--concurrency", type=int, default=None, help="openai: requests in flight at once.")
 @click.option("--dims", type=int, default=None, help="Matryoshka truncation (only for models trained for it).")
-@click.option("--fields", default="title,abstract,first_claim", show_default=True,
+@click.option("--fields", default="title,abstract,claims", show_default=True,
               help="Fields of the document vector (the map), comma-separated: title, abstract, first_claim, claims, "
                    "description, text.")
 @click.option("--passage-tokens", type=int, default=128, show_default=True,

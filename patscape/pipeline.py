@@ -18,7 +18,8 @@ from .records import Document, Problem
 from .store import PassageRow, Space, Store
 
 Progress = Callable[[int], None]
-DEFAULT_FIELDS: tuple[str, ...] = ("title", "abstract", "first_claim")
+#: The document vector: title, abstract and claims represent a patent best (benchmarks/multilingual.py).
+DEFAULT_FIELDS: tuple[str, ...] = ("title", "abstract", "claims")
 
 
 # -- ingest ------------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from patscape.errors import ModelError, StoreError
 from patscape.store import Store
 
 from .api_helpers import (
-    DEV_CORPUS,
     HOSTILE,
     LiveServer,
     assert_openai_error,
@@ -41,7 +40,7 @@ from .api_helpers import (
     mapped_store,
 )
 
-pytestmark = pytest.mark.skipif(not DEV_CORPUS.exists(), reason="the development corpus is not beside the repository")
+# No skip when ../shared is missing: these tests must fail loudly then (CI always has it).
 
 TEXTS = ["A buoyancy engine for an underwater glider", "satellite antenna with a phased array", "图像处理 装置"]
 

@@ -143,7 +143,7 @@ def test_cli_embed_picks_and_records_the_default(tmp_path: Path, dev_slice: Path
     assert "model use-multilingual (the corpus is multilingual (zh 80); choose another with --model)" in err
     assert main(["info", store]) == 0
     out = capsys.readouterr().out
-    assert "use-multilingual (default: auto: the corpus is multilingual (zh 80)), 512 dims, 320 vectors of title+abstract+first_claim" in out
+    assert "use-multilingual (default: auto: the corpus is multilingual (zh 80)), 512 dims, 320 vectors of title+abstract+claims" in out
     with Store(store, create=False) as db:
         stats = db.passage_stats(db.spaces()[0].key)
     # the Chinese main claims (their `text` field) are cut into passages; English abstracts are not

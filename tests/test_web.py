@@ -22,7 +22,6 @@ from patscape.api import Settings
 from patscape.store import Store
 
 from .api_helpers import (
-    DEV_CORPUS,
     HOSTILE,
     LiveServer,
     copy_store,
@@ -35,7 +34,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 
 pytestmark = [
-    pytest.mark.skipif(not DEV_CORPUS.exists(), reason="the development corpus is not beside the repository"),
     # On CI a missing browser is a failure (the browser fixture says so), never a silent skip.
     pytest.mark.skipif(shutil.which(CHROMIUM) is None and not os.environ.get("CI"),
                        reason="Debian's chromium is not installed (apt-get install chromium)"),

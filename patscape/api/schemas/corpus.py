@@ -28,6 +28,8 @@ class RecordCreate(BaseModel):
     title: str = ""
     abstract: str = ""
     text: str = ""
+    claims: str | list[str] = Field("", description="The claims: a list, or one claim per line.")
+    description: str = Field("", description="The description, one paragraph per line.")
     lang: str | None = None
     date: str | None = None
     cpc: list[str] = Field(default_factory=list)
