@@ -33,8 +33,8 @@ def search(
 
     ``lang`` keeps only documents in that language (with a multilingual model, a query in one
     language finds patents in another). Where the space has passage vectors, a query ranks each
-    patent by its best-matching passage (or its document vector, whichever is closer) and the
-    hit carries that passage as evidence. ``--like`` compares document vectors; in keyword and
+    patent by its best-matching passage or its document vector, whichever is closer; where the
+    passage is, the hit carries it as the evidence. ``--like`` compares document vectors; in keyword and
     hybrid mode the liked document's title and abstract are the keyword query. Hits carry their
     topic in the newest run of the space.
     """
@@ -112,10 +112,13 @@ def _vector_search(
     best_passages: dict[str, tuple[int, float]] = {}
     stored = store.load_passages(space.key) if like is None and space.params.get("passages") else None
     if stored is not None and stored.doc_ids:
-        best_passages = best_passage_per_document(stored, target)
+        # a passage is the evidence only where it ranks the patent (beats its document vector)
+        best_passages = {
+            doc_id: (row, score) for doc_id, (row, score) in best_passage_per_document(stored, target).items()
+            if doc_id in scores and score >= scores[doc_id]
+        }
         for doc_id, (_, score) in best_passages.items():
-            if doc_id in scores and score > scores[doc_id]:
-                scores[doc_id] = score
+            scores[doc_id] = score
     ranked = sorted(
         ((doc_id, score) for doc_id, score in scores.items()
          if doc_id != like and (allowed is None or doc_id in allowed)),

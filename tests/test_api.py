@@ -551,7 +551,9 @@ def test_upload_json_records_are_placed_on_the_map(minilm_server: LiveServer, st
         {"id": "UP-GLIDER", "title": "Underwater glider with a variable buoyancy engine",
          "abstract": "An autonomous underwater vehicle glides by pumping oil between an internal reservoir and an "
                      "external bladder, changing its buoyancy; wings turn the vertical motion into forward motion.",
-         "date": "2016-05-01", "cpc": ["B63G8/00"], "lang": "en"},
+         "date": "2016-05-01", "cpc": ["B63G8/00"], "lang": "en",
+         "claims": ["1. An underwater glider comprising a buoyancy engine.", "2. The glider of claim 1, with wings."],
+         "description": "FIELD\nThe invention relates to ocean gliders.\nBACKGROUND\nGliders sample the ocean for months."},
         {"id": "UP-SAT", "title": "Ground terminal for low earth orbit satellite constellations",
          "abstract": "A user terminal tracks satellites with an electronically steered antenna array and hands over "
                      "between satellites of the constellation.", "date": "2017-02-01", "cpc": ["H04B7/185"]},
@@ -572,6 +574,9 @@ def test_upload_json_records_are_placed_on_the_map(minilm_server: LiveServer, st
     placed = {p["id"]: p for p in view["points"] if p["placed"]}
     assert set(placed) == {"UP-GLIDER", "UP-SAT"} and view["placed"] == 2
     assert doc["placed"] and doc["cluster"] == placed["UP-GLIDER"]["cluster"] and len(doc["neighbours"]) == 10
+    assert doc["claims"] == "1. An underwater glider comprising a buoyancy engine.\n2. The glider of claim 1, with wings."
+    assert doc["description"].split("\n") == ["FIELD", "The invention relates to ocean gliders.", "BACKGROUND",
+                                               "Gliders sample the ocean for months."]
     assert sum(t["placed"] for t in topics.values()) == 2
     assert found["hits"][0]["id"] == "UP-GLIDER" and found["hits"][0]["cluster"] == doc["cluster"]
     # The place is the similarity-weighted mean of the nearest mapped neighbours, the topic their vote.

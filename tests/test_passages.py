@@ -150,3 +150,14 @@ def test_like_in_hybrid_mode_fuses_the_keyword_ranking(slice_store: Store) -> No
     expected = _fuse(vector, keyword)[:10]
     assert [h.id for h in hybrid] == [doc_id for doc_id, _ in expected]
     assert [h.id for h in hybrid] != [doc_id for doc_id, _ in vector[:10]]
+
+
+def test_evidence_only_where_a_passage_ranks_the_patent(fulltext_store: Store) -> None:
+    from patscape.pipeline import document_text
+
+    model = HashingEmbedder(512, max_tokens=4096)
+    embed(fulltext_store, model, passages=PassageParams(window=64, overlap=8))
+    doc = next(fulltext_store.iter_documents())
+    # the document's own vector text: its document vector matches exactly, no passage beats it
+    hit = search(fulltext_store, document_text(doc), k=1, embedder=model)[0]
+    assert hit.id == doc.id and hit.score == 1.0 and hit.passage is None
