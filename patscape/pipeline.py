@@ -286,17 +286,17 @@ def _passage_rows(
     embedder: Embedder, docs: Sequence[Document], dims: int | None, params: PassageParams
 ) -> list[PassageRow]:
     """Passages of every passage field of ``docs``, embedded for retrieval (task ``document``)."""
-    pairs = [(d.id, name) for d in docs for name in params.fields if field_text(d, name)]
-    by_id = {d.id: d for d in docs}
+    pairs = [(doc, name) for doc in docs for name in params.fields if field_text(doc, name)]
     embedded = embedder.embed_passages(
-        [field_text(by_id[doc_id], name) for doc_id, name in pairs], "document", dims,
+        [field_text(doc, name) for doc, name in pairs], "document", dims,
         window=params.window, overlap=params.overlap, max_passages=params.max_per_field,
     )
     rows: list[PassageRow] = []
-    for (doc_id, name), passages in zip(pairs, embedded):
-        offset = len(getattr(by_id[doc_id], name)) - len(getattr(by_id[doc_id], name).lstrip())
+    for (doc, name), passages in zip(pairs, embedded):
+        raw = getattr(doc, name)
+        offset = len(raw) - len(raw.lstrip())  # spans are in the stripped field
         for vector, (begin, end) in zip(passages.vectors, passages.spans):
-            rows.append(PassageRow(doc_id, name, begin + offset, end + offset, vector, passages.truncated_tokens))
+            rows.append(PassageRow(doc.id, name, begin + offset, end + offset, vector, passages.truncated_tokens))
     return rows
 
 

@@ -8,7 +8,6 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,7 +20,7 @@ from patscape.store import Store
 
 from .api_helpers import LiveServer, live_server, slice_records
 from .test_passages import fulltext_records, middle_passage
-from .test_web import Page, browser  # noqa: F401  (the module-scoped browser fixture)
+from .test_web import Page, browser, ui  # noqa: F401  (the browser, and a page of this module's server)
 
 pytestmark = pytest.mark.model
 SCRIPT = "<script>window.__pwned = 4</script>"
@@ -49,19 +48,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(store: Path) -> Iterator[LiveServer]:
     with live_server(Settings(store=store, model="use-multilingual")) as live:
         yield live
-
-
-@pytest.fixture
-def ui(browser: Any, server: LiveServer) -> Iterator[Page]:  # noqa: F811
-    page = Page(browser.new_page())
-    page.page.goto(server.url + "/")
-    page.page.wait_for_selector("body[data-ready=yes]", timeout=60_000)
-    yield page
-    try:
-        assert page.page.evaluate("window.__pwned") is None, "a patent's text ran as a script"
-        assert not page.errors, page.errors
-    finally:
-        page.page.close()
 
 
 def test_a_paragraph_finds_its_patent_and_is_shown_as_the_evidence(ui: Page, server: LiveServer, store: Path) -> None:

