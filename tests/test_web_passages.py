@@ -24,6 +24,19 @@ from .test_web import Page, browser, ui  # noqa: F401  (the browser, and a page 
 
 pytestmark = pytest.mark.model
 SCRIPT = "<script>window.__pwned = 4</script>"
+#: A document with a body of unknown structure only (as from a plain-text file), about three things.
+GEARS = ("The rear hub holds eleven sprockets and a derailleur moves the chain between them, "
+         "so that a rider shifts gears while pedalling uphill on a bicycle.")
+BODY_ONLY = {
+    "id": "TXT-1", "title": "Workshop notes", "lang": "en",
+    "text": " ".join([
+        "A heat pipe carries heat from the processor to the fins by evaporating a working fluid at the hot end "
+        "and condensing it at the cold end, the wick returning the liquid by capillary action. " * 3,
+        GEARS * 2,
+        "Green coffee beans are roasted in a rotating drum with hot air until the first crack, then cooled "
+        "quickly on a tray so that the aroma is kept. " * 3,
+    ]),
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +48,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     paragraphs.insert(len(paragraphs) // 2, f"The sealing ring {SCRIPT} is pressed into the groove of the housing.")
     full[0]["description"] = "\n".join(paragraphs)
     source = root / "corpus.jsonl"
-    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in slice_records(60) + full), encoding="utf-8")
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in slice_records(60) + full + [BODY_ONLY]),
+                      encoding="utf-8")
     path = root / "store"
     with Store(path) as db:
         ingest(db, [source])
@@ -88,3 +102,16 @@ def test_a_hostile_passage_is_shown_as_text(ui: Page, store: Path) -> None:
     evidences = ui.page.locator("#result-list .evidence mark").all_text_contents()
     assert any(SCRIPT in text for text in evidences)
     assert ui.page.locator("#result-list script").count() == 0
+
+
+def test_a_body_text_passage_is_highlighted_in_the_text_box(ui: Page) -> None:
+    ui.page.fill("#search-input", GEARS)
+    ui.page.click("#search-form button[type=submit]")
+    ui.page.wait_for_function("Number(document.body.dataset.hits) > 0")
+    first = ui.page.locator("#result-list button").nth(0)
+    assert first.get_attribute("data-id") == "TXT-1"
+    assert first.locator(".evidence-field").text_content().startswith("text")
+    first.click()
+    ui.page.wait_for_function("document.body.dataset.evidence === 'text'")
+    assert ui.page.is_visible("#doc-text-box") and not ui.page.is_visible("#doc-abstract")
+    assert "sprockets" in " ".join(ui.page.locator("#doc-text mark.passage").all_text_contents())

@@ -306,11 +306,17 @@
       add(topic, doc.cluster == null ? 'not on the map' : [dot(doc.cluster), '#' + doc.cluster + ' ' + (doc.label || '')]);
       var codes = (doc.cpc.length ? doc.cpc : doc.ipc).slice(0, 8);
       $('doc-codes').textContent = codes.length ? codes.join(', ') : '\u2014';
-      $('doc-abstract').textContent = doc.abstract || clip(doc.text, 1500) || '';
+      $('doc-abstract').textContent = doc.abstract || '';
+      $('doc-abstract').hidden = !doc.abstract;
+      var body = $('doc-text');
+      clear(body);
+      lines(doc.text).forEach(function (line) { body.appendChild(el('p', null, line)); });
+      $('doc-text-box').hidden = !doc.text;
       showClaims(lines(doc.claims));
       showDescription(lines(doc.description));
       var marked = null;
       if (evidence && evidence.field === 'claims') marked = markPassage($('doc-claims'), doc.claims, evidence);
+      if (evidence && evidence.field === 'text') marked = markPassage($('doc-text'), doc.text, evidence);
       if (evidence && evidence.field === 'description') {
         $('doc-description-box').open = true;
         marked = markPassage($('doc-description'), doc.description, evidence);
