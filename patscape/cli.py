@@ -1,7 +1,8 @@
 """The ``patscape`` command line: one command per stage, plus ``demo``, ``info`` and ``models``.
 
 Library errors are translated here, once: a one-line message on stderr and an exit code
-(1: finished, but some input was skipped; 2: nothing done, fix the input; 130: interrupted).
+(1: finished, but some input was skipped; 2: nothing done, fix the input; 3: internal error;
+75: the store is busy with another writer, retry; 130: interrupted).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import IngestProblemsError, InputError, PatscapeError
+from .errors import IngestProblemsError, InputError, PatscapeError, StoreBusyError
 
 EPILOG_INGEST = """\b
 Examples:
@@ -77,9 +79,11 @@ def cli(verbose: bool) -> None:
 @click.option("--cpc", default="cpc", show_default=True, help="Field holding CPC codes (list or ;,| separated).")
 @click.option("--ipc", default="ipc", show_default=True, help="Field holding IPC codes.")
 @click.option("--assignee", default="assignee", show_default=True, help="Field holding the assignee(s).")
-@click.option("--strict", is_flag=True, help="Stop at the first bad record and keep nothing of this call.")
+@click.option("--strict", is_flag=True, help="Check every record first; at the first bad one stop and store nothing.")
+@click.option("--batch", type=int, default=500, show_default=True,
+              help="Documents written per transaction (a kill loses at most one batch).")
 def ingest(store: str, files: tuple[str, ...], id_: str, title: str, abstract: str, text: str, claims: str,
-           description: str, lang: str, date: str, cpc: str, ipc: str, assignee: str, strict: bool) -> None:
+           description: str, lang: str, date: str, cpc: str, ipc: str, assignee: str, strict: bool, batch: int) -> None:
     """Read patents from FILES (JSONL, CSV/TSV, USPTO XML, .txt/.md/.pdf or folders) into STORE.
 
     Re-ingesting a file adds nothing; a document whose content changed replaces its old
@@ -90,22 +94,29 @@ def ingest(store: str, files: tuple[str, ...], id_: str, title: str, abstract: s
 
     fields = FieldMap(id=id_, title=title, abstract=abstract, text=text, claims=claims, description=description,
                       lang=lang, date=date, cpc=cpc, ipc=ipc, assignee=assignee)
+    if batch < 1:
+        raise InputError("--batch must be at least 1")
     started = time.perf_counter()
     with _store(store, create=True) as db:
         update, close = _progress(0, "doc", "ingest")
         try:
-            report = run_ingest(db, files, fields, strict=strict,
-                                on_problem=lambda p: click.echo(f"skipped: {p}", err=True), progress=update)
+            report = run_ingest(db, files, fields, strict=strict, batch_size=batch, on_problem=_echo_problem,
+                                progress=update)
         finally:
             close()
         total = db.count_documents()
     click.echo(
         f"ingested {report.read} records in {time.perf_counter() - started:.1f}s: {report.added} added, "
         f"{report.replaced} replaced, {report.unchanged} unchanged, {report.duplicates} duplicates, "
-        f"{len(report.problems)} skipped; {total} documents in {store}"
+        f"{len(report.problems)} skipped, {len(report.warnings)} kept with a field fixed or dropped; "
+        f"{total} documents in {store}"
     )
     if report.problems:
         raise IngestProblemsError(f"{len(report.problems)} records were skipped (see above)")
+
+
+def _echo_problem(problem: Any) -> None:
+    click.echo(f"{'warning' if getattr(problem, 'kept', False) else 'skipped'}: {problem}", err=True)
 
 
 # -- embed -------------------------------------------------------------------------------------
@@ -197,9 +208,12 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
         seconds = time.perf_counter() - started
         rate = f" ({report.embedded / seconds:.1f} docs/s)" if report.embedded and seconds > 0 else ""
         stats = {**db.chunk_stats(report.space.key), **db.passage_stats(report.space.key)}
+    state = "complete" if not report.missing else f"in progress, {report.missing} documents to go"
+    if report.stale:
+        click.echo(f"note: {report.stale} documents changed while they were embedded; their new text was embedded", err=True)
     click.echo(
         f"embedded {report.embedded} documents in {seconds:.1f}s{rate}; {report.already} already done; "
-        f"space {report.space.key}; {stats['multi_chunk_docs']} documents needed more than one chunk, "
+        f"space {report.space.key} ({state}); {stats['multi_chunk_docs']} documents needed more than one chunk, "
         f"{stats['truncated_docs']} were truncated; {stats['passages']} passages of "
         f"{stats['docs_with_passages']} documents ({stats['docs_with_passages_cut']} cut by --max-passages)"
     )
@@ -208,7 +222,9 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
 # -- map ---------------------------------------------------------------------------------------
 @cli.command("map")
 @click.argument("store", type=click.Path())
-@click.option("--space", default=None, help="Embedding space key (default: the newest; see `patscape info`).")
+@click.option("--space", default=None,
+              help="Embedding space key (default: the newest complete one; see `patscape info`). An incomplete "
+                   "space is used only when named here, on the documents it has.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed: same inputs and seed, same map.")
 @click.option("--min-cluster-size", type=int, default=None, help="Smallest topic (default: grows with the corpus).")
 @click.option("--min-samples", type=int, default=5, show_default=True, help="HDBSCAN density smoothing.")
@@ -247,7 +263,8 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
         raise InputError(str(exc)) from exc
     started = time.perf_counter()
     with _store(store) as db:
-        run_id = build_map(db, space, params, seed, on_stage=lambda s: click.echo(f"  {s} ...", err=True) if s != "done" else None)
+        run_id = build_map(db, space, params, seed, on_stage=lambda s: click.echo(f"  {s} ...", err=True) if s != "done" else None,
+                           on_notice=lambda line: click.echo(f"note: {line}", err=True))
         run = db.get_run(run_id)
     click.echo(f"run {run_id} built in {time.perf_counter() - started:.1f}s")
     click.echo(_run_summary(run.metrics))
@@ -285,7 +302,8 @@ def _run_summary(m: dict[str, Any]) -> str:
 @click.option("-k", "--k", "k", type=int, default=10, show_default=True, help="Number of results.")
 @click.option("--lang", default=None, help="Only documents in this language (e.g. en, zh).")
 @click.option("--mode", type=click.Choice(["vector", "keyword", "hybrid"]), default="vector", show_default=True)
-@click.option("--space", default=None, help="Embedding space key (default: the newest).")
+@click.option("--space", default=None,
+              help="Embedding space key (default: the newest complete one); an incomplete space only when named.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON lines.")
 def search(store: str, query: str | None, like: str | None, k: int, lang: str | None, mode: str,
            space: str | None, as_json: bool) -> None:
@@ -298,11 +316,15 @@ def search(store: str, query: str | None, like: str | None, k: int, lang: str | 
       patscape search corpus/ "卫星姿态控制" --lang en     # a Chinese query, English answers
       patscape search corpus/ "a paragraph copied from a specification"   # ranked by best passage
     """
-    from .pipeline import pick_space
+    from .pipeline import pick_space, space_notice
     from .search import search as run_search
 
     with _store(store) as db:
         chosen = pick_space(db, space) if mode != "keyword" else None
+        if chosen is not None:
+            notice = space_notice(db, chosen)[1]
+            if notice:
+                click.echo(f"note: {notice}", err=True)
         hits = run_search(db, query, like=like, k=k, lang=lang, mode=mode, space=chosen)  # type: ignore[arg-type]
     if as_json:
         for hit in hits:
@@ -355,26 +377,39 @@ def info(store: str, as_json: bool) -> None:
       patscape info corpus/ --json | jq '.runs[-1].metrics.code_agreement'
     """
     with _store(store) as db:
-        spaces = [
-            {"key": s.key, "model": s.model, "dims": s.dims, "fingerprint": s.fingerprint, "params": s.params,
-             **db.chunk_stats(s.key), **db.passage_stats(s.key)}
-            for s in db.spaces()
-        ]
+        spaces = []
+        for s in db.spaces():
+            progress = db.space_progress(s)
+            spaces.append({
+                "key": s.key, "model": s.model, "dims": s.dims, "fingerprint": s.fingerprint, "params": s.params,
+                "state": "complete" if s.complete else "in progress", "completed_at": s.completed_at,
+                "embedded": progress.embedded, "missing": progress.missing,
+                **db.chunk_stats(s.key), **db.passage_stats(s.key),
+            })
         runs = [{"id": r.id, "space": r.space, "seed": r.seed, "created_at": r.created_at, "metrics": r.metrics,
                  "params": r.params} for r in db.runs()]
+        jobs = [{"id": i, "state": st, "created_at": c, "finished_at": f, "message": d.get("message")}
+                for i, st, c, f, d in db.jobs(limit=20)]
         summary = {"store": str(Path(store).resolve()), "documents": db.count_documents(),
-                   "languages": db.language_counts(), "spaces": spaces, "runs": runs}
+                   "languages": db.language_counts(), "ids": db.id_sources(), "spaces": spaces, "runs": runs,
+                   "upload_jobs": jobs}
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=1))
         return
     click.echo(f"store      {summary['store']}")
     langs = ", ".join(f"{k} {v}" for k, v in summary["languages"].items())
     click.echo(f"documents  {summary['documents']} ({langs})")
+    made = {"data": "from the source records", "path": "from file paths", "content": "from content (name taken)"}
+    click.echo("ids        " + ", ".join(f"{n} {made.get(k, k)}" for k, n in summary["ids"].items()))
     for s in spaces:
         chosen = f" (default: {s['params']['default']})" if s["params"].get("default") else ""
         fields = "+".join(s["params"].get("fields", []))
+        if s["state"] == "complete":
+            state = "complete" + (f", {s['missing']} newer documents not embedded yet" if s["missing"] else "")
+        else:
+            state = f"IN PROGRESS: {s['embedded']} of {s['embedded'] + s['missing']} documents, {s['missing']} missing"
         click.echo(
-            f"space      {s['key']}: {s['model']}{chosen}, {s['dims']} dims, {s['vectors']} vectors of {fields}; "
+            f"space      {s['key']} [{state}]: {s['model']}{chosen}, {s['dims']} dims, {s['vectors']} vectors of {fields}; "
             f"{s['multi_chunk_docs']} multi-chunk docs (max {s['max_chunks']} chunks), "
             f"{s['truncated_docs']} truncated ({s['truncated_tokens']} tokens left out)"
         )
@@ -387,6 +422,11 @@ def info(store: str, as_json: bool) -> None:
             )
     for r in runs:
         click.echo(f"run {r['id']:<6} space {r['space']}, seed {r['seed']}: {_run_summary(r['metrics'])}")
+    unfinished = [j for j in jobs if j["state"] in ("queued", "running")]
+    failed = [j for j in jobs if j["state"] == "failed"]
+    if jobs:
+        click.echo(f"uploads    {len(jobs)} recent jobs, {len(unfinished)} unfinished, {len(failed)} failed"
+                   + (f" (last failure: {failed[-1]['message']})" if failed else ""))
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -443,7 +483,7 @@ def demo(input_: str | None, workdir: str, model: str, seed: int) -> None:
     work = Path(workdir)
     with _store(str(work / "store"), create=True) as db:
         click.echo(f"1/4 ingest {source}")
-        report = run_ingest(db, [source], on_problem=lambda p: click.echo(f"skipped: {p}", err=True))
+        report = run_ingest(db, [source], on_problem=_echo_problem)
         click.echo(f"    {report.added} added, {report.unchanged} unchanged, {len(report.problems)} skipped")
         model, why = resolve_model(db, model)
         click.echo(f"2/4 embed with {model}" + (f" ({why})" if why else ""))
@@ -493,6 +533,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("patscape: interrupted; committed work is kept, run the same command to resume", err=True)
         return 130
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+            busy = StoreBusyError()
+            click.echo(f"patscape: error: {busy}", err=True)
+            return busy.exit_code
+        if os.environ.get("PATSCAPE_DEBUG"):
+            raise
+        click.echo(f"patscape: internal error: {type(exc).__name__}: {exc} (PATSCAPE_DEBUG=1 shows the traceback)", err=True)
+        return 3
     except Exception as exc:  # the edge: never a traceback for the user unless asked
         if os.environ.get("PATSCAPE_DEBUG"):
             raise

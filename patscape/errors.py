@@ -1,7 +1,11 @@
 """Typed domain errors.
 
-The library raises these; the CLI (and later the HTTP API) translates them once, at the edge,
-into a one-line message and an exit code (or an HTTP status).
+The library raises these; the edges translate them once: the CLI (``patscape.cli.main``) into a
+one-line message and the class's ``exit_code``, the HTTP API (``patscape.api.errors``) into a
+status code and an OpenAI-shaped error body.
+
+Exit codes: 0 done; 1 done, but some input was skipped; 2 nothing done, fix the input or the
+store; 3 internal error (a bug: please report it); 75 the store is busy, retry; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,6 +23,23 @@ class InputError(PatscapeError):
 
 class StoreError(PatscapeError):
     """The store cannot be opened or is not a patscape store."""
+
+
+class StoreBusyError(StoreError):
+    """Another process held the store's write lock for longer than the bounded wait."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+    def __init__(self, message: str = "store busy: another patscape process is writing; retry") -> None:
+        super().__init__(message)
+
+
+class IncompleteSpaceError(PatscapeError):
+    """An embedding space does not cover the corpus yet (an embed was interrupted or is running)."""
+
+
+class SpaceMismatchError(PatscapeError):
+    """A model, set up as given, would not reproduce the vectors of the store's space."""
 
 
 class ModelError(PatscapeError):

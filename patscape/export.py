@@ -96,9 +96,11 @@ def _write_graphml(store: Store, view: dict[str, Any], out: Path, neighbours: in
     ids, vectors = store.load_vectors(space)
     point_ids = [p["id"] for p in view["points"]]
     position = {doc_id: i for i, doc_id in enumerate(ids)}
-    rows = [position[i] for i in point_ids if i in position]
-    knn, _ = nearest_neighbours(vectors[rows], neighbours + 1)
-    neighbour_ids = {point_ids[i]: [point_ids[j] for j in knn[i, 1:]] for i in range(len(rows))}
+    # Points whose document has no vector any more (replaced since the map) get no neighbour
+    # edges; the others are indexed by their own row, never by their position among all points.
+    with_vector = [doc_id for doc_id in point_ids if doc_id in position]
+    knn, _ = nearest_neighbours(vectors[[position[doc_id] for doc_id in with_vector]], neighbours + 1)
+    neighbour_ids = {doc_id: [with_vector[j] for j in knn[i] if j != i][:neighbours] for i, doc_id in enumerate(with_vector)}
     docs = list(store.iter_documents(point_ids))
     labels = np.array([p["cluster"] for p in view["points"]], dtype=np.int64)
     graph = landscape_graph(docs, labels, view["topics"], view["links"], neighbour_ids)

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from .embed import Embedder, Task, load_embedder, resolve_alias
-from .errors import InputError, NotFoundError
+from .errors import IncompleteSpaceError, InputError, NotFoundError, SpaceMismatchError
 from .ingest import FieldMap, read_path
+from .ingest.limits import ReadLimits
 from .landscape import MapParams, build_landscape
 from .records import Document, Problem
-from .store import PassageRow, Space, Store
+from .store import PassageRow, Space, SpaceProgress, Store, VectorRow, crash_point
 
 Progress = Callable[[int], None]
 #: The document vector: title, abstract and claims represent a patent best (benchmarks/multilingual.py).
@@ -29,7 +30,12 @@ class IngestReport:
     replaced: int = 0
     unchanged: int = 0
     duplicates: int = 0
+    #: Records skipped, with where and why.
     problems: list[Problem] = field(default_factory=list)
+    #: Records kept after a field was fixed or dropped, or whose id was changed (where and why).
+    warnings: list[Problem] = field(default_factory=list)
+    #: Ids stored or confirmed by this call (only with ``collect_ids``).
+    ids: list[str] = field(default_factory=list)
 
     @property
     def read(self) -> int:
@@ -45,69 +51,114 @@ def ingest(
     batch_size: int = 500,
     on_problem: Callable[[Problem], None] | None = None,
     progress: Progress | None = None,
+    limits: ReadLimits | None = None,
+    collect_ids: bool = False,
+    source_label: Callable[[str], str] | None = None,
 ) -> IngestReport:
     """Read every path into the store.
 
-    Records with problems are reported through ``on_problem`` and skipped; with ``strict`` the
-    first problem raises :class:`InputError` and nothing of this call is kept. A record whose id
-    appeared earlier in this call with the same content is a repeat (counted as a duplicate);
-    with different content it is a problem (the first one is kept).
+    Files are parsed outside any write transaction; each batch of ``batch_size`` documents is
+    written in one short transaction, so a killed ingest keeps every committed batch and a re-run
+    adds the rest. Records with problems are reported through ``on_problem`` and skipped (a
+    problem with ``kept`` set is a warning: the record was stored with the field fixed); with
+    ``strict`` the files are checked first and the first problem raises :class:`InputError`
+    before anything is stored. A record whose id appeared earlier in this call with the same
+    content is a repeat (counted as a duplicate); with different content it is a problem (the
+    first one is kept). A file whose id comes from its path (``extra.id_source == "path"``)
+    and is taken by a different file gets an id made from its content instead (``name~hash``).
+    ``source_label`` rewrites the ``source`` kept with each document (uploads name the job).
     """
     fields = fields or FieldMap()
-    readers = [read_path(p, fields) for p in paths]  # fails early on missing files / bad types
+    limits = limits or ReadLimits()
+    for p in paths:  # fails early on missing files / bad types
+        read_path(p, fields, limits=limits)
+    if strict:
+        _ingest_pass(store, paths, fields, limits, IngestReport(), strict=True, write=False, batch_size=batch_size)
     report = IngestReport()
-    db = store.db
-    db.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_seen (id TEXT PRIMARY KEY, hash TEXT, position TEXT)")
-    db.execute("DELETE FROM ingest_seen")
+    _ingest_pass(store, paths, fields, limits, report, strict=strict, write=True, batch_size=batch_size,
+                 on_problem=on_problem, progress=progress, collect_ids=collect_ids, source_label=source_label)
+    return report
+
+
+def _ingest_pass(
+    store: Store,
+    paths: Sequence[str | Path],
+    fields: FieldMap,
+    limits: ReadLimits,
+    report: IngestReport,
+    *,
+    strict: bool,
+    write: bool,
+    batch_size: int,
+    on_problem: Callable[[Problem], None] | None = None,
+    progress: Progress | None = None,
+    collect_ids: bool = False,
+    source_label: Callable[[str], str] | None = None,
+) -> None:
+    store.start_ingest_log()
 
     def problem(item: Problem) -> None:
         if strict:
             raise InputError(f"{item} (--strict: nothing was ingested)")
-        report.problems.append(item)
+        (report.warnings if getattr(item, "kept", False) else report.problems).append(item)
         if on_problem:
             on_problem(item)
 
     def flush(batch: list[Document]) -> None:
-        result = store.upsert_documents(batch)
-        report.added += result.added
-        report.replaced += result.replaced
-        report.unchanged += result.unchanged
-        report.duplicates += result.duplicates
-        if progress:
-            progress(len(batch))
+        if write:
+            result = store.write_documents(batch)
+            report.added += result.added
+            report.replaced += result.replaced
+            report.unchanged += result.unchanged
+            report.duplicates += result.duplicates
+            if collect_ids:
+                report.ids.extend(d.id for d in batch)
+            if progress:
+                progress(len(batch))
         batch.clear()
 
     batch: list[Document] = []
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        for reader in readers:
-            for item in reader:
-                if isinstance(item, Problem):
-                    problem(item)
-                    continue
-                digest = item.content_hash
-                path, position = item.origin or (item.source or "?", "record")
-                seen = db.execute("SELECT hash, position FROM ingest_seen WHERE id = ?", (item.id,)).fetchone()
-                if seen is not None:
-                    if seen[0] == digest:
-                        report.duplicates += 1
-                    else:
-                        problem(Problem(path, position, f"duplicate id {item.id} with different content (first seen at {seen[1]}); skipped"))
-                    continue
-                db.execute("INSERT INTO ingest_seen VALUES (?, ?, ?)", (item.id, digest, f"{path}: {position}"))
-                batch.append(item)
-                if len(batch) >= batch_size:
-                    flush(batch)
-                    if not strict:
-                        db.execute("COMMIT")
-                        db.execute("BEGIN IMMEDIATE")
-        if batch:
-            flush(batch)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    return report
+    for path_ in paths:
+        for item in read_path(path_, fields, limits=limits):
+            if isinstance(item, Problem):
+                problem(item)
+                continue
+            if source_label is not None and item.source:
+                item = replace(item, source=source_label(item.source))
+            digest = item.content_hash
+            path, position = item.origin or (item.source or "?", "record")
+            if item.extra.get("id_source") == "path":
+                item = _unique_path_id(store, item, digest, path, problem)
+            seen = store.log_ingested(item.id, digest, f"{path}: {position}")
+            if seen is not None:
+                if seen[0] == digest:
+                    report.duplicates += 1
+                else:
+                    problem(Problem(path, position, f"duplicate id {item.id} with different content (first seen at {seen[1]}); skipped"))
+                continue
+            batch.append(item)
+            if len(batch) >= batch_size:
+                flush(batch)
+    if batch:
+        flush(batch)
+
+
+def _unique_path_id(
+    store: Store, doc: Document, digest: str, path: str, problem: Callable[[Problem], None]
+) -> Document:
+    """``doc`` as is, or with an id made from its content when another file already has its
+    path-derived id (same name in another folder or upload); the change is reported."""
+    earlier = store.ingested_before(doc.id)
+    stored = store.stored_version(doc.id)
+    if earlier is not None:
+        taken_by = earlier[1] if earlier[0] != digest else None
+    else:
+        taken_by = stored[1] if stored is not None and stored[0] != digest and stored[1] != doc.source else None
+    if taken_by is None:
+        return doc
+    new_id = f"{doc.id}~{digest[:10]}"
+    problem(Problem(path, "file", f"id {doc.id} belongs to {taken_by}; this file is stored as {new_id}", kept=True))
+    return replace(doc, id=new_id, extra={**doc.extra, "id_source": "content"})
 
 
 # -- embed -------------------------------------------------------------------------------------
@@ -218,6 +269,10 @@ class EmbedReport:
     embedded: int
     already: int
     warnings: list[str]
+    #: Documents still without a vector in the space when the call ended (0: it covers the corpus).
+    missing: int = 0
+    #: Vectors dropped because their document was replaced while it was being embedded.
+    stale: int = 0
 
 
 def default_model(store: Store) -> tuple[str, str]:
@@ -238,6 +293,10 @@ def resolve_model(store: Store, name: str) -> tuple[str, str | None]:
     return default_model(store)
 
 
+#: Passes over documents replaced or added while an embed runs, before the embed stops.
+MAX_PASSES = 3
+
+
 def embed(
     store: Store,
     model: str | Embedder = "auto",
@@ -253,6 +312,8 @@ def embed(
     on_start: Callable[[int], None] | None = None,
     loader: Mapping[str, Any] | None = None,
     auto_reason: str | None = None,
+    ids: Sequence[str] | None = None,
+    expect_space: str | None = None,
 ) -> EmbedReport:
     """Embed every document that has no vector in this space yet; each batch is committed.
 
@@ -261,33 +322,88 @@ def embed(
     written in the same transaction. ``model="auto"`` picks :func:`default_model`.
     ``loader``: the options ``model`` was (or is to be) loaded with (see ``load_embedder``).
     ``auto_reason``: why ``auto`` chose this model, when the caller resolved it (kept with the space).
+    ``ids``: embed only these documents (an upload's own), not every document without a vector.
+    ``expect_space``: the key the options must give (:class:`SpaceMismatchError` otherwise,
+    before anything is stored).
+
+    A document replaced while its batch was embedded keeps no vector of its old text; it (and
+    any document added meanwhile) is embedded in a further pass. The space becomes complete
+    when, at the end, every document of the store has a vector in it.
     """
     if isinstance(model, str):
         model, reason = resolve_model(store, model)
         auto_reason = auto_reason or reason
     embedder = model if isinstance(model, Embedder) else load_embedder(model, **dict(loader or {}))
     space = space_for(embedder, task, dims, fields, overlap, max_chunks, loader, passages)
+    if expect_space is not None and space.key != expect_space:
+        raise SpaceMismatchError(
+            f"{embedder.name} set up this way gives the embedding space {space.key}, not the store's {expect_space}: "
+            "serve or load the model with the options that space was built with (see `patscape info`)"
+        )
     if auto_reason:
         space = replace(space, params={**space.params, "default": f"auto: {auto_reason}"})
     store.ensure_space(space)
-    todo = store.ids_without_vectors(space.key)
-    total = store.count_documents()
+    todo = store.ids_without_vectors(space.key, among=ids)
+    total = store.count_documents() if ids is None else len(set(ids))
+    already = total - len(todo)
     warnings = _language_warnings(store, embedder)
     if on_start:
         on_start(len(todo))
-    for start in range(0, len(todo), batch_docs):
-        docs = list(store.iter_documents(todo[start : start + batch_docs]))
-        result = embedder.embed(
-            [document_text(d, fields) for d in docs], task, dims, overlap=overlap, max_chunks=max_chunks
-        )
-        rows = [
-            (d.id, result.vectors[i], result.n_chunks[i], result.n_tokens[i], result.truncated_tokens[i])
-            for i, d in enumerate(docs)
-        ]
-        store.put_vectors(space.key, rows, _passage_rows(embedder, docs, dims, passages) if passages else None)
-        if progress:
-            progress(len(docs))
-    return EmbedReport(space, len(todo), total - len(todo), warnings)
+    embedded = stale = 0
+    for _ in range(MAX_PASSES):
+        for start in range(0, len(todo), batch_docs):
+            docs = list(store.iter_documents(todo[start : start + batch_docs]))
+            result = embedder.embed(
+                [document_text(d, fields) for d in docs], task, dims, overlap=overlap, max_chunks=max_chunks
+            )
+            rows = [
+                VectorRow(d.id, d.content_hash, result.vectors[i], result.n_chunks[i], result.n_tokens[i],
+                          result.truncated_tokens[i])
+                for i, d in enumerate(docs)
+            ]
+            stored = store.put_vectors(space.key, rows, _passage_rows(embedder, docs, dims, passages) if passages else None)
+            embedded += stored
+            stale += len(rows) - stored
+            if progress:
+                progress(len(docs))
+        todo = store.ids_without_vectors(space.key, among=ids)
+        if not todo:
+            break
+    store.mark_complete(space.key)
+    progress_now = store.space_progress(store.get_space(space.key))
+    return EmbedReport(store.get_space(space.key), embedded, already, warnings, progress_now.missing, stale)
+
+
+def space_options(space: Space) -> dict[str, Any]:
+    """The :func:`embed` options a space was built with (its model loads with ``loader``)."""
+    params = space.params
+    stored = params.get("passages")
+    passages = None
+    if stored:
+        passages = PassageParams(window=int(stored["window"]), overlap=int(stored["overlap"]),
+                                 max_per_field=int(stored["max_per_field"]), fields=tuple(stored["fields"]))
+    return {
+        "task": params.get("task", "document"), "fields": tuple(params.get("fields", ("title", "abstract"))),
+        "overlap": int(params.get("overlap", 32)), "max_chunks": params.get("max_chunks"), "passages": passages,
+        "loader": dict(params.get("loader") or {}),
+    }
+
+
+def embed_into(
+    store: Store,
+    space: Space,
+    embedder: Embedder,
+    *,
+    ids: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> EmbedReport:
+    """Embed into an existing space with exactly the options it was built with: the documents
+    ``ids`` (or every document without a vector). ``embedder`` must be ``space.model`` loaded
+    with the space's loader options; any difference raises :class:`SpaceMismatchError`."""
+    dims = space.dims if space.dims != embedder.native_dims else None
+    return embed(store, embedder, dims=dims, ids=ids, expect_space=space.key, progress=progress, on_start=on_start,
+                 **space_options(space))
 
 
 def _passage_rows(
@@ -327,19 +443,77 @@ def _language_warnings(store: Store, embedder: Embedder) -> list[str]:
 
 # -- shared helpers ------------------------------------------------------------------------------
 def pick_space(store: Store, key: str | None = None, model: str | None = None) -> Space:
-    """The space named by key, else the newest space of ``model``, else the newest space."""
+    """The space named by ``key`` (used as it is, complete or not), else the newest complete
+    space (of ``model`` when given). Without a complete space, :class:`IncompleteSpaceError`
+    names the newest one and how many documents it misses."""
     spaces = store.spaces()
     if not spaces:
         raise NotFoundError(f"{store.path} has no embeddings yet; run `patscape embed {store.path}` first")
     if key:
         return store.get_space(key)
+    candidates = spaces
     if model:
         wanted = resolve_alias(model)
-        matching = [s for s in spaces if s.model == wanted]
-        if not matching:
+        candidates = [s for s in spaces if s.model == wanted]
+        if not candidates:
             raise NotFoundError(f"no embeddings of {model} in {store.path}; run `patscape embed --model {model}` first")
-        return matching[-1]
-    return spaces[-1]
+    complete = [s for s in candidates if s.complete]
+    if complete:
+        return complete[-1]
+    newest = store.space_progress(candidates[-1])
+    raise IncompleteSpaceError(
+        f"the embedding space {newest.space.key} is incomplete: {newest.missing} of {newest.documents} documents "
+        f"have no vector yet; run `patscape embed {store.path}` to finish it, or pass --space {newest.space.key} "
+        "to use it as it is"
+    )
+
+
+def space_notice(store: Store, space: Space) -> tuple[SpaceProgress, str | None]:
+    """How much of the corpus ``space`` covers, and a one-line notice when it is not all."""
+    progress = store.space_progress(space)
+    if not progress.missing:
+        return progress, None
+    if not space.complete:
+        return progress, (f"using the incomplete space {space.key} as asked: {progress.missing} of "
+                          f"{progress.documents} documents have no vector and are left out")
+    return progress, (f"{progress.missing} documents ingested after {space.key} was embedded have no vector and are "
+                      f"left out; run `patscape embed {store.path}` to add them")
+
+
+#: Plausible publication years (older or later dates are treated as unknown by the map).
+FIRST_YEAR = 1790
+
+
+def map_ready(docs: Sequence[Document]) -> tuple[list[Document], list[str]]:
+    """Documents as the landscape reads them, with fields it cannot use set aside (a store
+    ingested before validation existed may hold them): ``extra.landscape`` that is not a
+    mapping, ``extra.cites`` that is not a list of ids, an implausible year. Checked before
+    the expensive work so that a map never fails after clustering. Returns notices."""
+    import datetime
+
+    last_year = datetime.date.today().year + 2
+    fixed: dict[str, int] = {}
+    out: list[Document] = []
+    for doc in docs:
+        extra = doc.extra if isinstance(doc.extra, dict) else {}
+        changes: dict[str, Any] = {}
+        if "landscape" in extra and not isinstance(extra["landscape"], dict):
+            extra = {k: v for k, v in extra.items() if k != "landscape"}
+            fixed["extra.landscape is not a mapping"] = fixed.get("extra.landscape is not a mapping", 0) + 1
+        cites = extra.get("cites")
+        if cites is not None and not (isinstance(cites, list) and all(isinstance(c, str) for c in cites)):
+            if isinstance(cites, str):
+                extra = {**extra, "cites": [c for c in re.split(r"[;,|\s]+", cites) if c]}
+            else:
+                extra = {k: v for k, v in extra.items() if k != "cites"}
+            fixed["extra.cites is not a list of ids"] = fixed.get("extra.cites is not a list of ids", 0) + 1
+        if extra is not doc.extra:
+            changes["extra"] = extra
+        if doc.year is not None and not FIRST_YEAR <= doc.year <= last_year:
+            changes["date"] = None
+            fixed["implausible year"] = fixed.get("implausible year", 0) + 1
+        out.append(replace(doc, **changes) if changes else doc)
+    return out, [f"{n} documents: {what}; set aside for this map" for what, n in fixed.items()]
 
 
 def build_map(
@@ -348,18 +522,31 @@ def build_map(
     params: MapParams | None = None,
     seed: int = 42,
     on_stage: Callable[[str], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> int:
-    """Build a landscape from the vectors of one space and store it as a new run."""
+    """Build a landscape from the vectors of one space and store it as a new run.
+
+    Without ``space_key`` the newest complete space is used (:func:`pick_space`). The map is
+    computed outside any transaction and stored in one: a killed map leaves no trace.
+    """
     space = pick_space(store, space_key)
+    coverage, notice = space_notice(store, space)
+    if notice and on_notice:
+        on_notice(notice)
     ids, vectors = store.load_vectors(space.key)
-    docs = list(store.iter_documents(ids))
+    docs, notices = map_ready(list(store.iter_documents(ids)))
+    for line in notices:
+        if on_notice:
+            on_notice(line)
     result = build_landscape(ids, vectors, docs, params, seed, on_stage)
+    crash_point("map:computed")
     run_params = {
         "map": asdict(result.params),
         "space": space.key,
         "model": space.model,
         "model_fingerprint": space.fingerprint,
         "embedding": space.params,
+        "coverage": {"documents": coverage.documents, "embedded": coverage.embedded, "space_complete": space.complete},
     }
     points = [
         (doc_id, int(label), int(raw), float(x), float(y))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,16 +55,25 @@ class Document:
         return None
 
 
+_LINE_BREAK = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """A record that could not be ingested: where it is and why."""
+    """A record that could not be ingested: where it is and why.
+
+    With ``kept`` the record was still read: a bad field was fixed or dropped, and the reader
+    yields this problem just before the document it concerns.
+    """
 
     path: str
     position: str  # "line 12", "record 3 (line 40)", "document 7 (byte 12345)"
     message: str
+    kept: bool = False
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.position}: {self.message}"
+        """One line, whatever the parts hold."""
+        return _LINE_BREAK.sub(" ", f"{self.path}: {self.position}: {self.message}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +99,19 @@ class Hit:
     cluster: int | None = None
     label: str | None = None
     passage: Evidence | None = None
+
+
+#: The body fields of a document, in reading order.
+BODY_FIELDS = ("abstract", "text", "description", "claims")
+
+
+def searchable_text(doc: Document) -> str:
+    """Everything a keyword search reads in a document: the title and every body field."""
+    return " ".join(part for part in (doc.title, doc.abstract, doc.text, doc.claims, doc.description) if part)
+
+
+def summary_text(doc: Document, limit: int = 3000) -> str:
+    """A document in short, for topic keywords and ``--like`` keyword queries: the title and the
+    abstract, or, without an abstract, the title and the start of the first body field."""
+    body = doc.abstract or next((getattr(doc, name) for name in BODY_FIELDS[1:] if getattr(doc, name)), "")
+    return f"{doc.title}. {body[:limit]}" if body else doc.title

@@ -8,8 +8,14 @@ Patent text is untrusted. The data travels as JSON inside ``<script type="applic
 with ``<``, ``>`` and ``&`` written as ``\\u003c``, ``\\u003e`` and ``\\u0026`` (so nothing in it
 can close the element), the page parses it with ``JSON.parse`` and puts text into the DOM only
 through ``textContent``; text handed to plotly (hover, labels, legend) is entity-escaped first.
-A Content-Security-Policy allows only the page's own two scripts (pinned by SHA-256) and no
-network access at all, so even a missed escape could neither run a script nor load anything.
+A Content-Security-Policy allows only the page's own two scripts (pinned by SHA-256), no
+``eval`` and no network access at all, so even a missed escape could neither run a script nor
+load anything.
+
+Without ``eval``, plotly.js can draw WebGL only in its "strict" build (its WebGL code is
+precompiled there), which patscape ships as ``patscape/web/plotly-strict.min.js``. A map of up to
+:data:`WEBGL_POINTS` points is drawn as SVG with the bundle of the installed ``plotly`` package; a
+larger one, where SVG gets slow, is drawn with WebGL and inlines the strict build instead.
 
 Map points are embedded column-wise (one array per field) to keep 100k points compact;
 :func:`read_embedded_data` turns an HTML report back into the data it was made from.
@@ -30,6 +36,12 @@ from typing import Any
 
 __all__ = ["render_report", "write_report", "read_embedded_data"]
 
+#: Maps with more points than this are drawn with WebGL (and plotly's strict build); the app
+#: script below has the same number.
+WEBGL_POINTS = 20_000
+#: plotly.js's strict build (WebGL without ``eval``), shipped with patscape; MIT licensed.
+STRICT_PLOTLY = Path(__file__).resolve().parent / "web" / "plotly-strict.min.js"
+
 #: Point fields in the order they are embedded (others follow in order of first appearance).
 POINT_FIELDS = ("id", "title", "cluster", "x", "y", "date", "lang")
 
@@ -46,17 +58,26 @@ def _plotly_js() -> str:
     """The plotly.js bundle shipped with the installed ``plotly`` package (newlines normalised)."""
     from plotly.offline import get_plotlyjs
 
-    source = get_plotlyjs()
+    return _inlinable(get_plotlyjs())
+
+
+@functools.lru_cache(maxsize=1)
+def _plotly_strict_js() -> str:
+    """plotly.js's strict build shipped with patscape: WebGL traces without ``eval``."""
+    return _inlinable(STRICT_PLOTLY.read_text(encoding="utf-8"))
+
+
+def _inlinable(source: str) -> str:
     # The HTML parser turns CR LF and lone CR into LF before a script runs; normalising here keeps
     # the CSP hash equal to what the browser hashes.
     source = source.replace("\r\n", "\n").replace("\r", "\n")
     if "</script" in source.lower() or "<!--" in source:  # pragma: no cover - guard, never seen
-        raise RuntimeError("the installed plotly.js bundle cannot be inlined safely")
+        raise RuntimeError("the plotly.js bundle cannot be inlined safely")
     return source
 
 
-def _plotly_version() -> str:
-    match = re.search(r"plotly\.js v([0-9][0-9A-Za-z.\-]*)", _plotly_js()[:400])
+def _plotly_version(source: str | None = None) -> str:
+    match = re.search(r"plotly\.js (?:\([^)]*\) )?v([0-9][0-9A-Za-z.\-]*)", (source or _plotly_js())[:400])
     return match.group(1) if match else "unknown"
 
 
@@ -134,10 +155,10 @@ def render_report(data: dict) -> str:
     payload = dict(data)
     payload["points"] = _point_columns(data.get("points"))
     title = str(data.get("title") or "patscape landscape")
-    plotly_js = _plotly_js()
+    plotly_js = _plotly_strict_js() if payload["points"]["count"] > WEBGL_POINTS else _plotly_js()
     csp = "; ".join([
         "default-src 'none'",
-        f"script-src {_csp_hash(plotly_js)} {_csp_hash(_APP_JS)} 'unsafe-eval'",  # regl (WebGL) compiles code
+        f"script-src {_csp_hash(plotly_js)} {_csp_hash(_APP_JS)}",  # no eval: SVG needs none, the strict build neither
         "style-src 'unsafe-inline'",
         "img-src data: blob:",
         "font-src data:",
@@ -148,7 +169,7 @@ def render_report(data: dict) -> str:
     parts = {
         "CSP": html.escape(csp, quote=False),  # sits in a double-quoted attribute; has no "
         "VERSION": html.escape(__version__),
-        "PLOTLYVERSION": html.escape(_plotly_version()),
+        "PLOTLYVERSION": html.escape(_plotly_version(plotly_js)),
         "TITLE": html.escape(title),
         "CSS": _CSS,
         "DATA": _embed_json(payload),
@@ -652,8 +673,10 @@ _APP_JS = r"""
   }
   function renderMap() {
     if (!N || !placed.length) { mapDiv.appendChild(el('p', { class: 'empty' }, 'This run has no map positions.')); return; }
-    var gl = webglWorks();
-    if (!gl) {
+    // Above 20000 points SVG gets slow: the page then carries plotly's strict build, which draws
+    // WebGL without eval (the page's CSP forbids eval). Keep in step with WEBGL_POINTS.
+    var gl = N > 20000 && webglWorks();
+    if (!gl && N > 20000) {
       var note = $('map-note');
       note.hidden = false;
       note.textContent = 'WebGL is not available in this browser, so the map is drawn without it' +

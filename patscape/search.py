@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 from .embed import Embedder, load_embedder
 from .errors import InputError, NotFoundError
-from .records import Evidence, Hit
+from .records import Evidence, Hit, summary_text
 from .store import Space, Store, StoredPassages
 
 Mode = Literal["vector", "keyword", "hybrid"]
@@ -35,7 +35,7 @@ def search(
     language finds patents in another). Where the space has passage vectors, a query ranks each
     patent by its best-matching passage or its document vector, whichever is closer; where the
     passage is, the hit carries it as the evidence. ``--like`` compares document vectors; in keyword and
-    hybrid mode the liked document's title and abstract are the keyword query. Hits carry their
+    hybrid mode the liked document's summary (title and abstract) is the keyword query. Hits carry their
     topic in the newest run of the space.
     """
     if (query is None) == (like is None):
@@ -47,7 +47,7 @@ def search(
     keywords = query
     if like is not None:
         doc = store.get_document(like)  # a clear error for an unknown id
-        keywords = f"{doc.title} {doc.abstract}"
+        keywords = summary_text(doc)
     allowed = _ids_in_language(store, lang)
     candidates = max(CANDIDATES, k)
     vector_hits: list[tuple[str, float]] = []
@@ -84,10 +84,10 @@ def search(
 def _ids_in_language(store: Store, lang: str | None) -> set[str] | None:
     if not lang:
         return None
-    rows = store.db.execute("SELECT id FROM documents WHERE lang = ?", (lang.lower(),)).fetchall()
-    if not rows:
+    ids = store.ids_in_language(lang.lower())
+    if not ids:
         raise NotFoundError(f"no documents in language {lang!r} (languages: {', '.join(store.language_counts())})")
-    return {row[0] for row in rows}
+    return ids
 
 
 def _vector_search(
@@ -155,9 +155,8 @@ def _fuse(*rankings: list[tuple[str, float]]) -> list[tuple[str, float]]:
 
 
 def _topics(store: Store, space: Space | None) -> dict[str, tuple[int, str]]:
-    runs = [r for r in store.runs() if space is None or r.space == space.key]
-    if not runs:
+    run = store.newest_run(space.key if space is not None else None)
+    if run is None:
         return {}
-    run = runs[-1]
     labels = {t["cluster"]: t["label"] for t in store.run_topics(run.id)}
     return {doc_id: (c, labels.get(c, "outlier")) for doc_id, c, _, _, _ in store.run_points(run.id)}

@@ -134,6 +134,19 @@ def assert_openai_error(response: httpx.Response, status: int, code: str | None 
     return error
 
 
+def wait_for(page: Any, expression: str, arg: Any = None, timeout: float = 60_000) -> None:
+    """Poll ``expression`` (a JS expression, or a function of ``arg``) until it is truthy.
+
+    Playwright's ``page.wait_for_function`` evaluates its predicate with the page's ``eval``, which
+    the UI's Content-Security-Policy forbids; ``page.evaluate`` runs outside the page's CSP.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout / 1000:.0f} s waiting for {expression}")
+        time.sleep(0.05)
+
+
 def copy_store(source: Path, root: Path) -> Path:
     """A private copy of a built store, so that a test module's uploads stay its own."""
     import shutil

@@ -523,6 +523,17 @@ def test_search_by_text_by_id_and_modes(minilm_server: LiveServer) -> None:
     assert HOSTILE["id"] not in [h["id"] for h in like["hits"]] and len(like["hits"]) == 5
     assert HOSTILE["id"] in [h["id"] for h in keyword["hits"]]
     assert len(hybrid["hits"]) == 4 and hybrid["mode"] == "hybrid"
+    # hybrid is the reciprocal-rank fusion of the vector and keyword rankings (100 candidates each)
+    with minilm_server.client() as http:
+        vector_ranking = http.post("/corpus/search", json={"query": "satellite antenna", "k": 100}).json()["hits"]
+        keyword_ranking = http.post("/corpus/search", json={"query": "satellite antenna", "k": 100, "mode": "keyword"}).json()["hits"]
+    fused: dict[str, float] = {}
+    for ranking in (vector_ranking, keyword_ranking):
+        for rank, hit in enumerate(ranking, start=1):
+            fused[hit["id"]] = fused.get(hit["id"], 0.0) + 1.0 / (60 + rank)
+    expected = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:4]
+    assert [h["id"] for h in hybrid["hits"]] == [doc_id for doc_id, _ in expected]
+    assert [h["score"] for h in hybrid["hits"]] == [round(score, 4) for _, score in expected]
 
 
 def test_document_with_its_ten_neighbours(minilm_server: LiveServer) -> None:
@@ -612,6 +623,12 @@ def test_multipart_upload_of_files(minilm_server: LiveServer, tmp_path: Path) ->
         assert response.status_code == 202
         done = wait_for_job(http, response.json())
         assert done["state"] == "done" and done["added"] == 2 and done["placed"] == 2, done
+        # the path in the file name is dropped: the file lands in the job's folder and is named by its base name
+        assert done["documents"] == ["UP-FILE-1", "solar_cell"]
+        solar = http.get("/corpus/documents/solar_cell").json()
+        assert solar["title"] == "Solar cell with a textured surface"
+        assert solar["source"] == f"upload {done['id']}: solar_cell.txt"
+        assert not Path("/etc/solar cell.txt").exists() and not Path("/etc/solar_cell.txt").exists()
         bad = wait_for_job(http, http.post("/corpus/uploads", files=[("files", ("deck.pptx", b"PK..", "x"))]).json())
         assert bad["state"] == "failed" and "unsupported file type" in bad["message"]
         jobs = http.get("/corpus/jobs").json()

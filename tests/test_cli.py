@@ -80,9 +80,18 @@ def test_map_is_reproducible_and_reports_metrics(mapped: Path) -> None:
 
 
 def test_info_reports_chunks_and_languages(mapped: Path) -> None:
+    from patscape.store import Store
+
     out = run("info", str(mapped)).stdout
     assert "documents  320 (en 240, zh 80)" in out
-    assert "multi-chunk docs" in out and "truncated" in out
+    assert "ids        320 from the source records" in out
+    with Store(mapped, create=False) as db:
+        (space,) = db.spaces()
+        stats = db.chunk_stats(space.key)
+    line = next(line for line in out.splitlines() if line.startswith(f"space      {space.key} [complete]"))
+    assert f"{stats['vectors']} vectors of title+abstract+claims" in line and stats["vectors"] == 320
+    assert f"{stats['multi_chunk_docs']} multi-chunk docs (max {stats['max_chunks']} chunks)" in line
+    assert f"{stats['truncated_docs']} truncated ({stats['truncated_tokens']} tokens left out)" in line
 
 
 def test_search_by_text_by_id_and_by_language(mapped: Path) -> None:

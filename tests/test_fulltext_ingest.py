@@ -365,6 +365,8 @@ def test_the_document_endpoint_returns_claims_and_description(fulltext_server: A
 def test_the_document_panel_shows_numbered_claims_and_a_collapsed_description(fulltext_server: Any) -> None:
     from playwright import sync_api
 
+    from .api_helpers import wait_for
+
     assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium (never `playwright install`)"
     errors: list[str] = []
     with sync_api.sync_playwright() as playwright:
@@ -378,7 +380,7 @@ def test_the_document_panel_shows_numbered_claims_and_a_collapsed_description(fu
             page.fill("#search-input", "quokkafeather")
             page.click("#search-form button[type=submit]")
             page.click(f"#result-list button[data-id='{HOSTILE_FULLTEXT['id']}']")
-            page.wait_for_function("(id) => document.body.dataset.selected === id", arg=HOSTILE_FULLTEXT["id"])
+            wait_for(page, "(id) => document.body.dataset.selected === id", arg=HOSTILE_FULLTEXT["id"])
             claims = page.locator("#doc-claims li")
             texts = [claims.nth(i).text_content() for i in range(claims.count())]
             numbers = page.evaluate("() => Array.from(document.querySelectorAll('#doc-claims li'), li => li.value)")

@@ -216,6 +216,11 @@ def test_store_path_that_is_a_file(tmp_path: Path) -> None:
 
 def test_streaming_reader_is_lazy(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "big.jsonl", [dict(RECORDS[0], id=f"US-{i}") for i in range(2000)])
-    reader = read_path(path, FieldMap())
-    first = next(iter(reader))
+    reader = iter(read_path(path, FieldMap()))
+    first = next(reader)
     assert isinstance(first, Document) and first.id == "US-0"
+    # A reader that had read the whole file would still yield all 2000 after the file is emptied;
+    # a streaming one yields at most what its read buffer held.
+    path.write_bytes(b"")
+    rest = sum(1 for item in reader if isinstance(item, Document))
+    assert rest < 200

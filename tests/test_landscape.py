@@ -145,7 +145,6 @@ def test_selection_is_plain_excess_of_mass_when_unbounded_and_splits_big_branche
     tree = clusterer.condensed_tree_.to_numpy()
     unbounded = select_clusters(tree, len(points), len(points))
     assert adjusted_rand_score(clusterer.labels_, unbounded) == 1.0
-    assert (unbounded == clusterer.labels_).all() or len(set(unbounded)) == len(set(clusterer.labels_))
     bounded = select_clusters(tree, len(points), int(0.25 * len(points)))
     truth = np.repeat(np.arange(6), 80)
     kept = bounded >= 0
@@ -187,3 +186,27 @@ def test_outlier_ceiling_is_reached_by_further_rounds_of_voting() -> None:
     # with no topic among any neighbour nothing can be placed
     lonely = reduce_outliers(np.array([0, 0, -1, -1]), np.array([[0, 1], [1, 0], [2, 3], [3, 2]]), 0.5, 1, 0.0)
     assert lonely.tolist() == [0, 0, -1, -1]
+
+
+def test_growth_fits_every_year_and_a_partial_last_year_is_left_out() -> None:
+    # topic 0 doubles every year 2015-2019; the export ends in March 2020 (2 patents so far);
+    # topic 1 is flat at 4 a year, with one quiet year in the middle.
+    docs, labels = [], []
+    for year, n0, n1 in [(2015, 1, 4), (2016, 2, 4), (2017, 4, 1), (2018, 8, 4), (2019, 16, 4), (2020, 2, 1)]:
+        for i in range(n0 + n1):
+            month = "03" if year == 2020 else "06"
+            docs.append(Document(id=f"{year}-{i}", title="t", date=f"{year}-{month}-01"))
+            labels.append(0 if i < n0 else 1)
+    evo = evolution(docs, np.array(labels), recent_years=5)
+    assert (evo["recent_from"], evo["recent_to"], evo["partial_year"]) == (2015, 2019, 2020)
+    assert evo["topics"]["0"]["growth"] == pytest.approx(1.0, abs=0.01)  # doubling: +100% a year
+    # the two end years alone would say 0% for topic 1; the fit sees the whole window
+    assert evo["topics"]["1"]["growth"] == pytest.approx(-0.0, abs=0.15)
+    corpus_share = (31 + 17) / (31 + 17)  # every complete year is in the window
+    assert evo["topics"]["0"]["momentum"] == pytest.approx(1.0 / corpus_share)
+    # with the 2020 export running to December, 2020 is a complete year and ends the window
+    docs.append(Document(id="dec", title="t", date="2020-12-15"))
+    labels.append(1)
+    full = evolution(docs, np.array(labels), recent_years=5)
+    assert (full["recent_from"], full["recent_to"], full["partial_year"]) == (2016, 2020, None)
+    assert full["topics"]["0"]["growth"] < 0.5  # 2020's 2 patents now count as a real drop

@@ -263,7 +263,7 @@ def test_map_command_has_label_lang(capsys: pytest.CaptureFixture[str], tmp_path
 def test_keyword_search_finds_japanese_korean_and_thai_patents(tmp_path) -> None:  # type: ignore[no-untyped-def]
     docs, _ = lang_corpus()
     with Store(tmp_path / "store") as store:
-        store.upsert_documents(docs)
+        store.write_documents(docs)
 
         def found(query: str) -> set[str]:
             return {doc_id for doc_id, _ in store.keyword_search(query, 10)}

@@ -27,6 +27,7 @@ from .api_helpers import (
     copy_store,
     live_server,
     mapped_store,
+    wait_for,
 )
 
 CHROMIUM = "/usr/bin/chromium"
@@ -104,7 +105,7 @@ class Page:
         point = next(p for p in self.points() if p["id"] == point_id)
         self.page.mouse.move(point["px"], point["py"])
         self.page.mouse.click(point["px"], point["py"])
-        self.page.wait_for_function("(id) => document.body.dataset.selected === id", arg=point_id, timeout=30_000)
+        wait_for(self.page, "(id) => document.body.dataset.selected === id", arg=point_id, timeout=30_000)
 
 
 @pytest.fixture
@@ -172,7 +173,7 @@ def test_clicking_a_point_opens_the_panel_with_similar_patents(ui: Page, server:
     # A similar patent is clickable and becomes the shown one.
     first = doc["neighbours"][0]["id"]
     similar.nth(0).click()
-    ui.page.wait_for_function("(id) => document.body.dataset.selected === id", arg=first)
+    wait_for(ui.page, "(id) => document.body.dataset.selected === id", arg=first)
     assert ui.page.get_attribute("#doc", "data-id") == first
     assert ui.overlay("selected") == [first]
 
@@ -180,7 +181,7 @@ def test_clicking_a_point_opens_the_panel_with_similar_patents(ui: Page, server:
 def test_search_highlights_hits_on_the_map(ui: Page, server: LiveServer) -> None:
     ui.page.fill("#search-input", "underwater vehicle buoyancy")
     ui.page.click("#search-form button[type=submit]")
-    ui.page.wait_for_function("Number(document.body.dataset.hits) > 0")
+    wait_for(ui.page, "Number(document.body.dataset.hits) > 0")
     with server.client() as http:
         hits = http.post("/corpus/search", json={"query": "underwater vehicle buoyancy", "k": 20}).json()["hits"]
     assert ui.overlay("search hits") == [h["id"] for h in hits]
@@ -189,11 +190,11 @@ def test_search_highlights_hits_on_the_map(ui: Page, server: LiveServer) -> None
     # A patent id searches for similar patents.
     ui.page.fill("#search-input", HOSTILE["id"])
     ui.page.click("#search-form button[type=submit]")
-    ui.page.wait_for_function("document.getElementById('results-count').textContent.includes('like')")
+    wait_for(ui.page, "document.getElementById('results-count').textContent.includes('like')")
     highlighted = ui.overlay("search hits")
     assert len(highlighted) == 20 and HOSTILE["id"] not in highlighted
     ui.page.click("#search-clear")
-    ui.page.wait_for_function("document.body.dataset.hits === '0'")
+    wait_for(ui.page, "document.body.dataset.hits === '0'")
     assert ui.overlay("search hits") == []
 
 
@@ -217,7 +218,7 @@ def test_an_upload_appears_on_the_map(ui: Page, tmp_path: Path) -> None:
     ui.page.click("#upload summary")
     ui.page.set_input_files("#upload-files", str(upload))
     ui.page.click("#upload-form button[type=submit]")
-    ui.page.wait_for_function("['done', 'failed'].includes(document.body.dataset.upload)", timeout=240_000)
+    wait_for(ui.page, "['done', 'failed'].includes(document.body.dataset.upload)", timeout=240_000)
     assert ui.page.get_attribute("body", "data-upload") == "done", ui.page.text_content("#upload-message")
     assert "1 placed on the map" in ui.page.text_content("#upload-message")
     points = ui.points()
@@ -244,9 +245,9 @@ def test_topics_evolution_and_graph_views(ui: Page, server: LiveServer) -> None:
     )
     assert sum(1 for _, opacity in opacities if opacity > 0.5) == 1  # only the chosen topic stands out
     ui.page.click(".tabs button[data-view=evolution]")
-    ui.page.wait_for_function("(document.getElementById('evolution').data || []).length > 0")
+    wait_for(ui.page, "(document.getElementById('evolution').data || []).length > 0")
     ui.page.click(".tabs button[data-view=graph]")
-    ui.page.wait_for_function("(document.getElementById('graph').data || []).length > 0")
+    wait_for(ui.page, "(document.getElementById('graph').data || []).length > 0")
     nodes = ui.page.evaluate("document.getElementById('graph').data.find(t => t.mode === 'markers+text').customdata")
     assert sorted(nodes) == sorted(t["cluster"] for t in topics)
 

@@ -18,7 +18,7 @@ from patscape.landscape import MapParams
 from patscape.pipeline import build_map, embed, ingest
 from patscape.store import Store
 
-from .api_helpers import LiveServer, live_server, slice_records
+from .api_helpers import LiveServer, live_server, slice_records, wait_for
 from .test_passages import fulltext_records, middle_passage
 from .test_web import Page, browser, ui  # noqa: F401  (the browser, and a page of this module's server)
 
@@ -70,7 +70,7 @@ def test_a_paragraph_finds_its_patent_and_is_shown_as_the_evidence(ui: Page, ser
     start, passage = middle_passage(doc.description)
     ui.page.fill("#search-input", passage)
     ui.page.click("#search-form button[type=submit]")
-    ui.page.wait_for_function("Number(document.body.dataset.hits) > 0")
+    wait_for(ui.page, "Number(document.body.dataset.hits) > 0")
     first = ui.page.locator("#result-list button").nth(0)
     assert first.get_attribute("data-id") == doc.id
     with server.client() as http:
@@ -83,8 +83,8 @@ def test_a_paragraph_finds_its_patent_and_is_shown_as_the_evidence(ui: Page, ser
     assert shown.rstrip("\u2026") and evidence["text"].startswith(shown.rstrip("\u2026"))
     # opening the hit shows the description open at the passage, highlighted
     first.click()
-    ui.page.wait_for_function("(id) => document.body.dataset.selected === id", arg=doc.id)
-    ui.page.wait_for_function("document.body.dataset.evidence === 'description'")
+    wait_for(ui.page, "(id) => document.body.dataset.selected === id", arg=doc.id)
+    wait_for(ui.page, "document.body.dataset.evidence === 'description'")
     assert ui.page.evaluate("document.getElementById('doc-description-box').open") is True
     marked = " ".join(ui.page.locator("#doc-description mark.passage").all_text_contents())
     squash = lambda text: re.sub(r"\s+", " ", text).strip()  # noqa: E731
@@ -98,7 +98,7 @@ def test_a_hostile_passage_is_shown_as_text(ui: Page, store: Path) -> None:
     query = "sealing ring pressed into the groove of the housing"
     ui.page.fill("#search-input", query)
     ui.page.click("#search-form button[type=submit]")
-    ui.page.wait_for_function("Number(document.body.dataset.hits) > 0")
+    wait_for(ui.page, "Number(document.body.dataset.hits) > 0")
     evidences = ui.page.locator("#result-list .evidence mark").all_text_contents()
     assert any(SCRIPT in text for text in evidences)
     assert ui.page.locator("#result-list script").count() == 0
@@ -107,11 +107,11 @@ def test_a_hostile_passage_is_shown_as_text(ui: Page, store: Path) -> None:
 def test_a_body_text_passage_is_highlighted_in_the_text_box(ui: Page) -> None:
     ui.page.fill("#search-input", GEARS)
     ui.page.click("#search-form button[type=submit]")
-    ui.page.wait_for_function("Number(document.body.dataset.hits) > 0")
+    wait_for(ui.page, "Number(document.body.dataset.hits) > 0")
     first = ui.page.locator("#result-list button").nth(0)
     assert first.get_attribute("data-id") == "TXT-1"
     assert first.locator(".evidence-field").text_content().startswith("text")
     first.click()
-    ui.page.wait_for_function("document.body.dataset.evidence === 'text'")
+    wait_for(ui.page, "document.body.dataset.evidence === 'text'")
     assert ui.page.is_visible("#doc-text-box") and not ui.page.is_visible("#doc-abstract")
     assert "sprockets" in " ".join(ui.page.locator("#doc-text mark.passage").all_text_contents())

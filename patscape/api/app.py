@@ -18,10 +18,11 @@ from .corpus import Corpus
 from .deps import require_api_key
 from .engine import Engine, Loader
 from .errors import install_error_handlers
-from .jobs import Jobs
+from .jobs import Jobs, UploadLimits
 from .limits import BodyLimit
 from .metrics import Metrics
 from .routes import documents, embeddings, health, ollama, runs, search, uploads, web
+from .security import RequestGuard, cors_middleware
 from .settings import Settings
 
 DESCRIPTION = """\
@@ -42,7 +43,9 @@ def create_app(settings: Settings, *, loader: Loader | None = None) -> FastAPI:
     metrics = Metrics()
     engine = Engine(settings, metrics, loader)
     corpus = Corpus(settings.store, engine) if settings.store is not None else None
-    jobs = Jobs(corpus) if corpus is not None else None
+    limits = UploadLimits(max_files=settings.max_upload_files, max_queued=settings.max_jobs,
+                          max_decompressed_bytes=settings.max_upload_expanded_bytes, max_pdf_pages=settings.max_pdf_pages)
+    jobs = Jobs(corpus, limits) if corpus is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,8 +79,13 @@ def create_app(settings: Settings, *, loader: Loader | None = None) -> FastAPI:
     def body_limit(path: str) -> int:
         return settings.max_upload_bytes if path.rstrip("/") == "/corpus/uploads" else settings.max_body_bytes
 
-    # Outermost last: metrics see every answer, the limit runs before any body is read.
+    # Outermost last: metrics see every answer (refusals too), the Host and cross-site checks run
+    # before anything else (CORS preflights included), the limit runs before any body is read.
     app.add_middleware(GZipMiddleware, minimum_size=4096)
     app.add_middleware(BodyLimit, limit_for=body_limit)
+    if settings.allowed_origins:
+        app.add_middleware(cors_middleware, allowed_origins=settings.allowed_origins)  # type: ignore[arg-type]
+    app.add_middleware(RequestGuard, bind_host=settings.host, allowed_hosts=settings.allowed_hosts,
+                       allowed_origins=settings.allowed_origins)
     app.add_middleware(metrics.middleware)  # type: ignore[arg-type]
     return app

@@ -14,12 +14,14 @@ Examples:
   patscape serve corpus/                          # http://127.0.0.1:8000/ (the map)
   patscape serve corpus/ --port 9000 --api-key "$KEY"
   patscape serve corpus/ --model st:~/models/Qwen3-Embedding-0.6B --long-inputs reject
+  patscape serve corpus/ --host 0.0.0.0 --api-key "$KEY" --allow-host host.docker.internal
 
 \b
 Clients:
   OpenAI      base_url=http://127.0.0.1:8000/v1        model=minilm (or minilm:query)
   Ollama      OLLAMA_BASE_URL=http://127.0.0.1:8000    model=minilm
-See docs/serving.md for Open WebUI, LangChain, LlamaIndex and Elasticsearch.
+See docs/serving.md for Open WebUI, LangChain, LlamaIndex and Elasticsearch, and for who
+can reach which route ("Who can reach what").
 """
 
 
@@ -45,8 +47,24 @@ See docs/serving.md for Open WebUI, LangChain, LlamaIndex and Elasticsearch.
               help="Largest JSON request body in bytes (413 above).")
 @click.option("--max-upload", "max_upload_bytes", type=int, default=256 * 1024 * 1024, show_default=True,
               help="Largest document upload in bytes.")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests made to this host name (the Host header; loopback names and the --host "
+                   "address always work); repeatable; * turns the DNS-rebinding check off.")
+@click.option("--allow-origin", "allowed_origins", multiple=True, metavar="ORIGIN",
+              help="Let web pages of this origin (e.g. http://localhost:3000) send writes and read answers (CORS); "
+                   "repeatable. Other sites' pages are refused with 403.")
+@click.option("--max-jobs", type=int, default=8, show_default=True,
+              help="Upload jobs that may wait or run at once; more uploads are answered with 429.")
+@click.option("--max-upload-files", type=int, default=1000, show_default=True, help="Files in one upload (413 beyond).")
+@click.option("--max-upload-expanded", "max_upload_expanded_bytes", type=int, default=2 * 1024**3, show_default=True,
+              help="Bytes a compressed uploaded file may expand to (gzip bombs stop there).")
+@click.option("--max-pdf-pages", type=int, default=500, show_default=True, help="Pages read from one uploaded PDF.")
+@click.option("--public-metrics", is_flag=True, default=False,
+              help="Serve /metrics without the API key (default: it wants the key when one is set).")
 def serve(store: Path, model: str, host: str, port: int, api_key: str | None, max_batch: int, max_batch_tokens: int,
-          queue_size: int, max_inputs: int, max_tokens: int, long_inputs: str, max_body_bytes: int, max_upload_bytes: int) -> None:
+          queue_size: int, max_inputs: int, max_tokens: int, long_inputs: str, max_body_bytes: int, max_upload_bytes: int,
+          max_jobs: int, max_upload_files: int, max_upload_expanded_bytes: int, max_pdf_pages: int,
+          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], public_metrics: bool) -> None:
     """Serve STORE: embeddings (OpenAI /v1/embeddings, Ollama /api/embed), the corpus API and the map UI.
 
     The model loads in the background; /health answers 200 once it is ready. The API is
@@ -60,10 +78,13 @@ def serve(store: Path, model: str, host: str, port: int, api_key: str | None, ma
         store=store, model=model, api_key=api_key, max_batch=max_batch, max_batch_tokens=max_batch_tokens,
         queue_size=queue_size, max_inputs=max_inputs,
         max_tokens_per_input=max_tokens, long_inputs=long_inputs, max_body_bytes=max_body_bytes,  # type: ignore[arg-type]
-        max_upload_bytes=max_upload_bytes, host=host, port=port,
+        max_upload_bytes=max_upload_bytes, host=host, port=port, allowed_hosts=tuple(allowed_hosts),
+        allowed_origins=tuple(allowed_origins), public_metrics=public_metrics, max_jobs=max_jobs,
+        max_upload_files=max_upload_files, max_upload_expanded_bytes=max_upload_expanded_bytes, max_pdf_pages=max_pdf_pages,
     ).validate()
-    if host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
-        click.echo(f"warning: listening on {host} without --api-key: anyone who reaches it can use the API", err=True)
+    warning = exposure_warning(host, api_key is not None, "*" in allowed_hosts)
+    if warning:
+        click.echo(warning, err=True)
     try:
         import uvicorn
     except ImportError as exc:
@@ -75,11 +96,34 @@ def serve(store: Path, model: str, host: str, port: int, api_key: str | None, ma
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
 
 
+def exposure_warning(host: str, has_key: bool, any_host: bool) -> str | None:
+    """The one-line warning for a server that others can reach without a key, else None."""
+    from .security import is_loopback, is_wildcard
+
+    if has_key:
+        return None
+    if is_wildcard(host):
+        return (f"warning: listening on every address of this machine ({host or 'all'}) without --api-key: anyone "
+                "on your network can read the corpus, add documents and use the model; set --api-key")
+    if not is_loopback(host):
+        return (f"warning: listening on {host}, which is not a loopback address, without --api-key: anyone who "
+                "reaches it can read the corpus, add documents and use the model; set --api-key")
+    if any_host:
+        return ("warning: --allow-host * turns the DNS-rebinding check off and the server has no --api-key: "
+                "any web page can read and change the corpus through a rebound name; set --api-key")
+    return None
+
+
 def served_default(store: Path) -> str:
-    """The model ``serve --model auto`` serves: the newest space's, else the corpus default."""
+    """The model ``serve --model auto`` serves: that of the current map's space, else of the
+    newest complete space, else the newest space's, else the corpus default."""
     from ..pipeline import default_model
     from ..store import Store
 
     with Store(store, create=False) as db:
+        run = db.newest_run()
+        if run is not None:
+            return db.get_space(run.space).model
         spaces = db.spaces()
-        return spaces[-1].model if spaces else default_model(db)[0]
+        complete = [s for s in spaces if s.complete]
+        return (complete or spaces)[-1].model if spaces else default_model(db)[0]

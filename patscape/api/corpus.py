@@ -9,6 +9,7 @@ and rebuilt when the run's placements change.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 from collections import Counter, OrderedDict
@@ -24,7 +25,6 @@ from ..records import Hit
 from ..search import search as run_search
 from ..store import RunInfo, Space, Store
 from ..text import display_phrase
-from . import placements as placing
 from .engine import Engine, SharedEmbedder
 from .schemas import corpus as schemas
 
@@ -53,16 +53,19 @@ class Corpus:
 
     # -- models of the store's spaces ------------------------------------------------------------
     def embedder_for(self, space: Space) -> SharedEmbedder:
-        """The model of ``space``: the served one when it is the same, else loaded once."""
+        """The model of ``space`` set up as the space was built: the served one when it is the
+        same model with default options, else loaded once with the space's loader options."""
         served = self.engine.require()
-        if space.model == served.name or resolve_alias(space.model) == served.name:
+        loader = dict(space.params.get("loader") or {})
+        if not loader and (space.model == served.name or resolve_alias(space.model) == served.name):
             return served
+        key = json.dumps([space.model, loader], sort_keys=True)
         with self._lock:
-            if space.model not in self._embedders:
+            if key not in self._embedders:
                 log.info("loading %s for the store's space %s", space.model, space.key)
-                model: Embedder = load_embedder(space.model)
-                self._embedders[space.model] = SharedEmbedder(model)
-            return self._embedders[space.model]
+                model: Embedder = load_embedder(space.model, **loader)
+                self._embedders[key] = SharedEmbedder(model)
+            return self._embedders[key]
 
     # -- runs --------------------------------------------------------------------------------------
     @staticmethod
@@ -101,11 +104,10 @@ class Corpus:
 
     @staticmethod
     def _run_public(store: Store, run: RunInfo) -> schemas.RunPublic:
-        documents = store.db.execute("SELECT COUNT(*) FROM run_points WHERE run_id = ?", (run.id,)).fetchone()[0]
-        topics = store.db.execute("SELECT COUNT(*) FROM topics WHERE run_id = ?", (run.id,)).fetchone()[0]
+        documents, topics = store.run_sizes(run.id)
         return schemas.RunPublic(
             id=run.id, space=run.space, model=run.params.get("model"), created_at=run.created_at, seed=run.seed,
-            documents=int(documents), placed=placing.placement_version(store, run.id)[0], topics=int(topics),
+            documents=documents, placed=store.placement_version(run.id)[0], topics=topics,
             metrics=run.metrics, params=run.params,
         )
 
@@ -113,7 +115,7 @@ class Corpus:
     def topics(self, run: str | int) -> schemas.TopicListPublic:
         with self.store() as store:
             info = self.run_of(store, run)
-            placed = Counter(p.cluster for p in placing.placements(store, info.id))
+            placed = Counter(p.cluster for p in store.placements(info.id))
             return schemas.TopicListPublic(
                 run=info.id, topics=[_topic_public(t, placed.get(t["cluster"], 0)) for t in store.run_topics(info.id)]
             )
@@ -161,14 +163,14 @@ class Corpus:
     def map(self, run: str | int) -> schemas.MapPublic:
         with self.store() as store:
             info = self.run_of(store, run)
-            key = (info.id, placing.placement_version(store, info.id))
+            key = (info.id, store.placement_version(info.id))
             with self._lock:
                 cached = self._maps.get(key)
             if cached is not None:
                 return cached
             points_raw = store.run_points(info.id)
-            placed = placing.placements(store, info.id)
-            titles = _titles(store, [p[0] for p in points_raw] + [p.doc_id for p in placed])
+            placed = store.placements(info.id)
+            titles = store.titles([p[0] for p in points_raw] + [p.doc_id for p in placed])
             points = [
                 schemas.PointPublic(id=d, x=round(x, 5), y=round(y, 5), cluster=c, title=titles.get(d, ""))
                 for d, c, _, x, y in points_raw
@@ -188,7 +190,7 @@ class Corpus:
     # -- search and documents ---------------------------------------------------------------------
     def search(self, body: schemas.SearchCreate) -> schemas.SearchPublic:
         with self.store() as store:
-            info = _newest_run(store)
+            info = store.newest_run()
             space = store.get_space(info.space) if info else None
             embedder = None
             if body.mode != "keyword":
@@ -208,23 +210,21 @@ class Corpus:
     def document(self, doc_id: str) -> schemas.DocumentPublic:
         with self.store() as store:
             doc = store.get_document(doc_id)
-            info = _newest_run(store)
+            info = store.newest_run()
             cluster = label = x = y = None
             placed = False
             neighbours: list[Hit] = []
             if info is not None:
                 labels = {t["cluster"]: t["label"] for t in store.run_topics(info.id)}
-                row = store.db.execute(
-                    "SELECT cluster, x, y FROM run_points WHERE run_id = ? AND doc_id = ?", (info.id, doc_id)
-                ).fetchone()
+                row = store.run_point(info.id, doc_id)
                 if row is None:
-                    found = [p for p in placing.placements(store, info.id) if p.doc_id == doc_id]
+                    found = store.placements(info.id, doc_id)
                     if found:
                         row, placed = (found[0].cluster, found[0].x, found[0].y), True
                 if row is not None:
-                    cluster, x, y = int(row[0]), float(row[1]), float(row[2])
+                    cluster, x, y = row
                     label = labels.get(cluster, "outlier")
-                if _has_vector(store, info.space, doc_id):
+                if store.has_vector(info.space, doc_id):
                     neighbours = run_search(store, like=doc_id, k=NEIGHBOURS, mode="vector", space=store.get_space(info.space))
             return schemas.DocumentPublic(
                 id=doc.id, title=doc.title, abstract=doc.abstract, text=doc.text, claims=doc.claims,
@@ -240,7 +240,7 @@ class Corpus:
         placed: dict[str, int] = {}
         labels: dict[int, str] = {}
         if info is not None and any(h.cluster is None for h in hits):
-            placed = {p.doc_id: p.cluster for p in placing.placements(store, info.id)}
+            placed = {p.doc_id: p.cluster for p in store.placements(info.id)}
             labels = {t["cluster"]: t["label"] for t in store.run_topics(info.id)}
         out = []
         for h in hits:
@@ -254,27 +254,8 @@ class Corpus:
         return out
 
 
-def _newest_run(store: Store) -> RunInfo | None:
-    runs = store.runs()
-    return runs[-1] if runs else None
-
-
 def _has_space_of(store: Store, model: str) -> bool:
-    return any(s.model == model for s in store.spaces())
-
-
-def _has_vector(store: Store, space: str, doc_id: str) -> bool:
-    row = store.db.execute("SELECT 1 FROM vectors WHERE space = ? AND doc_id = ?", (space, doc_id)).fetchone()
-    return row is not None
-
-
-def _titles(store: Store, ids: list[str]) -> dict[str, str]:
-    titles: dict[str, str] = {}
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
-        marks = ",".join("?" * len(chunk))
-        titles.update(store.db.execute(f"SELECT id, title FROM documents WHERE id IN ({marks})", chunk).fetchall())
-    return titles
+    return any(s.model == model and s.complete for s in store.spaces())
 
 
 def _topic_public(topic: dict[str, Any], placed: int) -> schemas.TopicPublic:

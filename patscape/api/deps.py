@@ -48,6 +48,12 @@ def require_api_key(request: Request) -> None:
         raise ApiError(401, "incorrect API key", code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
 
 
+def require_metrics_key(request: Request) -> None:
+    """``/metrics`` wants the API key like the API does, unless the server has ``public_metrics``."""
+    if not request.app.state.settings.public_metrics:
+        require_api_key(request)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 CorpusDep = Annotated[Corpus, Depends(get_corpus)]

@@ -103,6 +103,7 @@ class Engine:
         self.created = int(time.time())
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._loaded = threading.Event()  # the same moment, for worker threads (upload jobs)
         self._variants: dict[tuple[Task, str], SharedEmbedder] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -118,6 +119,7 @@ class Engine:
             self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
             log.error("model %s could not be loaded: %s", self.settings.model, self.error)
             self._ready.set()
+            self._loaded.set()
             return
         self.load_seconds = time.perf_counter() - started
         self.embedder = inner if isinstance(inner, SharedEmbedder) else SharedEmbedder(inner)
@@ -130,6 +132,7 @@ class Engine:
         self.state = "ready"
         self.metrics.model_loaded.set(1)
         self._ready.set()
+        self._loaded.set()
         log.info("model %s ready in %.1fs", self.embedder.name, self.load_seconds)
 
     async def wait_ready(self, timeout: float | None = None) -> bool:
@@ -138,6 +141,11 @@ class Engine:
         except TimeoutError:
             return False
         return self.state == "ready"
+
+    def require_blocking(self, timeout: float = 900) -> SharedEmbedder:
+        """The model, waiting (on a worker thread) until its load has ended."""
+        self._loaded.wait(timeout)
+        return self.require()
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():

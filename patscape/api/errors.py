@@ -20,11 +20,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
     CorpusTooSmallError,
+    IncompleteSpaceError,
     InputError,
     MissingDependencyError,
     ModelError,
     NotFoundError,
     PatscapeError,
+    SpaceMismatchError,
+    StoreBusyError,
     StoreError,
 )
 
@@ -54,6 +57,9 @@ DOMAIN_STATUS: tuple[tuple[type[PatscapeError], int, str], ...] = (
     (ModelError, 400, "model_error"),
     (InputError, 400, "invalid_input"),
     (CorpusTooSmallError, 409, "corpus_too_small"),
+    (IncompleteSpaceError, 409, "incomplete_space"),
+    (SpaceMismatchError, 409, "space_mismatch"),
+    (StoreBusyError, 503, "store_busy"),
     (StoreError, 503, "store_unavailable"),
     (PatscapeError, 400, "invalid_request"),
 )
@@ -142,7 +148,8 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PatscapeError)
     status, code = domain_error_status(exc)
-    return error_response(status, str(exc), code=code)
+    headers = {"Retry-After": "2"} if isinstance(exc, StoreBusyError) else None
+    return error_response(status, str(exc), code=code, headers=headers)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -2,72 +2,22 @@
 
 A document uploaded to a served corpus has a vector but no place on the newest run. It is put
 at the similarity-weighted mean of the x/y of its ``k`` nearest mapped neighbours, and given
-the topic they vote for (votes weighted by similarity). Placements live in a sidecar table,
-``serve_placements``, that this module creates in the store's own SQLite file; the store's
-schema and migrations are not touched. A new run makes them obsolete (they are keyed by run):
+the topic they vote for (votes weighted by similarity). Placements are stored by the store
+(``Store.save_placements``), keyed by run: a new run makes them obsolete, since
 ``patscape map`` places every document for real.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..store import Store
+from ..store import Placement, Store
 
-TABLE = "serve_placements"
 NEIGHBOURS = 10
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    run_id INTEGER NOT NULL,
-    doc_id TEXT NOT NULL,
-    cluster INTEGER NOT NULL,
-    x REAL NOT NULL,
-    y REAL NOT NULL,
-    neighbours TEXT NOT NULL,
-    placed_at REAL NOT NULL,
-    PRIMARY KEY (run_id, doc_id)
-)
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    doc_id: str
-    cluster: int
-    x: float
-    y: float
-    neighbours: tuple[str, ...]
-
-
-def ensure_table(store: Store) -> None:
-    store.db.execute(_SCHEMA)
-
-
-def placements(store: Store, run_id: int) -> list[Placement]:
-    """The documents placed on ``run_id``, in id order."""
-    if not _table_exists(store):
-        return []
-    rows = store.db.execute(
-        f"SELECT doc_id, cluster, x, y, neighbours FROM {TABLE} WHERE run_id = ? ORDER BY doc_id", (run_id,)
-    )
-    return [Placement(d, int(c), float(x), float(y), tuple(json.loads(n))) for d, c, x, y, n in rows]
-
-
-def placement_version(store: Store, run_id: int) -> tuple[int, float]:
-    """Changes whenever a placement of ``run_id`` is added or replaced (for caches)."""
-    if not _table_exists(store):
-        return (0, 0.0)
-    count, last = store.db.execute(
-        f"SELECT COUNT(*), COALESCE(MAX(placed_at), 0) FROM {TABLE} WHERE run_id = ?", (run_id,)
-    ).fetchone()
-    return int(count), float(last)
 
 
 def place(
@@ -109,14 +59,16 @@ def place_unmapped(store: Store, run_id: int, k: int = NEIGHBOURS, only: Iterabl
     returned.
     """
     run = store.get_run(run_id)
-    mapped = store.run_points(run.id)
-    ids, vectors = store.load_vectors(run.space)
+    with store.snapshot():  # vectors and the text they were computed from, as of one instant
+        mapped = store.run_points(run.id)
+        ids, vectors = store.load_vectors(run.space)
+        hashes = store.content_hashes(list(only) if only is not None else ids)
     row = {doc_id: i for i, doc_id in enumerate(ids)}
     mapped = [p for p in mapped if p[0] in row]
     if not mapped:
         return []
     wanted = set(only) if only is not None else None
-    placed = {p.doc_id for p in placements(store, run.id)}
+    placed = {p.doc_id for p in store.placements(run.id)}
     # Asked-for documents are placed again (their content, so their vector, may have changed).
     done = {p[0] for p in mapped} | (placed - wanted if wanted is not None else placed)
     new_ids = [doc_id for doc_id in ids if doc_id not in done and (wanted is None or doc_id in wanted)]
@@ -134,16 +86,5 @@ def place_unmapped(store: Store, run_id: int, k: int = NEIGHBOURS, only: Iterabl
         Placement(doc_id, int(clusters[i]), float(xy[i, 0]), float(xy[i, 1]), tuple(mapped[j][0] for j in nearest[i]))
         for i, doc_id in enumerate(new_ids)
     ]
-    ensure_table(store)
-    now = time.time()
-    with store.transaction():
-        store.db.executemany(
-            f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(run.id, p.doc_id, p.cluster, p.x, p.y, json.dumps(list(p.neighbours)), now) for p in result],
-        )
-    return result
-
-
-def _table_exists(store: Store) -> bool:
-    row = store.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)).fetchone()
-    return row is not None
+    kept = store.save_placements(run.id, result, hashes)
+    return [p for p in result if p.doc_id in kept]

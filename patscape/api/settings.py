@@ -32,6 +32,18 @@ class Settings:
     max_body_bytes: largest JSON request body (413 above it).
     max_upload_bytes: largest document upload (multipart) body.
     host, port: where ``patscape serve`` listens (loopback by default).
+    allowed_hosts: extra names the server may be reached under (the ``Host`` header), besides
+        loopback names and addresses and ``host``; ``"*"`` turns the check off. The check
+        defeats DNS rebinding: a web page whose name resolves to this machine is refused.
+    allowed_origins: web origins (``scheme://host[:port]``) whose pages may send state-changing
+        requests to the API from a browser, and read its answers (CORS); other cross-site
+        browser requests are refused with 403. Clients that are not browsers send no
+        ``Origin`` and are not affected.
+    public_metrics: ``/metrics`` without the API key (for a Prometheus that has none).
+    max_jobs: upload jobs that may wait or run at once (429 beyond).
+    max_upload_files: files in one upload (413 beyond).
+    max_upload_expanded_bytes: bytes one compressed upload file may expand to (the rest is refused).
+    max_pdf_pages: pages read from one uploaded PDF (the rest is cut, with a problem).
     """
 
     store: Path | None = None
@@ -47,13 +59,21 @@ class Settings:
     max_upload_bytes: int = 256 * 1024 * 1024
     host: str = "127.0.0.1"
     port: int = 8000
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    public_metrics: bool = False
+    max_jobs: int = 8
+    max_upload_files: int = 1000
+    max_upload_expanded_bytes: int = 2 * 1024**3
+    max_pdf_pages: int = 500
 
     def validate(self) -> Settings:
         """Return self, or raise :class:`InputError` naming the first impossible value."""
         positive = {
             "max_batch": self.max_batch, "max_batch_tokens": self.max_batch_tokens, "queue_size": self.queue_size, "max_inputs": self.max_inputs,
             "max_tokens_per_input": self.max_tokens_per_input, "max_body_bytes": self.max_body_bytes,
-            "max_upload_bytes": self.max_upload_bytes,
+            "max_upload_bytes": self.max_upload_bytes, "max_jobs": self.max_jobs, "max_upload_files": self.max_upload_files,
+            "max_upload_expanded_bytes": self.max_upload_expanded_bytes, "max_pdf_pages": self.max_pdf_pages,
         }
         for name, value in positive.items():
             if value < 1:
@@ -66,4 +86,12 @@ class Settings:
             raise InputError(f"port must be between 0 and 65535 (got {self.port})")
         if self.api_key is not None and not self.api_key.strip():
             raise InputError("the API key is empty")
+        from .security import check_allowed_host, check_allowed_origin
+
+        if isinstance(self.allowed_hosts, str) or isinstance(self.allowed_origins, str):
+            raise InputError("allowed_hosts and allowed_origins are lists of strings, not one string")
+        for host in self.allowed_hosts:
+            check_allowed_host(host)
+        for origin in self.allowed_origins:
+            check_allowed_origin(origin)
         return self

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
-from ..records import Document
+from ..records import Document, summary_text
 from ..text import PHRASE_SEPARATOR, display_phrase, phrases
 
 _SUBCLASS = re.compile(r"^([A-HY])(\d\d)([A-Z])")
@@ -108,7 +108,7 @@ def label_topics(
     ``TopicLabel.label_lang`` says which.
     """
     langs = [d.lang or "?" for d in docs]
-    texts = [f"{d.title}. {d.abstract}" if d.abstract else f"{d.title}. {d.text[:3000]}" for d in docs]
+    texts = [summary_text(d) for d in docs]
     matrix, terms = _keyword_matrix(texts, [d.lang for d in docs])
     lang_array = np.asarray(langs)
     idf: dict[str, NDArray[np.float64]] = {}

@@ -27,10 +27,10 @@
   function str(v) { return v == null ? '' : String(v); }
   function isNum(v) { return typeof v === 'number' && isFinite(v); }
   function clip(s, n) { s = str(s); return s.length > n ? s.slice(0, n - 1) + '\u2026' : s; }
-  // For plotly, which reads <br>, <b>, &amp; ... in text: make data text inert.
+  // For plotly, which reads <br>, <b>, &amp; ... in text: make data text inert. Without a '<' no
+  // tag (and so no attribute) exists, so quotes need nothing; plotly would show '&quot;' as is.
   function esc(s) {
-    return str(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-      .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+    return str(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   }
   function fmtInt(v) { return isNum(v) ? Math.round(v).toLocaleString('en-US') : '\u2014'; }
   function fmtPct(v) { return isNum(v) ? (v > 0 ? '+' : '') + Math.round(v * 100) + '%' : '\u2014'; }
@@ -47,8 +47,20 @@
   function colour(cluster) { return cluster < 0 ? '#b8bec8' : PALETTE[cluster % PALETTE.length]; }
 
   // ---------- the API ----------
+  // With `patscape serve --api-key`, every API call wants `Authorization: Bearer KEY`. The page
+  // asks for the key on the first 401 and keeps it in sessionStorage: for this tab only, gone
+  // when the tab closes, never in a cookie (so other sites' pages cannot make use of it).
   var KEY_STORE = 'patscape-api-key';
-  function apiKey() { try { return window.sessionStorage.getItem(KEY_STORE) || ''; } catch (e) { return ''; } }
+  var memoryKey = '';
+  function apiKey() { try { return window.sessionStorage.getItem(KEY_STORE) || memoryKey; } catch (e) { return memoryKey; } }
+  function askForKey(message) {
+    var form = $('auth');
+    var first = form.hidden;
+    form.hidden = false;
+    $('auth-message').textContent = apiKey() ? message || 'incorrect API key' : '';
+    document.body.setAttribute('data-auth', 'needed');
+    if (first) $('api-key').focus();
+  }
   function api(path, options) {
     options = options || {};
     var headers = options.headers || {};
@@ -61,7 +73,7 @@
     return fetch(path, { method: options.method || 'GET', headers: headers, body: options.body })
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) {
-          if (response.status === 401) $('auth').hidden = false;
+          if (response.status === 401) askForKey(body && body.error && body.error.message);
           if (!response.ok) {
             var message = body && body.error && body.error.message ? body.error.message : response.statusText;
             var err = new Error(message);
@@ -109,6 +121,10 @@
           document.body.setAttribute('data-points', String(S.points.length));
         });
     }).catch(function (err) {
+      if (err.status === 401) {  // the key form is shown; loading starts again once a key is given
+        document.body.setAttribute('data-ready', 'auth');
+        return;
+      }
       showError('The corpus could not be loaded: ' + err.message);
       document.body.setAttribute('data-ready', 'error');
     });
@@ -545,8 +561,14 @@
   $('upload-form').addEventListener('submit', upload);
   $('auth').addEventListener('submit', function (event) {
     event.preventDefault();
-    try { window.sessionStorage.setItem(KEY_STORE, $('api-key').value.trim()); } catch (e) { /* private mode */ }
+    var key = $('api-key').value.trim();
+    if (!key) { $('auth-message').textContent = 'Type the key first.'; return; }
+    memoryKey = key;
+    try { window.sessionStorage.setItem(KEY_STORE, key); } catch (e) { /* storage off: kept in memory */ }
+    $('api-key').value = '';
     $('auth').hidden = true;
+    $('auth-message').textContent = '';
+    document.body.setAttribute('data-auth', 'given');
     loadAll();
   });
   Array.prototype.forEach.call(document.querySelectorAll('.tabs button'), function (b) {

@@ -8,6 +8,8 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from ..deps import CorpusDep, JobsDep
+from ..errors import ApiError
+from ..jobs import QueueFull
 from ..schemas.corpus import DocumentPublic, JobPublic, RecordsCreate
 
 router = APIRouter(prefix="/corpus/documents", tags=["corpus"])
@@ -22,8 +24,15 @@ async def document(doc_id: str, corpus: CorpusDep) -> DocumentPublic:
 async def add_documents(body: RecordsCreate, jobs: JobsDep) -> JobPublic:
     """The records are ingested, embedded and placed on the map in the background; follow the job
     at ``GET /corpus/jobs/{id}``."""
-    job_id, folder = jobs.new_folder()
-    with (folder / "records.jsonl").open("w", encoding="utf-8") as handle:
-        for record in body.records:
-            handle.write(json.dumps(record.model_dump(), ensure_ascii=False) + "\n")
-    return jobs.submit(job_id, folder).public()
+    try:
+        job_id, folder = jobs.new_folder()
+    except QueueFull as exc:
+        raise ApiError(429, str(exc), code="queue_full", headers={"Retry-After": "10"}) from exc
+    try:
+        with (folder / "records.jsonl").open("w", encoding="utf-8") as handle:
+            for record in body.records:
+                handle.write(json.dumps(record.model_dump(), ensure_ascii=False) + "\n")
+        return jobs.submit(job_id, folder).public()
+    except BaseException:
+        jobs.discard(folder)
+        raise

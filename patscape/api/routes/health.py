@@ -1,15 +1,15 @@
-"""``/health`` (ready once the model is loaded) and Prometheus ``/metrics``."""
+"""``/health`` (ready once the model is loaded; always open, for probes) and Prometheus ``/metrics``."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from ... import __version__
-from ..deps import EngineDep
+from ..deps import EngineDep, require_metrics_key
 
 router = APIRouter(tags=["operations"])
 
@@ -32,6 +32,8 @@ async def health(engine: EngineDep) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if status == "ok" else 503, headers=headers)
 
 
-@router.get("/metrics", response_class=Response, summary="Prometheus metrics")
+@router.get("/metrics", response_class=Response, summary="Prometheus metrics",
+            dependencies=[Depends(require_metrics_key)])
 async def metrics(request: Request) -> Response:
+    """Wants the API key when the server has one, unless it runs with ``--public-metrics``."""
     return request.app.state.metrics.render()  # type: ignore[no-any-return]

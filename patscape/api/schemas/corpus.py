@@ -216,7 +216,7 @@ class JobPublic(BaseModel):
     embedded: int
     placed: int
     run: int | None
-    documents: list[str] = Field(description="Ids of the documents this job added or replaced.")
+    documents: list[str] = Field(description="Ids of the documents of this upload (added, replaced or already stored).")
     problems: list[str]
     message: str | None
     created_at: float

@@ -1,0 +1,264 @@
+"""A killed stage loses at most the batch in flight; running it again gives the store an
+uninterrupted run gives. Every stage (ingest, embed, map, server uploads) is SIGKILLed at several
+points in a real process, then resumed and compared with an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import SAMPLE
+from tests.crash_helpers import KILLED, cli, env, picture, problems, served, wait_until, write_jsonl
+
+N_DOCS = 150
+BATCH = 40  # ingest: 4 commits of 40, 40, 40, 30
+EMBED_BATCH = 32  # embed: 5 commits
+
+
+def records(start: int = 0, n: int = N_DOCS) -> list[dict[str, Any]]:
+    with SAMPLE.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle][start : start + n]
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("crash")
+    write_jsonl(root / "patents.jsonl", records())
+    write_jsonl(root / "more.jsonl", records(N_DOCS, 60))
+    return root
+
+
+@pytest.fixture(scope="module")
+def embedded(work: Path) -> Path:
+    """An uninterrupted ingest + embed (hash:256): the reference."""
+    store = work / "embedded"
+    assert cli(work, "ingest", str(store), "patents.jsonl", "--batch", str(BATCH)).returncode == 0
+    done = cli(work, "embed", str(store), "--model", "hash:256", "--batch", str(EMBED_BATCH))
+    assert done.returncode == 0, done.stderr
+    return store
+
+
+@pytest.fixture(scope="module")
+def mapped(work: Path, embedded: Path) -> Path:
+    store = work / "mapped"
+    shutil.copytree(embedded, store)
+    done = cli(work, "map", str(store), "--seed", "7")
+    assert done.returncode == 0, done.stderr
+    return store
+
+
+def run_points(store: Path) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(store / "patscape.sqlite")
+    try:
+        return db.execute("SELECT doc_id, cluster, raw_cluster, x, y FROM run_points ORDER BY run_id, doc_id").fetchall()
+    finally:
+        db.close()
+
+
+def count(store: Path, table: str) -> int:
+    db = sqlite3.connect(store / "patscape.sqlite")
+    try:
+        return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("batches", [1, 2, 3])
+def test_ingest_killed_after_n_batches_keeps_them_and_resumes(work: Path, embedded: Path, batches: int) -> None:
+    store = work / f"ingest-killed-{batches}"
+    killed = cli(work, "ingest", str(store), "patents.jsonl", "--batch", str(BATCH), crash=f"ingest:{batches}")
+    assert killed.returncode == KILLED
+    assert count(store, "documents") == batches * BATCH  # every committed batch, nothing of the next
+    assert problems(store) == {}
+    again = cli(work, "ingest", str(store), "patents.jsonl", "--batch", str(BATCH))
+    assert again.returncode == 0, again.stderr
+    assert f"{N_DOCS - batches * BATCH} added" in again.stdout and f"{batches * BATCH} unchanged" in again.stdout
+    got, want = picture(store), picture(embedded)
+    assert got["documents"] == want["documents"]
+    assert got["index"] == want["index"]  # one keyword-index row per document, no duplicates
+    assert problems(store) == {}
+
+
+def test_ingest_killed_from_outside_at_any_instant_loses_at_most_one_batch(work: Path, embedded: Path) -> None:
+    """Killed by the test while it watches the store (not at a chosen point): the store holds
+    whole batches only, and a re-run completes it."""
+    store = work / "ingest-sigkill"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "patscape", "ingest", str(store), "patents.jsonl", "--batch", "10"],
+        cwd=work, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+    def some_committed() -> bool:
+        if process.poll() is not None:
+            return True
+        try:
+            return count(store, "documents") >= 30
+        except sqlite3.Error:
+            return False
+
+    wait_until(some_committed, 120, "the first batches to be committed", every=0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    stored = count(store, "documents")
+    assert stored % 10 == 0 and stored >= 30
+    assert problems(store) == {}
+    assert cli(work, "ingest", str(store), "patents.jsonl", "--batch", "10").returncode == 0
+    assert picture(store)["documents"] == picture(embedded)["documents"]
+
+
+@pytest.mark.parametrize("batches", [1, 3])
+def test_embed_killed_leaves_an_incomplete_space_the_defaults_refuse_then_resumes(
+    work: Path, embedded: Path, batches: int
+) -> None:
+    store = work / f"embed-killed-{batches}"
+    assert cli(work, "ingest", str(store), "patents.jsonl").returncode == 0
+    killed = cli(work, "embed", str(store), "--model", "hash:256", "--batch", str(EMBED_BATCH), crash=f"embed:{batches}")
+    assert killed.returncode == KILLED
+    state = picture(store)
+    (space,) = state["spaces"]
+    assert state["spaces"][space] is False  # in progress
+    assert len(state["vectors"]) == batches * EMBED_BATCH
+    assert problems(store) == {}
+    missing = N_DOCS - batches * EMBED_BATCH
+
+    # the defaults never use a half-filled space: map and search refuse, naming what is missing
+    refused = cli(work, "map", str(store))
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        f"patscape: error: the embedding space {space} is incomplete: {missing} of {N_DOCS} documents have no "
+        f"vector yet; run `patscape embed {store}` to finish it, or pass --space {space} to use it as it is"
+    )
+    assert cli(work, "search", str(store), "glider").returncode == 2
+    info = cli(work, "info", str(store))
+    assert f"[IN PROGRESS: {batches * EMBED_BATCH} of {N_DOCS} documents, {missing} missing]" in info.stdout
+    # named explicitly, it is used as it is, and the command says so
+    explicit = cli(work, "search", str(store), "glider", "--space", space, "-k", "3")
+    assert explicit.returncode == 0
+    assert f"note: using the incomplete space {space} as asked: {missing} of {N_DOCS} documents" in explicit.stderr
+
+    again = cli(work, "embed", str(store), "--model", "hash:256", "--batch", str(EMBED_BATCH))
+    assert again.returncode == 0, again.stderr
+    assert f"embedded {missing} documents" in again.stdout and "(complete)" in again.stdout
+    got, want = picture(store), picture(embedded)
+    assert got["vectors"] == want["vectors"]  # byte for byte
+    assert got["passages"] == want["passages"]
+    assert got["spaces"] == want["spaces"] == {space: True}
+    assert problems(store) == {}
+
+
+def test_map_killed_before_its_commit_leaves_nothing_and_reruns_to_the_same_map(
+    work: Path, embedded: Path, mapped: Path
+) -> None:
+    store = work / "map-killed"
+    shutil.copytree(embedded, store)
+    killed = cli(work, "map", str(store), "--seed", "7", crash="map:computed")
+    assert killed.returncode == KILLED
+    assert count(store, "runs") == count(store, "run_points") == count(store, "topics") == 0
+    again = cli(work, "map", str(store), "--seed", "7")
+    assert again.returncode == 0, again.stderr
+    assert run_points(store) == run_points(mapped)
+    assert problems(store) == {}
+
+
+def test_map_killed_right_after_its_commit_keeps_the_whole_run(work: Path, embedded: Path, mapped: Path) -> None:
+    store = work / "map-killed-after"
+    shutil.copytree(embedded, store)
+    killed = cli(work, "map", str(store), "--seed", "7", crash="map:1")
+    assert killed.returncode == KILLED
+    assert count(store, "runs") == 1
+    assert run_points(store) == run_points(mapped)
+    assert problems(store) == {}
+
+
+def _upload(url: str, path: Path, *, may_die: bool = False) -> dict[str, Any] | None:
+    """POST the file; a server that dies before it answers (``may_die``) gives None."""
+    try:
+        with path.open("rb") as handle:
+            response = httpx.post(url + "/corpus/uploads", files={"files": (path.name, handle, "application/jsonl")},
+                                  timeout=60)
+    except httpx.TransportError:
+        if may_die:
+            return None
+        raise
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def job_ids(store: Path) -> list[str]:
+    db = sqlite3.connect(store / "patscape.sqlite")
+    try:
+        return [row[0] for row in db.execute("SELECT id FROM jobs ORDER BY created_at")]
+    finally:
+        db.close()
+
+
+def _job_done(url: str, job_id: str) -> dict[str, Any]:
+    box: dict[str, Any] = {}
+
+    def finished() -> bool:
+        box["job"] = httpx.get(f"{url}/corpus/jobs/{job_id}", timeout=10).json()
+        return box["job"]["state"] in ("done", "failed")
+
+    wait_until(finished, 180, f"job {job_id}", every=0.2)
+    return box["job"]
+
+
+@pytest.fixture(scope="module")
+def uploaded(work: Path, mapped: Path) -> tuple[Path, dict[str, Any]]:
+    """The reference: the same upload, never interrupted."""
+    store = work / "uploaded"
+    shutil.copytree(mapped, store)
+    with served(store, work) as (url, _):
+        answer = _upload(url, work / "more.jsonl")
+        assert answer is not None
+        job = _job_done(url, answer["id"])
+    assert job["state"] == "done", json.dumps(job)[:2000]
+    return store, job
+
+
+def placements(store: Path) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(store / "patscape.sqlite")
+    try:
+        return db.execute("SELECT run_id, doc_id, cluster, x, y, neighbours FROM serve_placements ORDER BY doc_id").fetchall()
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("point", ["job:1", "ingest:1", "embed:1", "place:1"])
+def test_server_killed_during_an_upload_resumes_the_job_after_a_restart(
+    work: Path, mapped: Path, uploaded: tuple[Path, dict[str, Any]], point: str
+) -> None:
+    reference, reference_job = uploaded
+    store = work / f"upload-killed-{point.replace(':', '-')}"
+    shutil.copytree(mapped, store)
+    with served(store, work, crash=point) as (url, process):
+        _upload(url, work / "more.jsonl", may_die=True)
+        process.wait(timeout=180)
+        assert process.returncode == KILLED
+    (job_id,) = job_ids(store)
+    folder = store / "uploads" / job_id
+    assert folder.is_dir()  # the files wait in the store for the restarted server
+    with served(store, work) as (url, _):
+        job = _job_done(url, job_id)
+        listed = httpx.get(url + "/corpus/jobs", timeout=10).json()
+    assert job["state"] == "done", json.dumps(job)[:2000]
+    assert job["message"] == "resumed after a server restart"
+    assert sorted(job["documents"]) == sorted(reference_job["documents"]) and len(job["documents"]) == 60
+    assert job_id in [j["id"] for j in listed]
+    assert not folder.exists() and list((store / "uploads").iterdir()) == []
+    got, want = picture(store), picture(reference)
+    assert got["documents"] == want["documents"]
+    assert got["vectors"] == want["vectors"]
+    assert got["index"] == want["index"]
+    assert placements(store) != [] and [p[1:5] for p in placements(store)] == [p[1:5] for p in placements(reference)]
+    assert problems(store) == {}
