@@ -219,6 +219,53 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
     )
 
 
+# -- import-vectors ------------------------------------------------------------------------------
+@cli.command("import-vectors")
+@click.argument("store", type=click.Path())
+@click.argument("file", type=click.Path())
+@click.option("--model", "-m", required=True,
+              help="The model that made the vectors, as patscape names it (e.g. st:/models/Qwen3-Embedding-8B or "
+                   "openai:NAME@URL): text queries are embedded with it; --like and map work without it.")
+@click.option("--id-column", default="id", show_default=True, help="Parquet: the column of document ids.")
+@click.option("--vector-column", default="vector", show_default=True,
+              help="Parquet: the column of vectors (a list or fixed-size list of floats).")
+@click.option("--ids", "ids_path", type=click.Path(), default=None,
+              help=".npy: the ids, one per line (or a .npy/.json list), in the matrix's row order.")
+def import_vectors(store: str, file: str, model: str, id_column: str, vector_column: str, ids_path: str | None) -> None:
+    """Import vectors embedded elsewhere (GPU cluster, vLLM, Ray) as an embedding space of STORE.
+
+    Rows are streamed and checked: unknown or repeated ids, NaN/inf and zero vectors are skipped
+    and counted; vectors are normalised to unit length. The space is complete when the file
+    covers every document.
+
+    \b
+    Examples:
+      patscape import-vectors corpus/ vectors.parquet --model st:/models/Qwen3-Embedding-8B
+      patscape import-vectors corpus/ emb.npy --ids ids.txt --model openai:Qwen/Qwen3-Embedding-8B@http://gpu:8000/v1
+    """
+    from .vectors_io import import_vectors as run_import
+
+    started = time.perf_counter()
+    with _store(store) as db:
+        update, close = _progress(0, "vec", "import")
+        try:
+            report = run_import(db, file, model, id_column=id_column, vector_column=vector_column, ids_path=ids_path,
+                                progress=update)
+        finally:
+            close()
+    skipped = {"unknown ids": report.unknown_ids, "repeated ids": report.repeated_ids,
+               "NaN/inf vectors": report.not_finite, "zero vectors": report.zero}
+    for kind, n in skipped.items():
+        if n:
+            examples = report.examples.get(kind.split()[0] if kind != "NaN/inf vectors" else "not finite", [])
+            click.echo(f"skipped: {n} rows with {kind} (e.g. {', '.join(examples)})", err=True)
+    state = "complete" if report.space.complete else f"in progress: {report.missing} documents have no vector"
+    click.echo(f"imported {report.stored} of {report.rows} vectors ({report.space.dims} dims) in "
+               f"{time.perf_counter() - started:.1f}s; space {report.space.key} ({state})")
+    if any(skipped.values()):
+        raise IngestProblemsError(f"{sum(skipped.values())} rows were skipped (see above)")
+
+
 # -- map ---------------------------------------------------------------------------------------
 @cli.command("map")
 @click.argument("store", type=click.Path())

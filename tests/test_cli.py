@@ -14,7 +14,7 @@ import pytest
 from .conftest import write_jsonl
 
 pytestmark = pytest.mark.cli
-COMMANDS = ("ingest", "embed", "map", "search", "export", "info", "models", "demo", "serve")
+COMMANDS = ("ingest", "embed", "import-vectors", "map", "search", "export", "info", "models", "demo", "serve")
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
