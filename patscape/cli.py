@@ -7,6 +7,7 @@ Library errors are translated here, once: a one-line message on stderr and an ex
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -148,10 +149,18 @@ def _echo_problem(problem: Any) -> None:
 @click.option("--overlap", type=int, default=32, show_default=True, help="Tokens shared by consecutive chunks of a long text.")
 @click.option("--max-chunks", type=int, default=None, help="Embed at most this many chunks per document (the cut is recorded).")
 @click.option("--batch", type=int, default=256, show_default=True, help="Documents per committed batch (sorted by length inside it).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where batches are embedded: in this process, or by a pool of actors on a Ray cluster "
+                   "(pip install 'patscape[ray]'); the store is written by this process either way.")
+@click.option("--address", default=None, metavar="HOST:PORT",
+              help="ray: the head of an existing Ray cluster (default: start Ray on this machine).")
+@click.option("--actors", type=int, default=None, help="ray: embedders at once (default: one per CPU of the cluster).")
+@click.option("--gpus-per-actor", type=float, default=0.0, help="ray: GPUs each actor reserves (e.g. 1 for a GPU model).")
 def embed(store: str, model: str, task: str, profile: str | None, instructions: tuple[str, ...],
           max_tokens: int | None, gpu_layers: int | None, tokenizer: str | None, concurrency: int | None,
           dims: int | None, fields: str, passage_tokens: int, passage_overlap: int, max_passages: int,
-          no_passages: bool, overlap: int, max_chunks: int | None, batch: int) -> None:
+          no_passages: bool, overlap: int, max_chunks: int | None, batch: int, engine: str, address: str | None,
+          actors: int | None, gpus_per_actor: float) -> None:
     """Embed the documents of STORE that have no vector for this model yet.
 
     Each document gets a vector of --fields (for the map and similar patents) and, from its full
@@ -167,6 +176,7 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
       patscape embed corpus/ --model gguf:~/models/Qwen3-Embedding-4B-Q4_K_M.gguf --gpu-layers -1
       patscape embed corpus/ --model openai:Qwen/Qwen3-Embedding-0.6B@http://127.0.0.1:8080/v1
       patscape embed corpus/ --model use-multilingual --fields title,abstract,claims
+      patscape embed corpus/ --engine ray --address 10.0.0.5:6379
     """
     from .embed import load_embedder
     from .pipeline import PassageParams, embed as run_embed, resolve_model
@@ -175,6 +185,8 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
         raise InputError("--batch must be at least 1")
     if max_chunks is not None and max_chunks < 1:
         raise InputError("--max-chunks must be at least 1")
+    if engine != "ray" and (address or actors or gpus_per_actor):
+        raise InputError("--address, --actors and --gpus-per-actor need --engine ray")
     field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
     parsed: dict[str, str] = {}
     for item in instructions:
@@ -196,13 +208,27 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
             bar["update"], bar["close"] = _progress(total, "doc", f"embed {embedder.name}")
 
         started = time.perf_counter()
-        try:
-            report = run_embed(db, embedder, task=task, dims=dims, fields=field_list, overlap=overlap,  # type: ignore[arg-type]
-                               max_chunks=max_chunks, passages=passages, batch_docs=batch, on_start=start, auto_reason=why,
-                               progress=lambda n: bar["update"](n), loader=loader)
-        finally:
-            if "close" in bar:
-                bar["close"]()
+        with contextlib.ExitStack() as stack:
+            runner = None
+            if engine == "ray":
+                from .engines.ray_embed import RayEngine
+
+                runner = stack.enter_context(RayEngine(model, {**loader, **runtime}, address=address, actors=actors,
+                                                       gpus_per_actor=gpus_per_actor))
+                click.echo(f"ray: {runner.actors} actors on {runner.nodes} nodes of "
+                           f"{'the cluster at ' + address if address else 'a cluster started on this machine'} "
+                           f"(ready in {time.perf_counter() - started:.1f}s)", err=True)
+            try:
+                report = run_embed(db, embedder, task=task, dims=dims, fields=field_list, overlap=overlap,  # type: ignore[arg-type]
+                                   max_chunks=max_chunks, passages=passages, batch_docs=batch, on_start=start,
+                                   auto_reason=why, progress=lambda n: bar["update"](n), loader=loader, engine=runner)
+            finally:
+                if "close" in bar:
+                    bar["close"]()
+            if runner is not None:
+                click.echo(f"ray: batches computed on {len(runner.nodes_used)} nodes", err=True)
+            if runner is not None and runner.restarted_batches:
+                click.echo(f"note: {runner.restarted_batches} batches ran on Ray actors restarted after a worker died", err=True)
         for warning in report.warnings:
             click.echo(f"warning: {warning}", err=True)
         seconds = time.perf_counter() - started
@@ -216,6 +242,59 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
         f"space {report.space.key} ({state}); {stats['multi_chunk_docs']} documents needed more than one chunk, "
         f"{stats['truncated_docs']} were truncated; {stats['passages']} passages of "
         f"{stats['docs_with_passages']} documents ({stats['docs_with_passages_cut']} cut by --max-passages)"
+    )
+
+
+def _vector_files(db: Any, space: Any) -> dict[str, Any] | None:
+    """The state of a space's vector files, read without writing them."""
+    from .vectors.disk import SpaceVectors
+
+    files = SpaceVectors.open(db, space, sync=False)
+    if not files.meta or files.docs is None:
+        return None
+    head = db.vector_log_head(space.key)
+    return {"rows": files.docs.rows, "live": files.live, "dtype": files.dtype, "indexed": files.docs.index_rows,
+            "behind": len(db.changed_documents(space.key, int(files.meta["applied_seq"]))[1]) if head > int(files.meta["applied_seq"]) else 0}
+
+
+# -- index ---------------------------------------------------------------------------------------
+@cli.command("index")
+@click.argument("store", type=click.Path())
+@click.option("--space", default=None, help="Embedding space key (default: the newest complete one).")
+@click.option("--dtype", type=click.Choice(["float32", "float16"]), default=None,
+              help="Precision of the vector files (default: as they are, float32 when new); float16 halves disk and memory.")
+@click.option("--ann/--no-ann", "ann", default=None,
+              help="Build (or skip) the ANN index whatever the size (default: from --threshold).")
+@click.option("--threshold", type=int, default=None,
+              help="Live vectors from which searches use the ANN index [default: 50000, or PATSCAPE_ANN_THRESHOLD].")
+@click.option("--rebuild", is_flag=True, help="Write the files and the index anew.")
+def index(store: str, space: str | None, dtype: str | None, ann: bool | None, threshold: int | None, rebuild: bool) -> None:
+    """Bring the vector files and the ANN index of a space up to date.
+
+    Searches use memory-mapped vector files beside the store (STORE/vectors/), and an HNSW index
+    once a space has --threshold vectors. `embed` and `import-vectors` update them; this command
+    builds them ahead of the first search, changes their precision, or rebuilds them.
+
+    \b
+    Examples:
+      patscape index corpus/                      # ahead of serving a large corpus
+      patscape index corpus/ --dtype float16      # half the disk and page cache
+    """
+    from .pipeline import pick_space
+    from .vectors.disk import SpaceVectors
+
+    started = time.perf_counter()
+    with _store(store) as db:
+        chosen = pick_space(db, space)
+        files = SpaceVectors(db, chosen, threshold)
+        report = files.sync(dtype=dtype, rebuild=rebuild, build_index=ann, on_notice=lambda m: click.echo(f"note: {m}", err=True))
+        assert report is not None
+        files._load()
+    indexed = ", ".join(f"{name} {rows:,} rows" for name, rows in report.indexed.items()) or "none (exact search)"
+    click.echo(
+        f"vector files of {chosen.key}: {report.live:,} document vectors, {report.passages:,} passage vectors, "
+        f"{files.dtype}; {'rewritten' if report.rebuilt else f'{report.appended:,} appended, {report.removed:,} retired'}; "
+        f"ANN index: {indexed}; {time.perf_counter() - started:.1f}s"
     )
 
 
@@ -285,9 +364,13 @@ def import_vectors(store: str, file: str, model: str, id_column: str, vector_col
 @click.option("--label-lang", default=None,
               help="Label topics in this language (ISO 639-1, e.g. zh) wherever a topic has documents in it; "
                    "other topics keep their main language. Default: each topic's main language.")
+@click.option("--sample-above", type=int, default=None,
+              help="Above this many documents, fit on a random sample and place the rest by their nearest sample "
+                   "documents (default 60000; the run records it).")
+@click.option("--sample-size", type=int, default=None, help="Documents in that sample (default 30000).")
 def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None, min_samples: int,
          max_cluster_share: float, components: int, neighbors: int, max_outliers: float,
-         no_reassign: bool, label_lang: str | None) -> None:
+         no_reassign: bool, label_lang: str | None, sample_above: int | None, sample_size: int | None) -> None:
     """Build a landscape: reduce (UMAP), cluster (HDBSCAN), label topics, measure; stored as a run.
 
     \b
@@ -304,6 +387,8 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
         max_cluster_share=max_cluster_share, reassign=not no_reassign, max_outlier_share=max_outliers,
         label_lang=label_lang.lower() if label_lang else None,
     )
+    sampling = {"sample_above": sample_above, "sample_size": sample_size}
+    params = dataclasses.replace(params, **{k: v for k, v in sampling.items() if v is not None})
     try:
         params.validate()
     except ValueError as exc:
@@ -348,12 +433,17 @@ def _run_summary(m: dict[str, Any]) -> str:
 @click.option("--like", default=None, help="Find patents similar to this document id instead.")
 @click.option("-k", "--k", "k", type=int, default=10, show_default=True, help="Number of results.")
 @click.option("--lang", default=None, help="Only documents in this language (e.g. en, zh).")
+@click.option("--years", default=None, help="Only documents dated in these years: 2018-2023, 2018-, -2015 or 2020.")
+@click.option("--cpc", default=None, help="Only documents with a CPC or IPC code starting so (H01M, H01M10, H01M10/052).")
 @click.option("--mode", type=click.Choice(["vector", "keyword", "hybrid"]), default="vector", show_default=True)
 @click.option("--space", default=None,
               help="Embedding space key (default: the newest complete one); an incomplete space only when named.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON lines.")
-def search(store: str, query: str | None, like: str | None, k: int, lang: str | None, mode: str,
-           space: str | None, as_json: bool) -> None:
+@click.option("--vector-store", default=None, metavar="URI",
+              help="Rank by the document vectors exported there (default: the space of its collection): "
+                   "milvus:PATH.db?collection=NAME (Milvus Lite) or milvus://HOST:PORT?collection=NAME.")
+def search(store: str, query: str | None, like: str | None, k: int, lang: str | None, years: str | None,
+           cpc: str | None, mode: str, space: str | None, as_json: bool, vector_store: str | None) -> None:
     """Similar patents to a QUERY text or to a document (--like ID); prior-art style.
 
     \b
@@ -362,17 +452,29 @@ def search(store: str, query: str | None, like: str | None, k: int, lang: str | 
       patscape search corpus/ --like US-8611015-B2 -k 20
       patscape search corpus/ "卫星姿态控制" --lang en     # a Chinese query, English answers
       patscape search corpus/ "a paragraph copied from a specification"   # ranked by best passage
+      patscape search corpus/ "solid electrolyte" --years 2018- --cpc H01M10
     """
+    from .filters import SearchFilter
     from .pipeline import pick_space, space_notice
     from .search import search as run_search
 
+    where = SearchFilter.parse(lang=lang, years=years, cpc=cpc)
+
     with _store(store) as db:
-        chosen = pick_space(db, space) if mode != "keyword" else None
+        vectors = None
+        if vector_store and mode != "keyword":
+            from .vectors.milvus import open_vector_store
+
+            vectors = open_vector_store(vector_store)
+        chosen = pick_space(db, space or (vectors.space_key if vectors else None)) if mode != "keyword" else None
+        if vectors is not None and chosen is not None:
+            vectors.check_space(chosen)
         if chosen is not None:
             notice = space_notice(db, chosen)[1]
             if notice:
                 click.echo(f"note: {notice}", err=True)
-        hits = run_search(db, query, like=like, k=k, lang=lang, mode=mode, space=chosen)  # type: ignore[arg-type]
+        hits = run_search(db, query, like=like, k=k, where=where, mode=mode, space=chosen,  # type: ignore[arg-type]
+                          vectors=vectors)
     if as_json:
         for hit in hits:
             click.echo(json.dumps(dataclasses.asdict(hit), ensure_ascii=False))
@@ -391,10 +493,16 @@ def search(store: str, query: str | None, like: str | None, k: int, lang: str | 
 @cli.command()
 @click.argument("store", type=click.Path())
 @click.option("--run", "run_id", type=int, default=None, help="Run id (default: the newest).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "graphml", "html"]), required=True)
-@click.option("--out", required=True, type=click.Path(), help="File to write.")
-def export(store: str, run_id: int | None, fmt: str, out: str) -> None:
-    """Write a run as CSV/Parquet (id, cluster, label, x, y, ...), JSON, GraphML or an HTML report.
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "graphml", "html", "milvus"]), required=True)
+@click.option("--out", default=None, type=click.Path(), help="File to write (every format but milvus).")
+@click.option("--uri", default=None, help="milvus: where to write: PATH.db (Milvus Lite), milvus://HOST:PORT (a server).")
+@click.option("--collection", default=None, help="milvus: the collection (default: patscape_ and the space key).")
+@click.option("--space", default=None, help="milvus: the space to export (default: --run's if given, else the newest complete).")
+@click.option("--replace", is_flag=True, help="milvus: overwrite the collection if it exists.")
+def export(store: str, run_id: int | None, fmt: str, out: str | None, uri: str | None, collection: str | None,
+           space: str | None, replace: bool) -> None:
+    """Write a run as CSV/Parquet (id, cluster, label, x, y, ...), JSON, GraphML or an HTML report,
+    or a space's document vectors to Milvus (for `search --vector-store`).
 
     The HTML report is one self-contained file that works offline: the map, the topic table and
     the evolution of topics per year.
@@ -403,12 +511,43 @@ def export(store: str, run_id: int | None, fmt: str, out: str) -> None:
     Examples:
       patscape export corpus/ --format html --out landscape.html
       patscape export corpus/ --run 2 --format parquet --out topics.parquet
+      patscape export corpus/ --format milvus --uri out/landscape.db
+      patscape export corpus/ --format milvus --uri milvus://milvus.internal:19530 --replace
     """
     from .export import export_run
 
+    if fmt == "milvus":
+        _export_milvus(store, run_id, uri, collection, space, replace)
+        return
+    if out is None:
+        raise InputError(f"--format {fmt} needs --out FILE")
     with _store(store) as db:
         path = export_run(db, fmt, out, run_id)
     click.echo(f"wrote {path.resolve()}")
+
+
+def _export_milvus(store: str, run_id: int | None, uri: str | None, collection: str | None, space: str | None,
+                   replace: bool) -> None:
+    from .pipeline import pick_space
+    from .vectors.milvus import export_to_milvus
+
+    if not uri:
+        raise InputError("--format milvus needs --uri (PATH.db for Milvus Lite, milvus://HOST:PORT for a server)")
+    with _store(store) as db:
+        if space is None and run_id is not None:
+            space = db.get_run(run_id).space
+        chosen = pick_space(db, space)
+        update, close = _progress(db.count_vectors(chosen.key), "vec", "export")
+        try:
+            report = export_to_milvus(db, chosen, uri, collection, replace=replace, progress=update)
+        finally:
+            close()
+    click.echo(f"exported {report.vectors} vectors ({report.dims} dims, {report.space}) to {report.target}, collection "
+               f"{report.collection} ({report.rows} rows, {report.index} index{', replaced' if report.replaced else ''}) "
+               f"in {report.seconds:.1f} s")
+    if report.prefixes_cut:
+        click.echo(f"note: {report.prefixes_cut} documents have more than 4096 code prefixes; the longest were left out",
+                   err=True)
 
 
 # -- info --------------------------------------------------------------------------------------
@@ -431,7 +570,7 @@ def info(store: str, as_json: bool) -> None:
                 "key": s.key, "model": s.model, "dims": s.dims, "fingerprint": s.fingerprint, "params": s.params,
                 "state": "complete" if s.complete else "in progress", "completed_at": s.completed_at,
                 "embedded": progress.embedded, "missing": progress.missing,
-                **db.chunk_stats(s.key), **db.passage_stats(s.key),
+                **db.chunk_stats(s.key), **db.passage_stats(s.key), "vector_files": _vector_files(db, s),
             })
         runs = [{"id": r.id, "space": r.space, "seed": r.seed, "created_at": r.created_at, "metrics": r.metrics,
                  "params": r.params} for r in db.runs()]
@@ -467,6 +606,13 @@ def info(store: str, as_json: bool) -> None:
                 f"({s['params']['passages']['window']} tokens each), {s['docs_with_passages_cut']} documents cut by "
                 f"the cap ({s['passage_tokens_cut']} tokens left out); vectors stored: {per_doc / 1024:.1f} KiB per document"
             )
+        files = s["vector_files"]
+        if files is None:
+            click.echo("           vector files: not written yet (the first search writes them; or `patscape index`)")
+        else:
+            index = f"ANN index over {files['indexed']:,} rows" if files["indexed"] else "exact search (no ANN index)"
+            behind = f", {files['behind']:,} changes to apply" if files["behind"] else ""
+            click.echo(f"           vector files: {files['live']:,} live rows of {files['rows']:,}, {files['dtype']}; {index}{behind}")
     for r in runs:
         click.echo(f"run {r['id']:<6} space {r['space']}, seed {r['seed']}: {_run_summary(r['metrics'])}")
     unfinished = [j for j in jobs if j["state"] in ("queued", "running")]

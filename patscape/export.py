@@ -45,6 +45,7 @@ def run_view(store: Store, run_id: int | None = None) -> dict[str, Any]:
         "points": points,
         "links": run.data.get("links", []),
         "years": run.data.get("years", []),
+        **{key: run.data.get(key) for key in ("recent_from", "recent_to", "partial_year", "data_to") if run.data.get(key) is not None},
     }
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .embed import Embedder, Task, load_embedder, resolve_alias
-from .errors import IncompleteSpaceError, InputError, NotFoundError, SpaceMismatchError
+from .errors import IncompleteSpaceError, InputError, NotFoundError, SpaceMismatchError, StoreError
 from .ingest import FieldMap, read_path
 from .ingest.limits import ReadLimits
-from .landscape import MapParams, build_landscape
+from .landscape import Landscape, MapParams, build_landscape
 from .records import Document, Problem
 from .store import PassageRow, Space, SpaceProgress, Store, VectorRow, crash_point
 
@@ -297,6 +297,53 @@ def resolve_model(store: Store, name: str) -> tuple[str, str | None]:
 MAX_PASSES = 3
 
 
+@dataclass(frozen=True, slots=True)
+class EmbedOptions:
+    """The options every batch of an embed is computed with (plain data: the Ray engine ships
+    it to its workers)."""
+
+    task: Task
+    dims: int | None
+    fields: tuple[str, ...]
+    overlap: int
+    max_chunks: int | None
+    passages: PassageParams | None
+
+
+#: A computed batch: its document vectors, and the passages of those documents (None: no passages).
+Computed = tuple[list[VectorRow], list[PassageRow] | None]
+#: Computes batches of document ids (read from ``store`` by the engine, in this process) and
+#: yields one or more :data:`Computed` per batch, in any order; it never writes to the store.
+EmbedEngine = Callable[[Store, Embedder, EmbedOptions, Sequence[Sequence[str]]], Iterator[Computed]]
+
+
+def embed_documents(
+    embedder: Embedder, docs: Sequence[Document], options: EmbedOptions, hashes: Sequence[str] | None = None
+) -> Computed:
+    """The vectors and passages of one batch of documents: the computation of every engine, so
+    that they store identical bytes. ``hashes``: the content hashes the rows carry (default: the
+    documents' own; a worker that receives only the text fields is given them)."""
+    result = embedder.embed(
+        [document_text(d, options.fields) for d in docs], options.task, options.dims,
+        overlap=options.overlap, max_chunks=options.max_chunks,
+    )
+    hashes = list(hashes) if hashes is not None else [d.content_hash for d in docs]
+    rows = [
+        VectorRow(d.id, hashes[i], result.vectors[i], result.n_chunks[i], result.n_tokens[i], result.truncated_tokens[i])
+        for i, d in enumerate(docs)
+    ]
+    passages = _passage_rows(embedder, docs, options.dims, options.passages) if options.passages else None
+    return rows, passages
+
+
+def local_engine(
+    store: Store, embedder: Embedder, options: EmbedOptions, batches: Sequence[Sequence[str]]
+) -> Iterator[Computed]:
+    """The default engine: every batch in this process, in order."""
+    for batch in batches:
+        yield embed_documents(embedder, list(store.iter_documents(batch)), options)
+
+
 def embed(
     store: Store,
     model: str | Embedder = "auto",
@@ -314,6 +361,7 @@ def embed(
     auto_reason: str | None = None,
     ids: Sequence[str] | None = None,
     expect_space: str | None = None,
+    engine: EmbedEngine | None = None,
 ) -> EmbedReport:
     """Embed every document that has no vector in this space yet; each batch is committed.
 
@@ -324,7 +372,9 @@ def embed(
     ``auto_reason``: why ``auto`` chose this model, when the caller resolved it (kept with the space).
     ``ids``: embed only these documents (an upload's own), not every document without a vector.
     ``expect_space``: the key the options must give (:class:`SpaceMismatchError` otherwise,
-    before anything is stored).
+    before anything is stored). ``engine``: where the batches are computed (default
+    :func:`local_engine`; the Ray engine is :class:`patscape.engines.ray_embed.RayEngine`);
+    whatever the engine, every write happens here, one transaction per batch.
 
     A document replaced while its batch was embedded keeps no vector of its old text; it (and
     any document added meanwhile) is embedded in a further pass. The space becomes complete
@@ -349,29 +399,32 @@ def embed(
     warnings = _language_warnings(store, embedder)
     if on_start:
         on_start(len(todo))
+    options = EmbedOptions(task, dims, tuple(fields), overlap, max_chunks, passages)
     embedded = stale = 0
     for _ in range(MAX_PASSES):
-        for start in range(0, len(todo), batch_docs):
-            docs = list(store.iter_documents(todo[start : start + batch_docs]))
-            result = embedder.embed(
-                [document_text(d, fields) for d in docs], task, dims, overlap=overlap, max_chunks=max_chunks
-            )
-            rows = [
-                VectorRow(d.id, d.content_hash, result.vectors[i], result.n_chunks[i], result.n_tokens[i],
-                          result.truncated_tokens[i])
-                for i, d in enumerate(docs)
-            ]
-            stored = store.put_vectors(space.key, rows, _passage_rows(embedder, docs, dims, passages) if passages else None)
+        batches = [todo[start : start + batch_docs] for start in range(0, len(todo), batch_docs)]
+        for rows, passage_rows in (engine or local_engine)(store, embedder, options, batches):
+            stored = store.put_vectors(space.key, rows, passage_rows)  # the only write: in this process
             embedded += stored
             stale += len(rows) - stored
             if progress:
-                progress(len(docs))
+                progress(len(rows))
         todo = store.ids_without_vectors(space.key, among=ids)
         if not todo:
             break
     store.mark_complete(space.key)
+    sync_vector_files(store, space.key)
     progress_now = store.space_progress(store.get_space(space.key))
     return EmbedReport(store.get_space(space.key), embedded, already, warnings, progress_now.missing, stale)
+
+
+def sync_vector_files(store: Store, space_key: str, on_notice: Callable[[str], None] | None = None) -> None:
+    """Bring the space's memory-mapped vector files and ANN index up to date with the store
+    (:mod:`patscape.vectors.disk`). Skipped when another process is doing it: searches read
+    what the files miss from the store until they catch up."""
+    from .vectors.disk import SpaceVectors
+
+    SpaceVectors(store, store.get_space(space_key)).sync(wait=False, on_notice=on_notice)
 
 
 def space_options(space: Space) -> dict[str, Any]:
@@ -533,15 +586,20 @@ def build_map(
     coverage, notice = space_notice(store, space)
     if notice and on_notice:
         on_notice(notice)
-    ids, vectors = store.load_vectors(space.key)
-    docs, notices = map_ready(list(store.iter_documents(ids)))
-    for line in notices:
-        if on_notice:
-            on_notice(line)
-    result = build_landscape(ids, vectors, docs, params, seed, on_stage)
+    params = params or MapParams()
+    if coverage.embedded > max(params.sample_above, params.sample_size):
+        result = _sampled_map(store, space.key, coverage.embedded, params, seed, on_stage, on_notice)
+    else:
+        ids, vectors = store.load_vectors(space.key)
+        docs, notices = map_ready(list(store.iter_documents(ids)))
+        for line in notices:
+            if on_notice:
+                on_notice(line)
+        result = build_landscape(ids, vectors, docs, params, seed, on_stage)
     crash_point("map:computed")
     run_params = {
         "map": asdict(result.params),
+        "sampling": result.sampling or {"sampled": False, "documents": len(result.ids)},
         "space": space.key,
         "model": space.model,
         "model_fingerprint": space.fingerprint,
@@ -557,3 +615,53 @@ def build_map(
         for t in result.topics
     ]
     return store.save_run(space.key, seed, run_params, result.metrics, result.data, points, topics)
+
+
+def _sampled_map(
+    store: Store,
+    space_key: str,
+    n: int,
+    params: MapParams,
+    seed: int,
+    on_stage: Callable[[str], None] | None,
+    on_notice: Callable[[str], None] | None,
+) -> Landscape:
+    """A map of ``n`` documents fitted on a sample (:mod:`patscape.landscape.sample`). Vectors
+    are read twice, block by block (the sample, then the rest to place); the text of documents
+    outside the sample is not kept (labels read the sample)."""
+    import numpy as np
+
+    from .landscape.sample import BLOCK, build_sampled_landscape, sample_rows
+
+    changed = StoreError(f"the vectors of {space_key} changed while the map was built; run `patscape map` again")
+    rows = sample_rows(n, params.sample_size, seed)
+    ids: list[str] = []
+    parts = []
+    for block_ids, block in store.iter_vector_blocks(space_key, BLOCK):
+        start = len(ids)
+        ids.extend(block_ids)
+        lo, hi = np.searchsorted(rows, [start, len(ids)])
+        parts.append(block[rows[lo:hi] - start])
+    if len(ids) != n:
+        raise changed
+    sample = np.concatenate(parts)
+    keep = {ids[i] for i in rows.tolist()}
+    docs, notices = map_ready([
+        d if d.id in keep else replace(d, abstract="", text="", claims="", description="")
+        for d in store.iter_documents(ids)
+    ])
+    if len(docs) != n:
+        raise changed
+    for line in notices:
+        if on_notice:
+            on_notice(line)
+
+    def blocks() -> Iterator[tuple[int, Any]]:
+        start = 0
+        for block_ids, block in store.iter_vector_blocks(space_key, BLOCK):
+            if block_ids != ids[start : start + len(block_ids)]:
+                raise changed
+            yield start, block
+            start += len(block_ids)
+
+    return build_sampled_landscape(ids, rows, sample, blocks, docs, params.resolved(n), seed, on_stage)

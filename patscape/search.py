@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import numpy as np
@@ -10,7 +11,10 @@ from numpy.typing import NDArray
 from .embed import Embedder, load_embedder
 from .errors import InputError, NotFoundError
 from .records import Evidence, Hit, summary_text
+from .filters import SearchFilter
 from .store import Space, Store, StoredPassages
+from .vectors import VectorSource
+from .vectors.disk import PassageHit, SpaceVectors
 
 Mode = Literal["vector", "keyword", "hybrid"]
 RRF_K = 60
@@ -28,15 +32,22 @@ def search(
     mode: Mode = "vector",
     space: Space | None = None,
     embedder: Embedder | None = None,
+    where: SearchFilter | None = None,
+    vectors: VectorSource | None = None,
 ) -> list[Hit]:
     """The ``k`` documents most similar to ``query`` text or to the document ``like``.
 
-    ``lang`` keeps only documents in that language (with a multilingual model, a query in one
+    ``where`` keeps only documents of a language, a range of years and a CPC/IPC prefix
+    (``lang`` is a shorthand for its language; with a multilingual model, a query in one
     language finds patents in another). Where the space has passage vectors, a query ranks each
     patent by its best-matching passage or its document vector, whichever is closer; where the
     passage is, the hit carries it as the evidence. ``--like`` compares document vectors; in keyword and
     hybrid mode the liked document's summary (title and abstract) is the keyword query. Hits carry their
     topic in the newest run of the space.
+
+    Document vectors are searched through ``vectors`` when given (e.g. Milvus), otherwise
+    through the space's memory-mapped files beside the store: an exact scan below the ANN
+    threshold, the HNSW index above it (:mod:`patscape.vectors.disk`).
     """
     if (query is None) == (like is None):
         raise InputError("give either query text or --like ID")
@@ -48,7 +59,7 @@ def search(
     if like is not None:
         doc = store.get_document(like)  # a clear error for an unknown id
         keywords = summary_text(doc)
-    allowed = _ids_in_language(store, lang)
+    where = _filter(store, where, lang)
     candidates = max(CANDIDATES, k)
     vector_hits: list[tuple[str, float]] = []
     evidence: dict[str, Evidence] = {}
@@ -57,13 +68,14 @@ def search(
             from .pipeline import pick_space
 
             space = pick_space(store)
-        vector_hits, evidence = _vector_search(store, space, query, like, embedder, allowed, candidates)
+        vector_hits, evidence = _vector_search(store, space, query, like, embedder, where, candidates, vectors)
     keyword_hits: list[tuple[str, float]] = []
     if mode in ("keyword", "hybrid") and keywords:
-        keyword_hits = [
-            (doc_id, score) for doc_id, score in store.keyword_search(keywords, candidates * 5)
-            if (allowed is None or doc_id in allowed) and doc_id != like
-        ][:candidates]
+        found = [(doc_id, score) for doc_id, score in store.keyword_search(keywords, candidates * 5) if doc_id != like]
+        if where is not None:
+            allowed = store.filter_ids([doc_id for doc_id, _ in found], where)
+            found = [(doc_id, score) for doc_id, score in found if doc_id in allowed]
+        keyword_hits = found[:candidates]
     if mode == "vector":
         ranked = vector_hits
     elif mode == "keyword":
@@ -71,7 +83,7 @@ def search(
     else:
         ranked = _fuse(vector_hits, keyword_hits)
     ranked = ranked[:k]
-    topics = _topics(store, space)
+    topics = _topics(store, space, [doc_id for doc_id, _ in ranked])
     docs = {d.id: d for d in store.iter_documents([doc_id for doc_id, _ in ranked])}
     hits = []
     for doc_id, score in ranked:
@@ -81,13 +93,19 @@ def search(
     return hits
 
 
-def _ids_in_language(store: Store, lang: str | None) -> set[str] | None:
-    if not lang:
+def _filter(store: Store, where: SearchFilter | None, lang: str | None) -> SearchFilter | None:
+    """The search filter (``lang`` folded in), or ``None``; a filter nothing meets is an error."""
+    if lang:
+        where = dataclasses.replace(where or SearchFilter(), lang=lang)
+    if where is None or where.empty:
         return None
-    ids = store.ids_in_language(lang.lower())
-    if not ids:
-        raise NotFoundError(f"no documents in language {lang!r} (languages: {', '.join(store.language_counts())})")
-    return ids
+    if store.count_matching(where) == 0:
+        if where.lang and store.count_matching(SearchFilter(lang=where.lang)) == 0:
+            raise NotFoundError(
+                f"no documents in language {where.lang!r} (languages: {', '.join(store.language_counts())})"
+            )
+        raise NotFoundError(f"no documents match the filter ({where.describe()})")
+    return where
 
 
 def _vector_search(
@@ -96,11 +114,11 @@ def _vector_search(
     query: str | None,
     like: str | None,
     embedder: Embedder | None,
-    allowed: set[str] | None,
+    where: SearchFilter | None,
     candidates: int,
+    vectors: VectorSource | None = None,
 ) -> tuple[list[tuple[str, float]], dict[str, Evidence]]:
     """Ranked (id, score) by cosine, and the best passage of each document that has passages."""
-    ids, matrix = store.load_vectors(space.key)
     if like is not None:
         target = store.get_vector(space.key, like)
     else:
@@ -108,28 +126,29 @@ def _vector_search(
         model = embedder or load_embedder(space.model, **space.params.get("loader", {}))
         dims = space.dims if space.dims != model.native_dims else None
         target = model.embed([query], "query", dims).vectors[0]
-    scores = dict(zip(ids, (matrix @ target).tolist()))
-    best_passages: dict[str, tuple[int, float]] = {}
-    stored = store.load_passages(space.key) if like is None and space.params.get("passages") else None
-    if stored is not None and stored.doc_ids:
+    local = SpaceVectors.open(store, space) if vectors is None or (like is None and space.params.get("passages")) else None
+    source: VectorSource = vectors if vectors is not None else local  # type: ignore[assignment]
+    scores = dict(source.nearest(target, candidates, where, exclude=like))
+    best_passages: dict[str, PassageHit] = {}
+    if like is None and space.params.get("passages") and local is not None:
+        found = local.nearest_passages(target, candidates, where)
+        # a document found by a passage only: its own vector's score, to compare
+        missing = [doc_id for doc_id in found if doc_id not in scores]
+        for batch in store.iter_vector_rows(space.key, missing):
+            for doc_id, blob in batch:
+                scores[doc_id] = float(np.frombuffer(blob, dtype=np.float32) @ target)
         # a passage is the evidence only where it ranks the patent (beats its document vector)
-        best_passages = {
-            doc_id: (row, score) for doc_id, (row, score) in best_passage_per_document(stored, target).items()
-            if doc_id in scores and score >= scores[doc_id]
-        }
-        for doc_id, (_, score) in best_passages.items():
-            scores[doc_id] = score
-    ranked = sorted(
-        ((doc_id, score) for doc_id, score in scores.items()
-         if doc_id != like and (allowed is None or doc_id in allowed)),
-        key=lambda kv: (-kv[1], kv[0]),
-    )[:candidates]
+        best_passages = {doc_id: hit for doc_id, hit in found.items() if doc_id in scores and hit.score >= scores[doc_id]}
+        for doc_id, hit in best_passages.items():
+            scores[doc_id] = hit.score
+    ranked = sorted(((doc_id, score) for doc_id, score in scores.items() if doc_id != like),
+                    key=lambda kv: (-kv[1], kv[0]))[:candidates]
     evidence: dict[str, Evidence] = {}
     wanted = [doc_id for doc_id, _ in ranked if doc_id in best_passages]
     for doc in store.iter_documents(wanted):
-        row, score = best_passages[doc.id]
-        field, (begin, end) = stored.fields[row], stored.spans[row]  # type: ignore[union-attr]
-        evidence[doc.id] = Evidence(field, begin, end, str(getattr(doc, field, ""))[begin:end], round(score, 4))
+        hit = best_passages[doc.id]
+        evidence[doc.id] = Evidence(hit.field, hit.start, hit.end, str(getattr(doc, hit.field, ""))[hit.start:hit.end],
+                                    round(hit.score, 4))
     return ranked, evidence
 
 
@@ -154,9 +173,15 @@ def _fuse(*rankings: list[tuple[str, float]]) -> list[tuple[str, float]]:
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _topics(store: Store, space: Space | None) -> dict[str, tuple[int, str]]:
+def _topics(store: Store, space: Space | None, ids: list[str]) -> dict[str, tuple[int, str]]:
+    """Topic (cluster, label) of ``ids`` in the newest run of the space."""
     run = store.newest_run(space.key if space is not None else None)
     if run is None:
         return {}
     labels = {t["cluster"]: t["label"] for t in store.run_topics(run.id)}
-    return {doc_id: (c, labels.get(c, "outlier")) for doc_id, c, _, _, _ in store.run_points(run.id)}
+    found = {}
+    for doc_id in ids:
+        point = store.run_point(run.id, doc_id)
+        if point is not None:
+            found[doc_id] = (point[0], labels.get(point[0], "outlier"))
+    return found

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import NotFoundError, StoreBusyError, StoreError
+from .filters import SearchFilter
 from .records import Document, searchable_text
 from .text import index_text
 
@@ -44,7 +46,7 @@ BUSY_TIMEOUT = float(os.environ.get("PATSCAPE_BUSY_TIMEOUT", "30"))
 UPLOADS_DIR = "uploads"
 
 # Append-only: never edit a migration that has shipped, add a new one.
-MIGRATIONS: list[tuple[str, str]] = [
+MIGRATIONS: list[tuple[str, str | tuple[str, ...]]] = [
     (
         "m001_initial",
         """
@@ -161,6 +163,23 @@ MIGRATIONS: list[tuple[str, str]] = [
             data TEXT NOT NULL
         )
         """,
+    ),
+    (
+        # Every change to a space's vectors (and so to its passages, written with them) leaves a
+        # row here, in the same transaction: the memory-mapped vector files and the ANN index
+        # beside the store (patscape.vectors.disk) catch up from it. Triggers, so that no write
+        # path can forget; statements given one by one because a trigger body holds semicolons.
+        "m005_vector_log",
+        (
+            "CREATE TABLE vector_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, space TEXT NOT NULL, doc_id TEXT NOT NULL)",
+            "CREATE INDEX vector_log_space ON vector_log(space, seq)",
+            "CREATE TRIGGER vector_log_insert AFTER INSERT ON vectors BEGIN "
+            "INSERT INTO vector_log (space, doc_id) VALUES (NEW.space, NEW.doc_id); END",
+            "CREATE TRIGGER vector_log_update AFTER UPDATE ON vectors BEGIN "
+            "INSERT INTO vector_log (space, doc_id) VALUES (NEW.space, NEW.doc_id); END",
+            "CREATE TRIGGER vector_log_delete AFTER DELETE ON vectors BEGIN "
+            "INSERT INTO vector_log (space, doc_id) VALUES (OLD.space, OLD.doc_id); END",
+        ),
     ),
 ]
 
@@ -302,7 +321,7 @@ class Store:
             with self.transaction("migrate"):
                 if self.db.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
                     continue  # another process applied it while this one waited
-                for statement in sql.split(";"):
+                for statement in sql.split(";") if isinstance(sql, str) else sql:
                     if statement.strip():
                         self.db.execute(statement)
                 self.db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
@@ -631,6 +650,18 @@ class Store:
         ).fetchall()
         return [row[0] for row in rows], _stack([row[1] for row in rows], space.dims, np.float32)
 
+    def iter_vector_blocks(self, space_key: str, size: int = 65536) -> Iterator[tuple[list[str], NDArray[np.float32]]]:
+        """The vectors of :meth:`load_vectors`, in the same order, ``size`` rows at a time: a
+        large space is never held whole (nor twice, as blobs and as a matrix)."""
+        space = self.get_space(space_key)
+        cursor = self.db.execute(
+            "SELECT v.doc_id, v.vector FROM vectors v JOIN documents d ON d.id = v.doc_id "
+            "WHERE v.space = ? ORDER BY v.doc_id",
+            (space_key,),
+        )
+        while rows := cursor.fetchmany(size):
+            yield [row[0] for row in rows], _stack([row[1] for row in rows], space.dims, np.float32)
+
     def get_vector(self, space_key: str, doc_id: str) -> NDArray[np.float32]:
         row = self.db.execute(
             "SELECT vector FROM vectors WHERE space = ? AND doc_id = ?", (space_key, doc_id)
@@ -648,6 +679,112 @@ class Store:
         ).fetchone()
         keys = ("vectors", "multi_chunk_docs", "max_chunks", "truncated_docs", "truncated_tokens", "tokens")
         return {k: int(v) for k, v in zip(keys, row)}
+
+    # -- for the vector files beside the store (patscape.vectors.disk) ----------------------------
+    def vector_log_head(self, space_key: str) -> int:
+        """The sequence number of the newest change to the space's vectors (0: none logged)."""
+        row = self.db.execute("SELECT MAX(seq) FROM vector_log WHERE space = ?", (space_key,)).fetchone()
+        return int(row[0] or 0)
+
+    def changed_documents(self, space_key: str, after: int, limit: int | None = None) -> tuple[int, list[str]]:
+        """``(head, ids)``: documents whose vector changed (stored, replaced or removed) after
+        change ``after``, and the newest change. With ``limit``, at most that many ids (then the
+        caller should rebuild instead)."""
+        head = self.vector_log_head(space_key)
+        sql = "SELECT DISTINCT doc_id FROM vector_log WHERE space = ? AND seq > ? AND seq <= ?"
+        args: tuple[Any, ...] = (space_key, after, head)
+        if limit is not None:
+            sql += " LIMIT ?"
+            args += (limit,)
+        return head, sorted(row[0] for row in self.db.execute(sql, args))
+
+    def count_vectors(self, space_key: str) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM vectors v JOIN documents d ON d.id = v.doc_id WHERE v.space = ?", (space_key,)
+        ).fetchone()
+        return int(row[0])
+
+    def iter_vector_rows(
+        self, space_key: str, ids: Sequence[str] | None = None, batch: int = 4096
+    ) -> Iterator[list[tuple[str, bytes]]]:
+        """``(doc_id, float32 blob)`` of the space's current vectors in batches, by document id;
+        every one, or those of ``ids``. Run inside :meth:`snapshot` for one consistent state."""
+        sql = "SELECT v.doc_id, v.vector FROM vectors v JOIN documents d ON d.id = v.doc_id WHERE v.space = ?"
+        yield from self._batched(sql, "v.doc_id", space_key, ids, batch)
+
+    def iter_passage_rows(
+        self, space_key: str, ids: Sequence[str] | None = None, batch: int = 16384
+    ) -> Iterator[list[tuple[str, str, int, int, bytes, float]]]:
+        """``(doc_id, field, start, end, int8 blob, scale)`` of the space's passages in batches,
+        a document's passages together and in their stored order."""
+        sql = (
+            "SELECT p.doc_id, p.field, p.char_start, p.char_end, p.vector, p.scale FROM passages p "
+            "JOIN documents d ON d.id = p.doc_id WHERE p.space = ?"
+        )
+        yield from self._batched(sql, "p.doc_id", space_key, ids, batch, order="p.doc_id, p.rowid")
+
+    def _batched(
+        self, sql: str, id_column: str, space_key: str, ids: Sequence[str] | None, batch: int, order: str | None = None
+    ) -> Iterator[list[Any]]:
+        order = order or id_column
+        if ids is None:
+            cursor = self.db.execute(f"{sql} ORDER BY {order}", (space_key,))
+            while rows := cursor.fetchmany(batch):
+                yield rows
+            return
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"{sql} AND {id_column} IN ({marks}) ORDER BY {order}", (space_key, *chunk)).fetchall()
+            if rows:
+                yield rows
+
+    def filter_fields(self, ids: Sequence[str]) -> dict[str, tuple[str | None, str | None, list[str], list[str]]]:
+        """``{id: (lang, date, cpc, ipc)}`` of the stored ones among ``ids``: what a search filters
+        on, without reading the texts (an export to Milvus reads this per batch of vectors)."""
+        found: dict[str, tuple[str | None, str | None, list[str], list[str]]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for doc_id, lang, date, cpc, ipc in self.db.execute(
+                f"SELECT id, lang, date, cpc, ipc FROM documents WHERE id IN ({marks})", chunk
+            ):
+                found[doc_id] = (lang, date, json.loads(cpc), json.loads(ipc))
+        return found
+
+    def filter_ids(self, ids: Sequence[str], where: SearchFilter) -> set[str]:
+        """Those of ``ids`` whose document meets ``where``."""
+        clause, args = _where_sql(where)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self.db.execute(
+                f"SELECT d.id FROM documents d WHERE d.id IN ({marks}) AND {clause}", (*chunk, *args)
+            ))
+        return found
+
+    def count_matching(self, where: SearchFilter) -> int:
+        clause, args = _where_sql(where)
+        return int(self.db.execute(f"SELECT COUNT(*) FROM documents d WHERE {clause}", args).fetchone()[0])
+
+    def matching_slots(self, where: SearchFilter, slots_db: Path, table: str) -> NDArray[np.int64]:
+        """Rows (``slot``) of ``table`` in the vector-file database ``slots_db`` whose live
+        document meets ``where``: one join, so a filter over a million documents costs no
+        Python set of ids."""
+        if not re.fullmatch(r"(docs|passages)_\d+", table):
+            raise ValueError(table)
+        clause, args = _where_sql(where)
+        self.db.execute("ATTACH DATABASE ? AS vf", (str(slots_db),))
+        try:
+            rows = self.db.execute(
+                f"SELECT s.slot FROM vf.{table} s JOIN documents d ON d.id = s.doc_id WHERE s.live = 1 AND {clause} "
+                "ORDER BY s.slot", args,
+            ).fetchall()
+        finally:
+            self.db.execute("DETACH DATABASE vf")
+        return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
 
     # -- runs ----------------------------------------------------------------------------------
     def save_run(
@@ -733,6 +870,36 @@ class Store:
             "SELECT cluster, x, y FROM run_points WHERE run_id = ? AND doc_id = ?", (run_id, doc_id)
         ).fetchone()
         return (int(row[0]), float(row[1]), float(row[2])) if row is not None else None
+
+    def run_points_of(self, run_id: int, ids: Sequence[str]) -> dict[str, tuple[int, float, float]]:
+        """``{doc_id: (cluster, x, y)}`` of those of ``ids`` that are on the run."""
+        found: dict[str, tuple[int, float, float]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for doc_id, c, x, y in self.db.execute(
+                f"SELECT doc_id, cluster, x, y FROM run_points WHERE run_id = ? AND doc_id IN ({marks})", (run_id, *chunk)
+            ):
+                found[doc_id] = (int(c), float(x), float(y))
+        return found
+
+    def unplaced_ids(self, run_id: int, space_key: str, only: Sequence[str] | None = None) -> list[str]:
+        """Documents with a vector in the space that are not on the run: without ``only``, those
+        not placed yet either; with ``only``, those of ``only`` (placed before or not)."""
+        sql = (
+            "SELECT v.doc_id FROM vectors v JOIN documents d ON d.id = v.doc_id WHERE v.space = ? AND NOT EXISTS "
+            "(SELECT 1 FROM run_points r WHERE r.run_id = ? AND r.doc_id = v.doc_id)"
+        )
+        if only is None:
+            sql += " AND NOT EXISTS (SELECT 1 FROM serve_placements p WHERE p.run_id = ? AND p.doc_id = v.doc_id)"
+            return [row[0] for row in self.db.execute(sql + " ORDER BY v.doc_id", (space_key, run_id, run_id))]
+        found: list[str] = []
+        wanted = sorted(set(only))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found += [row[0] for row in self.db.execute(f"{sql} AND v.doc_id IN ({marks})", (space_key, run_id, *chunk))]
+        return sorted(found)
 
     def run_points(self, run_id: int) -> list[tuple[str, int, int, float, float]]:
         rows = self.db.execute(
@@ -871,6 +1038,30 @@ def crash_point(name: str) -> None:
     _crash_counts[name] = _crash_counts.get(name, 0) + 1
     if _crash_counts[name] >= int(count):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _where_sql(where: SearchFilter, alias: str = "d") -> tuple[str, tuple[Any, ...]]:
+    """An SQL condition on the documents table (as ``alias``) and its parameters."""
+    parts, args = ["1"], []
+    if where.lang:
+        parts.append(f"{alias}.lang = ?")
+        args.append(where.lang)
+    if where.year_from is not None or where.year_to is not None:
+        parts.append(f"{alias}.date IS NOT NULL AND length({alias}.date) >= 4")
+        if where.year_from is not None:
+            parts.append(f"CAST(substr({alias}.date, 1, 4) AS INTEGER) >= ?")
+            args.append(where.year_from)
+        if where.year_to is not None:
+            parts.append(f"CAST(substr({alias}.date, 1, 4) AS INTEGER) <= ?")
+            args.append(where.year_to)
+    if where.cpc:
+        # codes are stored without spaces (H01M10/052); a prefix matches CPC or IPC codes
+        parts.append(
+            f"(EXISTS (SELECT 1 FROM json_each({alias}.cpc) WHERE substr(value, 1, ?) = ?) "
+            f"OR EXISTS (SELECT 1 FROM json_each({alias}.ipc) WHERE substr(value, 1, ?) = ?))"
+        )
+        args += [len(where.cpc), where.cpc, len(where.cpc), where.cpc]
+    return " AND ".join(parts), tuple(args)
 
 
 def _stack(blobs: Sequence[bytes], dims: int, dtype: type) -> NDArray[Any]:

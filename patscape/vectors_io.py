@@ -108,6 +108,9 @@ def import_vectors(
         if progress:
             progress(len(ids))
     store.mark_complete(space.key)
+    from .pipeline import sync_vector_files
+
+    sync_vector_files(store, space.key)
     report.space = store.get_space(space.key)
     report.missing = store.space_progress(report.space).missing
     return report

@@ -536,6 +536,26 @@ def test_search_by_text_by_id_and_modes(minilm_server: LiveServer) -> None:
     assert [h["score"] for h in hybrid["hits"]] == [round(score, 4) for _, score in expected]
 
 
+def test_search_filters_by_years_and_code(minilm_server: LiveServer, store: Path) -> None:
+    from patscape.filters import SearchFilter
+    from patscape.store import Store
+
+    body = {"query": "satellite antenna", "k": 50, "years": "2010-2014", "cpc": "H01Q"}
+    with minilm_server.client() as http:
+        hits = http.post("/corpus/search", json=body).json()["hits"]
+        docs = {h["id"]: http.get(f"/corpus/documents/{h['id']}").json() for h in hits}
+        keyword = http.post("/corpus/search", json={**body, "mode": "keyword", "query": "antenna"}).json()["hits"]
+        assert_openai_error(http.post("/corpus/search", json={"query": "a", "years": "soon"}), 400, "invalid_input")
+        assert_openai_error(http.post("/corpus/search", json={"query": "a", "cpc": "H01Q' OR 1=1"}), 400, "invalid_input")
+        assert_openai_error(http.post("/corpus/search", json={"query": "a", "cpc": "C07D"}), 404, "not_found")
+    with Store(store, create=False) as db:
+        expected = db.count_matching(SearchFilter.parse(years="2010-2014", cpc="H01Q"))
+    assert 0 < len(hits) == min(50, expected)
+    assert all(2010 <= int(d["date"][:4]) <= 2014 and any(c.startswith("H01Q") for c in d["cpc"] + d["ipc"])
+               for d in docs.values())
+    assert keyword and all(2010 <= int(h["date"][:4]) <= 2014 for h in keyword)
+
+
 def test_document_with_its_ten_neighbours(minilm_server: LiveServer) -> None:
     with minilm_server.client() as http:
         doc = http.get(f"/corpus/documents/{HOSTILE['id']}").json()

@@ -79,6 +79,14 @@ def test_map_search_and_view(store: Store) -> None:
         assert "satellite" in f"{doc.title} {doc.abstract}".lower()
     with pytest.raises(NotFoundError):
         search(store, "x", lang="fr")
+    # the run carries the evolution window, and a partial last year, to the UI and the report
+    dates = sorted(d.date for d in store.iter_documents() if d.date)
+    last = int(dates[-1][:4])
+    partial = int(dates[-1][5:7]) < 12
+    run = view["run"]
+    assert view["data_to"] == dates[-1] and view.get("partial_year") == (last if partial else None)
+    assert view["recent_to"] == (last - 1 if partial else last) and view["recent_from"] == view["recent_to"] - 4
+    assert store.get_run(run["id"]).data["data_to"] == dates[-1]
 
 
 def test_export_json_roundtrip(store: Store, tmp_path: Path) -> None:

@@ -9,11 +9,13 @@ import math
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from plotly.offline import get_plotlyjs
 
-from patscape.report import read_embedded_data, render_report, write_report
+from patscape import report
+from patscape.report import REPORT_SCRIPTS, REPORT_STYLES, WEB_DIR, read_embedded_data, render_report, write_report
 
 HOSTILE = "<script>alert(1)</script> & <b>bold</b>"
 BREAKOUT = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -186,3 +188,26 @@ def test_app_script_is_valid_javascript(tmp_path, page: str) -> None:
     app.write_text(SCRIPT.findall(page)[2][1], encoding="utf-8")
     result = subprocess.run(["node", "--check", str(app)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_report_runs_the_views_of_the_served_ui(page: str) -> None:
+    # one copy of every view: the report inlines patscape/web's files, the served page loads them
+    app = SCRIPT.findall(page)[2][1]
+    assert app == "\n".join(f"/* {name} */\n" + (WEB_DIR / name).read_text(encoding="utf-8") for name in REPORT_SCRIPTS)
+    served = (WEB_DIR / "index.html").read_text(encoding="utf-8")
+    shared = [name for name in REPORT_SCRIPTS if name not in ("data-embedded.js", "report-app.js")]
+    assert all(f'<script src="/static/{name}"></script>' in served for name in shared)
+    assert '<script src="/static/data-served.js"></script>' in served and "P.source = {\n    kind: 'served'" not in app
+    for name in REPORT_STYLES:
+        assert (WEB_DIR / name).read_text(encoding="utf-8") in page
+    # report.py itself holds no JavaScript (nor a page or styles)
+    source = Path(report.__file__).read_text(encoding="utf-8")
+    assert "function (" not in source and "Plotly." not in source and "<body" not in source and "{ margin" not in source
+
+
+def test_partial_year_travels_to_the_page() -> None:
+    data = sample_data()
+    data.update(partial_year=2019, recent_from=2014, recent_to=2018)
+    page = render_report(data)
+    assert read_embedded_data(page)["partial_year"] == 2019
+    assert 'id="evo-note"' in page  # the evolution view writes its note there

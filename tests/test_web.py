@@ -240,12 +240,29 @@ def test_topics_evolution_and_graph_views(ui: Page, server: LiveServer) -> None:
     assert biggest["label"] in row.text_content() and str(biggest["size"]) in row.text_content()
     row.click()
     ui.page.wait_for_selector(f"#topic-table tr.active[data-cluster='{biggest['cluster']}']")
+    wait_for(ui.page, "(c) => window.patscape.state.activeTopic === c", arg=biggest["cluster"])
     opacities = ui.page.evaluate(
-        "() => document.getElementById('map').data.filter(t => t.meta === 'points').map(t => [t.name, t.marker.opacity])"
+        "() => document.getElementById('map').data.filter(t => t.meta === 'points').map(t => t.marker.opacity)"
     )
-    assert sum(1 for _, opacity in opacities if opacity > 0.5) == 1  # only the chosen topic stands out
+    assert opacities and all(opacity < 0.5 for opacity in opacities)  # every point dimmed ...
+    with server.client() as http:
+        view = http.get("/corpus/runs/latest/map").json()
+    members = sorted(p["id"] for p in view["points"] if p["cluster"] == biggest["cluster"])
+    assert sorted(ui.overlay("highlighted")) == members  # ... but the chosen topic's, drawn on top
+    # the topic table sorts by a column and filters by text
+    ui.page.click("#topic-table th:nth-child(2)")
+    labels = ui.page.locator("#topic-table tbody tr .tlabel").all_text_contents()
+    assert labels == sorted(labels, key=str.lower)
+    ui.page.fill("#topic-filter", biggest["label"])
+    assert ui.page.locator("#topic-table tbody tr:not([hidden])").count() >= 1
+    assert all(biggest["label"].lower() in r.lower() for r in ui.page.locator("#topic-table tbody tr:not([hidden])").all_text_contents())
+    ui.page.fill("#topic-filter", "")
     ui.page.click(".tabs button[data-view=evolution]")
     wait_for(ui.page, "(document.getElementById('evolution').data || []).length > 0")
+    with server.client() as http:
+        evolution = http.get("/corpus/runs/latest/evolution").json()
+    assert ui.page.get_attribute("body", "data-partial-year") == str(evolution["partial_year"] or "")
+    assert ui.page.is_visible("#evo-note") == (evolution["partial_year"] is not None)
     ui.page.click(".tabs button[data-view=graph]")
     wait_for(ui.page, "(document.getElementById('graph').data || []).length > 0")
     nodes = ui.page.evaluate("document.getElementById('graph').data.find(t => t.mode === 'markers+text').customdata")

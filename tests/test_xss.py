@@ -229,7 +229,7 @@ def test_hostile_patents_stay_text_in_the_ui(browser: Any, server: LiveServer) -
         for topic in topics:
             if topic["cluster"] >= 0:
                 row = next(r for r in rows if r.startswith(str(topic["cluster"])))
-                assert topic["label"] in row and f"CPC {IMG}" in row and f"IPC {SCRIPT}" in row, row
+                assert topic["label"] in row and f"CPC{IMG} 50%" in row and f"IPC{SCRIPT} 40%" in row, row
         labels = page.evaluate("[...document.querySelectorAll('#map .annotation-text')].map(a => a.textContent)")
         assert labels and all(any(label.rstrip("\u2026") in t["label"] for t in topics) for label in labels), labels
         assert any("<" in label for label in labels)

@@ -61,10 +61,14 @@ can reach which route ("Who can reach what").
 @click.option("--max-pdf-pages", type=int, default=500, show_default=True, help="Pages read from one uploaded PDF.")
 @click.option("--public-metrics", is_flag=True, default=False,
               help="Serve /metrics without the API key (default: it wants the key when one is set).")
+@click.option("--vector-store", default=None, metavar="URI",
+              help="Rank corpus searches by the document vectors exported there: milvus:PATH.db?collection=NAME "
+                   "(Milvus Lite) or milvus://HOST:PORT?collection=NAME (see docs/scale.md).")
 def serve(store: Path, model: str, host: str, port: int, api_key: str | None, max_batch: int, max_batch_tokens: int,
           queue_size: int, max_inputs: int, max_tokens: int, long_inputs: str, max_body_bytes: int, max_upload_bytes: int,
           max_jobs: int, max_upload_files: int, max_upload_expanded_bytes: int, max_pdf_pages: int,
-          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], public_metrics: bool) -> None:
+          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], public_metrics: bool,
+          vector_store: str | None) -> None:
     """Serve STORE: embeddings (OpenAI /v1/embeddings, Ollama /api/embed), the corpus API and the map UI.
 
     The model loads in the background; /health answers 200 once it is ready. The API is
@@ -81,6 +85,7 @@ def serve(store: Path, model: str, host: str, port: int, api_key: str | None, ma
         max_upload_bytes=max_upload_bytes, host=host, port=port, allowed_hosts=tuple(allowed_hosts),
         allowed_origins=tuple(allowed_origins), public_metrics=public_metrics, max_jobs=max_jobs,
         max_upload_files=max_upload_files, max_upload_expanded_bytes=max_upload_expanded_bytes, max_pdf_pages=max_pdf_pages,
+        vector_store=vector_store,
     ).validate()
     warning = exposure_warning(host, api_key is not None, "*" in allowed_hosts)
     if warning:

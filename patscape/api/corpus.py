@@ -20,6 +20,7 @@ from typing import Any
 
 from ..embed import Embedder, load_embedder, resolve_alias
 from ..errors import NotFoundError
+from ..filters import SearchFilter
 from ..pipeline import pick_space
 from ..records import Hit
 from ..search import search as run_search
@@ -31,6 +32,8 @@ from .schemas import corpus as schemas
 log = logging.getLogger(__name__)
 
 NEIGHBOURS = 10
+#: The fields of a map point, in the order ``format=columns`` sends them.
+MAP_FIELDS = ("id", "title", "cluster", "x", "y", "placed")
 _MAP_CACHE_SIZE = 4
 
 
@@ -43,8 +46,10 @@ class Corpus:
         with self.store():  # fails early (StoreError) when the path is not a store
             pass
         self._lock = threading.Lock()
-        self._maps: OrderedDict[tuple[int, tuple[int, float]], schemas.MapPublic] = OrderedDict()
+        self._maps: OrderedDict[tuple[Any, ...], Any] = OrderedDict()  # map views by format, run, placements
         self._embedders: dict[str, SharedEmbedder] = {}
+        #: ``serve --vector-store``: the document vectors are ranked there (a Milvus collection)
+        self.vectors = _open_vectors(engine.settings.vector_store)
 
     @contextmanager
     def store(self) -> Iterator[Store]:
@@ -132,7 +137,8 @@ class Corpus:
                 ))
             return schemas.EvolutionPublic(
                 run=info.id, years=[int(y) for y in info.data.get("years") or []],
-                recent_from=info.data.get("recent_from"), topics=topics,
+                recent_from=info.data.get("recent_from"), recent_to=info.data.get("recent_to"),
+                partial_year=info.data.get("partial_year"), data_to=info.data.get("data_to"), topics=topics,
             )
 
     def graph(self, run: str | int) -> schemas.GraphPublic:
@@ -160,47 +166,80 @@ class Corpus:
             return schemas.GraphPublic(run=info.id, nodes=nodes, links=links)
 
     # -- the map -----------------------------------------------------------------------------------
-    def map(self, run: str | int) -> schemas.MapPublic:
-        with self.store() as store:
-            info = self.run_of(store, run)
-            key = (info.id, store.placement_version(info.id))
-            with self._lock:
-                cached = self._maps.get(key)
-            if cached is not None:
-                return cached
-            points_raw = store.run_points(info.id)
-            placed = store.placements(info.id)
-            titles = store.titles([p[0] for p in points_raw] + [p.doc_id for p in placed])
-            points = [
-                schemas.PointPublic(id=d, x=round(x, 5), y=round(y, 5), cluster=c, title=titles.get(d, ""))
-                for d, c, _, x, y in points_raw
-            ]
-            points += [
-                schemas.PointPublic(id=p.doc_id, x=round(p.x, 5), y=round(p.y, 5), cluster=p.cluster,
-                                    title=titles.get(p.doc_id, ""), placed=True)
-                for p in placed if p.doc_id in titles
-            ]
-            view = schemas.MapPublic(run=info.id, count=len(points), placed=len(placed), points=points)
+    def _map_rows(self, store: Store, info: RunInfo) -> tuple[list[tuple[str, int, float, float, bool]], dict[str, str], int]:
+        """(id, cluster, x, y, placed) of every point (uploads placed since last), titles, placements."""
+        points_raw = store.run_points(info.id)
+        placed = store.placements(info.id)
+        titles = store.titles([p[0] for p in points_raw] + [p.doc_id for p in placed])
+        rows = [(d, c, round(x, 5), round(y, 5), False) for d, c, _, x, y in points_raw]
+        rows += [(p.doc_id, p.cluster, round(p.x, 5), round(p.y, 5), True) for p in placed if p.doc_id in titles]
+        return rows, titles, len(placed)
+
+    def _cached(self, key: tuple[Any, ...], build: Any) -> Any:
+        with self._lock:
+            cached = self._maps.get(key)
+        if cached is not None:
+            return cached
+        view = build()
         with self._lock:
             self._maps[key] = view
             while len(self._maps) > _MAP_CACHE_SIZE:
                 self._maps.popitem(last=False)
         return view
 
+    def map(self, run: str | int) -> schemas.MapPublic:
+        """Every point as an object (``format=points``)."""
+        with self.store() as store:
+            info = self.run_of(store, run)
+
+            def build() -> schemas.MapPublic:
+                rows, titles, placed = self._map_rows(store, info)
+                points = [schemas.PointPublic(id=d, x=x, y=y, cluster=c, title=titles.get(d, ""), placed=p) for d, c, x, y, p in rows]
+                return schemas.MapPublic(run=info.id, count=len(points), placed=placed, points=points)
+
+            return self._cached(("points", info.id, store.placement_version(info.id)), build)
+
+    def map_columns(self, run: str | int, fields: tuple[str, ...] = MAP_FIELDS) -> bytes:
+        """The points column-wise (``format=columns``), ``fields`` only, as the JSON body of the response.
+
+        200k points are serialised by ``json`` in C, once per run, placement version and fields:
+        building a model object per point (as :meth:`map` does) would take seconds. The UI asks for
+        the positions first and the titles (most of the bytes) once the map is drawn.
+        """
+        with self.store() as store:
+            info = self.run_of(store, run)
+
+            def build() -> bytes:
+                rows, titles, placed = self._map_rows(store, info)
+                column = {
+                    "id": lambda: [r[0] for r in rows], "title": lambda: [titles.get(r[0], "") for r in rows],
+                    "cluster": lambda: [r[1] for r in rows], "x": lambda: [r[2] for r in rows],
+                    "y": lambda: [r[3] for r in rows], "placed": lambda: [int(r[4]) for r in rows],
+                }
+                columns = {name: column[name]() for name in MAP_FIELDS if name in fields}
+                body = {"run": info.id, "count": len(rows), "placed": placed, "points": None, "columns": columns}
+                return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+            return self._cached(("columns", fields, info.id, store.placement_version(info.id)), build)
+
     # -- search and documents ---------------------------------------------------------------------
     def search(self, body: schemas.SearchCreate) -> schemas.SearchPublic:
         with self.store() as store:
             info = store.newest_run()
             space = store.get_space(info.space) if info else None
+            if self.vectors is not None and body.mode != "keyword":  # the space exported there
+                space = store.get_space(self.vectors.space_key)
+                self.vectors.check_space(space)
             embedder = None
             if body.mode != "keyword":
                 if space is None:
                     space = pick_space(store, model=self.engine.model_id if _has_space_of(store, self.engine.model_id) else None)
                 if body.query is not None:
                     embedder = self.embedder_for(space)
+            where = SearchFilter.parse(lang=body.lang, years=body.years, cpc=body.cpc)
             hits = run_search(
-                store, body.query, like=body.like, k=body.k, lang=body.lang, mode=body.mode, space=space,
-                embedder=embedder,
+                store, body.query, like=body.like, k=body.k, where=where, mode=body.mode, space=space,
+                embedder=embedder, vectors=self.vectors,
             )
             return schemas.SearchPublic(
                 mode=body.mode, query=body.query, like=body.like, run=info.id if info else None,
@@ -256,6 +295,15 @@ class Corpus:
 
 def _has_space_of(store: Store, model: str) -> bool:
     return any(s.model == model and s.complete for s in store.spaces())
+
+
+def _open_vectors(uri: str | None) -> Any:
+    """The vector store of ``serve --vector-store`` (opened once: a client per server), or None."""
+    if not uri:
+        return None
+    from ..vectors.milvus import open_vector_store
+
+    return open_vector_store(uri)
 
 
 def _topic_public(topic: dict[str, Any], placed: int) -> schemas.TopicPublic:

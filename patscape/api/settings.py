@@ -44,6 +44,8 @@ class Settings:
     max_upload_files: files in one upload (413 beyond).
     max_upload_expanded_bytes: bytes one compressed upload file may expand to (the rest is refused).
     max_pdf_pages: pages read from one uploaded PDF (the rest is cut, with a problem).
+    vector_store: where corpus searches rank document vectors instead of the store, as a
+        ``milvus:`` URI (see :mod:`patscape.vectors.milvus`); None: the store's own vectors.
     """
 
     store: Path | None = None
@@ -66,6 +68,7 @@ class Settings:
     max_upload_files: int = 1000
     max_upload_expanded_bytes: int = 2 * 1024**3
     max_pdf_pages: int = 500
+    vector_store: str | None = None
 
     def validate(self) -> Settings:
         """Return self, or raise :class:`InputError` naming the first impossible value."""

@@ -26,6 +26,10 @@ from .neighbours import nearest_neighbours
 from .reduce import umap_reduce
 
 MIN_DOCUMENTS = 30
+#: Above this many documents the map is fitted on a sample (see :mod:`.sample`); measured in
+#: docs/benchmarks.md ("Map at scale").
+SAMPLE_ABOVE = 60_000
+SAMPLE_SIZE = 30_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,10 @@ class MapParams:
         analyst gets at most this share unassigned unless the neighbours hold no topic at all.
     label_lang: language of the topic labels (ISO 639-1, e.g. "zh") wherever a topic holds a
         document in it; ``None`` labels each topic in its main language.
+    sample_above / sample_size: a corpus of more than ``sample_above`` documents is mapped by
+        fitting on a seeded random sample of ``sample_size`` and placing the rest by their
+        nearest sample documents (:mod:`.sample`); UMAP and HDBSCAN then cost the same at 1M
+        documents as at ``sample_size``.
     """
 
     n_components: int = 5
@@ -65,6 +73,8 @@ class MapParams:
     reassign_passes: int = 2
     max_outlier_share: float = 0.15
     label_lang: str | None = None
+    sample_above: int = SAMPLE_ABOVE
+    sample_size: int = SAMPLE_SIZE
 
     def resolved(self, n: int) -> MapParams:
         size = self.min_cluster_size or default_min_cluster_size(n)
@@ -85,6 +95,8 @@ class MapParams:
             raise ValueError("max_outlier_share must be in [0, 1]")
         if not 0 < self.reassign_agreement <= 1:
             raise ValueError("reassign_agreement must be in (0, 1]")
+        if self.sample_size < 2 * MIN_DOCUMENTS or self.sample_above < 0:
+            raise ValueError(f"sample_size must be at least {2 * MIN_DOCUMENTS} and sample_above at least 0")
         if self.label_lang is not None and not re.fullmatch(r"[a-z]{2,3}", self.label_lang):
             raise ValueError(f"label_lang must be an ISO 639-1 code such as 'en' or 'zh', got {self.label_lang!r}")
 
@@ -101,6 +113,7 @@ class Landscape:
     metrics: dict[str, Any]
     data: dict[str, Any]  # evolution years, topic links, document neighbours
     params: MapParams
+    sampling: dict[str, Any] | None = None  # how a sampled map was made (None: fitted on all)
 
 
 def build_landscape(
@@ -126,6 +139,26 @@ def build_landscape(
         if on_stage:
             on_stage(name)
 
+    labels, raw, xy, _ = fit_topics(vectors, params, seed, stage)
+    stage("label")
+    named = label_topics(docs, labels, vectors, label_lang=params.label_lang)
+    stage("measure")
+    metrics = run_metrics(docs, vectors, labels, raw, seed)
+    links = topic_links(docs, vectors, labels)
+    stage("done")
+    return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params)
+
+
+def fit_topics(
+    vectors: NDArray[np.float32],
+    params: MapParams,
+    seed: int,
+    stage: Callable[[str], None],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32], tuple[NDArray[np.int64], NDArray[np.float32]]]:
+    """Topics and map of ``vectors`` (resolved ``params``): final labels, HDBSCAN's labels, the
+    2-D layout and the kNN graph. The part of a map whose cost grows faster than the corpus."""
+    n = len(vectors)
+    assert params.min_cluster_size is not None
     stage("neighbours")
     knn = nearest_neighbours(vectors, max(params.n_neighbors, params.reassign_neighbours) + 1, seed)
     stage("reduce")
@@ -155,13 +188,24 @@ def build_landscape(
             raw, knn[0][:, : params.reassign_neighbours + 1], params.reassign_agreement,
             params.reassign_passes, params.max_outlier_share,
         )
-    stage("label")
-    named = label_topics(docs, labels, vectors, label_lang=params.label_lang)
-    stage("measure")
-    metrics = run_metrics(docs, vectors, labels, raw, seed)
+    return labels, raw, xy, knn
+
+
+def assemble(
+    ids: Sequence[str],
+    docs: Sequence[Document],
+    labels: NDArray[np.int64],
+    raw: NDArray[np.int64],
+    xy: NDArray[np.float32],
+    named: dict[int, Any],
+    metrics: dict[str, Any],
+    links: list[dict[str, Any]],
+    timings: dict[str, float],
+    params: MapParams,
+    sampling: dict[str, Any] | None = None,
+) -> Landscape:
+    """The :class:`Landscape` of computed parts: topic records, evolution, stage timings."""
     growth = evolution(docs, labels)
-    links = topic_links(docs, vectors, labels)
-    stage("done")
     names = list(timings)
     metrics["timings_s"] = {a: round(timings[b] - timings[a], 3) for a, b in zip(names, names[1:])}
     titles = {d.id: d.title for d in docs}
@@ -183,7 +227,10 @@ def build_landscape(
     data = {
         "years": growth["years"],
         "recent_from": growth.get("recent_from"),
+        "recent_to": growth.get("recent_to"),
+        "partial_year": growth.get("partial_year"),
+        "data_to": growth.get("data_to"),
         "outliers": growth["topics"].get("-1"),
         "links": links,
     }
-    return Landscape(list(ids), labels, raw, xy, topics, metrics, data, params)
+    return Landscape(list(ids), labels, raw, xy, topics, metrics, data, params, sampling)

@@ -53,8 +53,9 @@ def evolution(docs: Sequence[Document], labels: NDArray[np.int64], recent_years:
             "momentum": round(recent / corpus_recent, 3) if corpus_recent and up_to_end else None,
             "growth": _growth([counts.get(y, 0) for y in window]),
         }
+    data_to = max((d.date for d in docs if d.date and len(d.date) >= 4), default=None)
     return {"years": span, "recent_from": first_recent, "recent_to": end, "partial_year": last if partial else None,
-            "topics": topics}
+            "data_to": data_to, "topics": topics}
 
 
 def _growth(counts: Sequence[int]) -> float | None:

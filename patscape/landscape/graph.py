@@ -24,13 +24,17 @@ def topic_centroids(vectors: NDArray[np.float32], labels: NDArray[np.int64]) -> 
 
 def topic_links(
     docs: Sequence[Document],
-    vectors: NDArray[np.float32],
+    vectors: NDArray[np.float32] | None,
     labels: NDArray[np.int64],
     neighbours: int = 3,
+    centroids: dict[int, NDArray[np.float32]] | None = None,
 ) -> list[dict[str, Any]]:
     """Edges between topics: each topic to its ``neighbours`` most similar topics (centroid
-    cosine), plus every pair connected by citations between their patents."""
-    centroids = topic_centroids(vectors, labels)
+    cosine), plus every pair connected by citations between their patents. ``centroids``
+    (unit, per topic) replace ``vectors`` when the caller accumulated them block by block."""
+    if centroids is None:
+        assert vectors is not None
+        centroids = topic_centroids(vectors, labels)
     topics = list(centroids)
     edges: dict[tuple[int, int], dict[str, Any]] = {}
     if len(topics) > 1:

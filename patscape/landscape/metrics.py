@@ -128,12 +128,14 @@ def silhouette_cosine(vectors: NDArray[np.float32], labels: NDArray[np.int64], s
 
 def run_metrics(
     docs: Sequence[Document],
-    vectors: NDArray[np.float32],
+    vectors: NDArray[np.float32] | None,
     labels: NDArray[np.int64],
     raw_labels: NDArray[np.int64],
     seed: int,
+    silhouette: float | None = None,
 ) -> dict[str, Any]:
-    """All quality figures of a run (see the docs for their meaning)."""
+    """All quality figures of a run (see the docs for their meaning). A sampled map passes
+    ``vectors=None`` and the ``silhouette`` of its sample (the silhouette is sampled anyway)."""
     sizes = Counter(int(t) for t in labels.tolist() if t >= 0)
     n = len(labels)
     metrics: dict[str, Any] = {
@@ -142,7 +144,7 @@ def run_metrics(
         "topic_sizes": dict(sorted(((str(k), v) for k, v in sizes.items()), key=lambda kv: -kv[1])),
         "outlier_share": round(float((labels < 0).mean()), 4),
         "outlier_share_before_reassignment": round(float((raw_labels < 0).mean()), 4),
-        "silhouette_cosine": silhouette_cosine(vectors, labels, seed),
+        "silhouette_cosine": silhouette_cosine(vectors, labels, seed) if vectors is not None else silhouette,
     }
     codes: dict[str, Any] = {}
     for kind in ("cpc", "ipc"):

@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
 from numpy.typing import NDArray
+
+_cached = False
+
+
+def enable_numba_cache() -> None:
+    """Let numba cache on disk the UMAP functions compiled without ``cache=True``.
+
+    umap-learn compiles its graph and layout functions (``smooth_knn_dist``,
+    ``compute_membership_strengths``, the epoch of the layout, ...) in every fresh process: most
+    of the start-up of a map. Turning numba's on-disk cache on for those dispatchers before
+    their first call makes every later process load them instead (numba keys the cache by the
+    source file, so an upgrade of umap recompiles). Functions already compiled at import
+    (explicit signatures) are left as they are.
+    """
+    global _cached
+    if _cached or os.environ.get("PATSCAPE_NUMBA_CACHE") == "0":  # "0": measure the old start-up
+        return
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name.startswith("umap.") or name.startswith("pynndescent.")):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, Dispatcher) and isinstance(value._cache, NullCache) and not value.overloads:
+                value.enable_caching()
+    _cached = True
 
 
 def umap_reduce(
@@ -22,6 +51,7 @@ def umap_reduce(
     """
     import umap
 
+    enable_numba_cache()
     n = len(vectors)
     if n <= n_components + 1:
         raise ValueError(f"too few points ({n}) for a {n_components}-D UMAP")

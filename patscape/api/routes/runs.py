@@ -5,9 +5,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
+from typing import Annotated, Literal
 
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from ..corpus import MAP_FIELDS
 from ..deps import CorpusDep
 from ..schemas.corpus import (
     CorpusPublic,
@@ -19,6 +23,9 @@ from ..schemas.corpus import (
 )
 
 router = APIRouter(prefix="/corpus", tags=["corpus"])
+MapFormat = Literal["points", "columns"]
+_FIELD = "(?:" + "|".join(MAP_FIELDS) + ")"
+_FIELDS = f"^{_FIELD}(?:,{_FIELD})*$"
 
 
 @router.get("", response_model=CorpusPublic, summary="The corpus: counts, languages, spaces, runs")
@@ -42,7 +49,17 @@ async def topics(run: str, corpus: CorpusDep) -> TopicListPublic:
 
 
 @router.get("/runs/{run}/map", response_model=MapPublic, summary="Map points (with uploads placed since)")
-async def map_points(run: str, corpus: CorpusDep) -> MapPublic:
+async def map_points(
+    run: str,
+    corpus: CorpusDep,
+    format: Annotated[MapFormat, Query(description="`points`: one object per point; `columns`: one list per field.")] = "points",
+    fields: Annotated[str | None, Query(
+        pattern=_FIELDS, description=f"`format=columns` only: the columns to send, comma-separated ({', '.join(MAP_FIELDS)}).",
+    )] = None,
+) -> MapPublic | Response:
+    if format == "columns":  # serialised once per run, sent as is (validating 200k points would take seconds)
+        wanted = tuple(sorted(set(fields.split(",")), key=MAP_FIELDS.index)) if fields else MAP_FIELDS
+        return Response(await run_in_threadpool(corpus.map_columns, run, wanted), media_type="application/json")
     return await run_in_threadpool(corpus.map, run)
 
 

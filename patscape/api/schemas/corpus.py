@@ -19,6 +19,8 @@ class SearchCreate(BaseModel):
     k: int = Field(10, ge=1, le=500, description="Number of hits.")
     mode: SearchMode = Field("vector", description="`vector`, `keyword` (BM25) or `hybrid` (rank fusion).")
     lang: str | None = Field(None, description="Only documents in this language (ISO 639-1).")
+    years: str | None = Field(None, max_length=20, description="Only documents dated in these years: `2018-2023`, `2018-`, `-2015` or `2020`.")
+    cpc: str | None = Field(None, max_length=40, description="Only documents with a CPC or IPC code starting so (`H01M`, `H01M10/052`).")
 
 
 class RecordCreate(BaseModel):
@@ -160,11 +162,25 @@ class PointPublic(BaseModel):
     placed: bool = False
 
 
+class PointColumnsPublic(BaseModel):
+    """The map's points column-wise: entry ``i`` of every list is point ``i`` (only the fields asked for)."""
+
+    id: list[str] | None = None
+    title: list[str] | None = None
+    cluster: list[int] | None = Field(None, description="Topic (-1: outlier).")
+    x: list[float] | None = None
+    y: list[float] | None = None
+    placed: list[int] | None = Field(None, description="1: uploaded after the map was built and placed among its neighbours.")
+
+
 class MapPublic(BaseModel):
     run: int
     count: int
     placed: int
-    points: list[PointPublic]
+    points: list[PointPublic] | None = Field(None, description="One object per point (`format=points`, the default).")
+    columns: PointColumnsPublic | None = Field(
+        None, description="The points column-wise (`format=columns`): some 40% smaller, and quick to read into arrays."
+    )
 
 
 class TopicYearsPublic(BaseModel):
@@ -179,6 +195,11 @@ class EvolutionPublic(BaseModel):
     run: int
     years: list[int]
     recent_from: int | None
+    recent_to: int | None = Field(None, description="Last year of the window of growth and momentum.")
+    partial_year: int | None = Field(
+        None, description="The last year when the data covers it only in part; growth and momentum leave it out."
+    )
+    data_to: str | None = Field(None, description="The newest date of the partial year, when known.")
     topics: list[TopicYearsPublic]
 
 

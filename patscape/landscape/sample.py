@@ -1,0 +1,183 @@
+"""Maps of large corpora: fit on a sample, place the rest by their nearest sample documents.
+
+UMAP and HDBSCAN grow faster than the corpus (and UMAP's layout is single-threaded when seeded),
+so above ``MapParams.sample_above`` documents the topics and the 2-D layout are fitted on a
+seeded uniform random sample of ``MapParams.sample_size`` documents with the full method, and
+every other document is placed by its ``reassign_neighbours`` nearest sample documents (exact
+cosine, blockwise matrix products): its topic is their similarity-weighted vote (the topic the
+sample's own neighbour vote would give it), its 2-D position the similarity-weighted mean of
+those neighbours in that topic. Vectors are read block by block, so only the sample and one
+block are in memory; labels are computed on the sample's texts, sizes, codes, languages,
+evolution, centroids and metrics on every document.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..chunking import normalize_rows
+from ..errors import CorpusTooSmallError
+from ..records import Document
+from .graph import topic_links
+from .label import _dominant_codes, label_topics
+from .metrics import run_metrics, silhouette_cosine
+
+BLOCK = 8192
+#: A document is placed at the weighted mean of at most this many of its nearest sample
+#: documents in its topic (more blur clusters, fewer make duplicates of sample positions).
+POSITION_NEIGHBOURS = 5
+
+
+def sample_rows(n: int, size: int, seed: int) -> NDArray[np.int64]:
+    """Sorted row numbers of a seeded uniform random sample of ``size`` among ``n``."""
+    rng = np.random.default_rng([seed, n, size])
+    return np.sort(rng.choice(n, size=min(size, n), replace=False)).astype(np.int64)
+
+
+def sample_min_cluster_size(params_min: int, n: int, size: int) -> int:
+    """The sample's min cluster size for the corpus's: a topic of ``params_min`` documents
+    among ``n`` holds ``params_min * size / n`` of the sample (at least 5 for HDBSCAN)."""
+    return max(5, round(params_min * size / n))
+
+
+def nearest_in_sample(
+    block: NDArray[np.float32], sample: NDArray[np.float32], k: int, rows: int = 1024
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """Exact ``k`` nearest sample rows of each row of ``block`` (cosine similarity, best first,
+    ties by index). ``rows`` at a time: the similarity matrix and its partition indices of
+    ``rows`` x sample size are the largest temporaries of a sampled map."""
+    idx = np.empty((len(block), k), dtype=np.int64)
+    out = np.empty((len(block), k), dtype=np.float32)
+    for start in range(0, len(block), rows):
+        sims = block[start : start + rows] @ sample.T
+        part = np.argpartition(sims, sims.shape[1] - k, axis=1)[:, -k:]
+        part_sims = np.take_along_axis(sims, part, axis=1)
+        order = np.lexsort((part, -part_sims), axis=1)
+        idx[start : start + rows] = np.take_along_axis(part, order, axis=1)
+        out[start : start + rows] = np.take_along_axis(part_sims, order, axis=1)
+    return idx, out
+
+
+def vote(labels: NDArray[np.int64], weights: NDArray[np.float32]) -> NDArray[np.int64]:
+    """Per row, the label (``-1`` included) with the largest summed weight; ties to the smaller."""
+    shifted = labels + 1
+    width = int(shifted.max()) + 1 if shifted.size else 1
+    totals = np.zeros((len(labels), width), dtype=np.float64)
+    np.add.at(totals, (np.repeat(np.arange(len(labels)), labels.shape[1]), shifted.ravel()), weights.ravel())
+    return totals.argmax(axis=1).astype(np.int64) - 1
+
+
+def place(
+    idx: NDArray[np.int64], sims: NDArray[np.float32], sample_labels: NDArray[np.int64],
+    sample_raw: NDArray[np.int64], sample_xy: NDArray[np.float32],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+    """Topic, HDBSCAN-level topic and 2-D position from the nearest sample rows ``idx``."""
+    weights = np.maximum(sims, 1e-6).astype(np.float32)
+    labels = vote(sample_labels[idx], weights)
+    raw = vote(sample_raw[idx], weights)
+    same = sample_labels[idx] == labels[:, None]
+    same[:, 0] |= ~same.any(axis=1)  # no neighbour in the topic: the nearest one
+    rank = np.cumsum(same, axis=1)
+    use = same & (rank <= POSITION_NEIGHBOURS)
+    w = np.where(use, weights, 0.0)
+    xy = (w[:, :, None] * sample_xy[idx]).sum(axis=1) / w.sum(axis=1, keepdims=True)
+    return labels, raw, xy.astype(np.float32)
+
+
+def build_sampled_landscape(
+    ids: Sequence[str],
+    rows: NDArray[np.int64],
+    sample: NDArray[np.float32],
+    blocks: Callable[[], Iterable[tuple[int, NDArray[np.float32]]]],
+    docs: Sequence[Document],
+    params: Any,
+    seed: int = 42,
+    on_stage: Callable[[str], None] | None = None,
+) -> Any:
+    """The landscape of ``len(ids)`` documents fitted on ``sample`` (the vectors of ``rows``).
+
+    ``blocks()`` yields ``(first row, vectors)`` for every row in order; ``params`` is a
+    :class:`MapParams` resolved for the whole corpus.
+    """
+    from . import MIN_DOCUMENTS, assemble, fit_topics
+
+    params.validate()
+    n = len(ids)
+    size = len(rows)
+    timings: dict[str, float] = {}
+
+    def stage(name: str) -> None:
+        timings[name] = time.perf_counter()
+        if on_stage:
+            on_stage(name)
+
+    fit_params = dataclasses.replace(
+        params, min_cluster_size=sample_min_cluster_size(params.min_cluster_size, n, size)
+    )
+    if size < max(MIN_DOCUMENTS, 2 * fit_params.min_cluster_size):
+        raise CorpusTooSmallError(f"a sample of {size} documents is too small to build a landscape")
+    sample_labels, sample_raw, sample_xy, _ = fit_topics(sample, fit_params, seed, stage)
+    stage("assign")
+    labels = np.full(n, -1, dtype=np.int64)
+    raw = np.full(n, -1, dtype=np.int64)
+    xy = np.zeros((n, 2), dtype=np.float32)
+    labels[rows], raw[rows], xy[rows] = sample_labels, sample_raw, sample_xy
+    in_sample = np.zeros(n, dtype=bool)
+    in_sample[rows] = True
+    topics = int(sample_labels.max()) + 1
+    sums = np.zeros((max(topics, 1), sample.shape[1]), dtype=np.float64)
+    k = min(params.reassign_neighbours, size)
+    seen = 0
+    for start, block in blocks():
+        stop = start + len(block)
+        if start != seen or stop > n:
+            raise RuntimeError(f"vector blocks out of order: rows {start}-{stop} after {seen} of {n}")
+        seen = stop
+        rest = np.flatnonzero(~in_sample[start:stop])
+        if len(rest):
+            idx, sims = nearest_in_sample(block[rest], sample, k)
+            labels[start + rest], raw[start + rest], xy[start + rest] = place(idx, sims, sample_labels, sample_raw, sample_xy)
+        clustered = labels[start:stop] >= 0
+        np.add.at(sums, labels[start:stop][clustered], block[clustered])
+    if seen != n:
+        raise RuntimeError(f"vector blocks ended after {seen} of {n} rows")
+    stage("label")
+    sample_docs = [docs[i] for i in rows]
+    named = label_topics(sample_docs, sample_labels, sample, label_lang=params.label_lang)
+    langs = np.asarray([d.lang or "?" for d in docs])
+    for topic in list(named):
+        members = np.flatnonzero(labels == topic)
+        topic_docs = [docs[i] for i in members]
+        named[topic] = dataclasses.replace(
+            named[topic],
+            codes={kind: _dominant_codes(topic_docs, kind) for kind in ("cpc", "ipc")},
+            languages=dict(Counter(langs[members].tolist())),
+        )
+    stage("measure")
+    metrics = run_metrics(docs, None, labels, raw, seed, silhouette=silhouette_cosine(sample, sample_labels, seed))
+    present = sorted(int(t) for t in set(labels.tolist()) if t >= 0)
+    centroids = dict(zip(present, normalize_rows(sums[present].astype(np.float32))))
+    links = topic_links(docs, None, labels, centroids=centroids)
+    stage("done")
+    sampling = {
+        "sampled": True,
+        "documents": n,
+        "sample_size": size,
+        "seed": seed,
+        "method": "uniform random sample without replacement (numpy default_rng([seed, n, size]))",
+        "fit_min_cluster_size": fit_params.min_cluster_size,
+        "assigned": int(n - size),
+        "assignment": (f"topic: similarity-weighted vote of the {k} nearest sample documents (exact cosine, "
+                       f"blockwise); 2-D position: similarity-weighted mean of the nearest {POSITION_NEIGHBOURS} "
+                       "of them in that topic"),
+        "labels_from": "sample texts; sizes, codes, languages, centroids and metrics from every document",
+    }
+    metrics["sampling"] = sampling
+    return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params, sampling)

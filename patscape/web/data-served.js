@@ -1,0 +1,101 @@
+/* patscape views, data layer of the served UI: everything comes from the API of `patscape serve`.
+ *
+ * Both data layers (this one and data-embedded.js) offer the same calls, each returning a
+ * Promise of the same shapes, so that the views never know where their data comes from:
+ *   corpus()        {documents, runs: [...], model}
+ *   topics()        [{cluster, label, size, placed, keywords, keywords_by_language, codes: [{scheme, code, share}],
+ *                     representatives: [{id, title}], languages, growth, momentum, first_year, peak_year, median_year}]
+ *   map()           points column-wise (see columnsToPoints); titles may come later: titles(points)
+ *   evolution()     {years, recent_from, recent_to, partial_year, data_to, topics: [{cluster, label, per_year, ...}]}
+ *   graph()         {nodes: [{id, label, size, x, y}], links: [{source, target, similarity, citations}]}
+ *   document(id)    {id, title, abstract, ..., cluster, label, neighbours: [hits]}
+ * The served layer adds search() and upload jobs, which the report has not.
+ */
+(function () {
+  'use strict';
+  var P = window.patscape = window.patscape || {};
+  var C = P.core;
+
+  // With `patscape serve --api-key`, every API call wants `Authorization: Bearer KEY`. The page
+  // asks for the key on the first 401 and keeps it in sessionStorage: for this tab only, gone
+  // when the tab closes, never in a cookie (so other sites' pages cannot make use of it).
+  var KEY_STORE = 'patscape-api-key';
+  var memoryKey = '';
+  function apiKey() { try { return window.sessionStorage.getItem(KEY_STORE) || memoryKey; } catch (e) { return memoryKey; } }
+  function setKey(key) {
+    memoryKey = key;
+    try { window.sessionStorage.setItem(KEY_STORE, key); } catch (e) { /* storage off: kept in memory */ }
+  }
+  function api(path, options) {
+    options = options || {};
+    var headers = options.headers || {};
+    var key = apiKey();
+    if (key) headers['Authorization'] = 'Bearer ' + key;
+    if (options.json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      options.body = JSON.stringify(options.json);
+    }
+    return fetch(path, { method: options.method || 'GET', headers: headers, body: options.body })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          if (response.status === 401 && P.source.onUnauthorised) P.source.onUnauthorised(body && body.error && body.error.message, !!apiKey());
+          if (!response.ok) {
+            var message = body && body.error && body.error.message ? body.error.message : response.statusText;
+            var err = new Error(message);
+            err.status = response.status;
+            throw err;
+          }
+          return body;
+        });
+      });
+  }
+
+  function topicsOf(list) { return C.arr(list.topics); }
+
+  // The first requests start as soon as this file runs, while the browser still parses plotly.js
+  // (index.html loads this file before it): the first answer of each call is the prefetched one.
+  var early = {};
+  function first(name, fetcher) {
+    if (early[name]) { var p = early[name]; delete early[name]; return p; }
+    return fetcher();
+  }
+  function prefetch(name, fetcher) {
+    early[name] = fetcher();
+    early[name].catch(function () { /* handled by whoever takes it */ });
+  }
+  var MAP_URL = '/corpus/runs/latest/map?format=columns&fields=id,cluster,x,y,placed';
+
+  P.source = {
+    kind: 'served',
+    api: api,
+    setKey: setKey,
+    hasKey: function () { return !!apiKey(); },
+    forgetPrefetched: function () { early = {}; },   // e.g. made without the API key given since
+    onUnauthorised: null,
+    corpus: function () { return first('corpus', function () { return api('/corpus'); }); },
+    topics: function () { return first('topics', function () { return api('/corpus/runs/latest/topics'); }).then(topicsOf); },
+    // The positions first; the titles (most of the bytes) once the map is drawn: titles(points).
+    map: function () {
+      return first('map', function () { return api(MAP_URL); }).then(function (view) {
+        return C.columnsToPoints(view.columns, view.count, { run: view.run, placedCount: view.placed });
+      });
+    },
+    titles: function (points) {
+      return api('/corpus/runs/latest/map?format=columns&fields=id,title').then(function (view) {
+        var ids = C.arr(view.columns.id), titles = C.arr(view.columns.title);
+        if (view.run !== points.run || ids.length !== points.count || titles.length !== ids.length) return null;
+        for (var i = 0; i < ids.length; i++) if (ids[i] !== points.id[i]) return null;   // the map changed meanwhile
+        return titles;
+      });
+    },
+    evolution: function () { return api('/corpus/runs/latest/evolution'); },
+    graph: function () { return api('/corpus/runs/latest/graph'); },
+    document: function (id) { return api('/corpus/documents/' + encodeURIComponent(id)); },
+    search: function (body) { return api('/corpus/search', { method: 'POST', json: body }); },
+    upload: function (form) { return api('/corpus/uploads', { method: 'POST', body: form }); },
+    job: function (id) { return api('/corpus/jobs/' + encodeURIComponent(id)); }
+  };
+  prefetch('corpus', function () { return api('/corpus'); });
+  prefetch('topics', function () { return api('/corpus/runs/latest/topics'); });
+  prefetch('map', function () { return api(MAP_URL); });
+})();

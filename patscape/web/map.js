@@ -1,0 +1,320 @@
+/* patscape views: the map. One dot per patent, coloured by topic, labels at the topics' centres.
+ *
+ * Points arrive column-wise (typed arrays, see core.js columnsToPoints). Up to WEBGL_POINTS
+ * they are drawn as SVG, above that with WebGL (scattergl; plotly's strict build, as the CSP
+ * forbids eval). Up to DRAW_BUDGET points every point is drawn once and plotly zooms by itself.
+ * Above it, the map has levels of detail, recomputed after every zoom or pan: when the view holds
+ * more than DRAW_BUDGET points it shows a density layer of all of them and a sample of them (the
+ * points of lowest rank in one fixed random order, so a point once shown stays shown as one zooms
+ * in); when it holds fewer, it shows every one of them. Clicking a point opens its patent.
+ */
+(function () {
+  'use strict';
+  var P = window.patscape = window.patscape || {};
+  var C = P.core, isNum = C.isNum, esc = C.esc, clip = C.clip, str = C.str;
+
+  var WEBGL_POINTS = 20000;   // keep in step with patscape.report.WEBGL_POINTS
+  var DRAW_BUDGET = 30000;    // most points drawn at once
+  var MAX_LABELS = 30;        // labels of the largest topics in view
+  var DENSITY_CELLS = 180;    // cells of the density layer along its longer side
+
+  var M = {
+    div: null, pts: null, order: null, extent: null, view: null, centres: {}, sizes: {},
+    hover: [], colour: 'topic', labels: true, overlays: {}, onClick: null, langOrder: [], drawn: 0, mode: 'all',
+    inView: 0, renders: 0, busy: false, again: false, gl: false, webglNote: false
+  };
+
+  // ---------- points ----------
+  function random(seed) {   // mulberry32: the same order on every load
+    return function () {
+      seed |= 0; seed = seed + 0x6D2B79F5 | 0;
+      var t = Math.imul(seed ^ seed >>> 15, 1 | seed);
+      t = t + Math.imul(t ^ t >>> 7, 61 | t) ^ t;
+      return ((t ^ t >>> 14) >>> 0) / 4294967296;
+    };
+  }
+  function setPoints(pts) {
+    var n = pts.count, rnd = random(20241125);
+    var order = new Int32Array(n), i;
+    for (i = 0; i < n; i++) order[i] = i;
+    for (i = n - 1; i > 0; i--) { var j = Math.floor(rnd() * (i + 1)), t = order[i]; order[i] = order[j]; order[j] = t; }
+    var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, at = {}, sizes = {};
+    for (var k = 0; k < n; k++) {
+      i = order[k];
+      var x = pts.x[i], y = pts.y[i];
+      if (!isFinite(x) || !isFinite(y)) continue;
+      if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+      var c = pts.cluster[i];
+      if (c < 0 || (pts.placed && pts.placed[i])) continue;
+      sizes[c] = (sizes[c] || 0) + 1;
+      var s = at[c] || (at[c] = { x: [], y: [] });
+      if (s.x.length < 4000) { s.x.push(x); s.y.push(y); }   // the median of a random sample of each topic
+    }
+    var centres = {};
+    function middle(values) { var v = Float64Array.from(values).sort(), m = v.length >> 1; return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2; }
+    Object.keys(at).forEach(function (c) { centres[c] = [middle(at[c].x), middle(at[c].y)]; });
+    var padX = (x1 - x0) * 0.03 || 1, padY = (y1 - y0) * 0.03 || 1;
+    M.pts = pts; M.order = order; M.centres = centres; M.sizes = sizes; M.hover = new Array(n);
+    M.extent = x0 <= x1 ? { x: [x0 - padX, x1 + padX], y: [y0 - padY, y1 + padY] } : null;
+    M.view = null;
+    M.lod = n > DRAW_BUDGET;
+    M.gl = n > WEBGL_POINTS && C.webglWorks();
+    var langs = {};
+    if (pts.lang) for (i = 0; i < n; i++) { var l = str(pts.lang[i]) || '?'; langs[l] = (langs[l] || 0) + 1; }
+    M.langOrder = Object.keys(langs).sort(function (a, b) { return langs[b] - langs[a]; });
+    if (n > WEBGL_POINTS && !M.gl) {
+      M.webglNote = 'WebGL is not available in this browser, so the map is drawn without it; with this many patents it is slow.';
+    }
+  }
+  function byId(id) {
+    if (!M.index) { M.index = new Map(); M.pts.id.forEach(function (d, i) { M.index.set(d, i); }); }
+    return M.index.has(id) ? M.index.get(id) : -1;
+  }
+
+  // ---------- level of detail ----------
+  // The indices to draw for the current view, and a density grid when they are a sample.
+  function select() {
+    var pts = M.pts, n = pts.count, X = pts.x, Y = pts.y, i;
+    if (!M.lod) {
+      var all = [];
+      for (i = 0; i < n; i++) if (isFinite(X[i]) && isFinite(Y[i])) all.push(i);
+      return { mode: 'all', idx: all, inView: all.length };
+    }
+    var v = M.view || M.extent;
+    var xa = v.x[0], xb = v.x[1], ya = v.y[0], yb = v.y[1];
+    // a margin of half a view on each side, so that a short pan shows points before the redraw
+    var mx = (xb - xa) / 2, my = (yb - ya) / 2;
+    var inView = 0, near = [];
+    for (i = 0; i < n; i++) {
+      var x = X[i], y = Y[i];
+      if (x >= xa - mx && x <= xb + mx && y >= ya - my && y <= yb + my) {
+        near.push(i);
+        if (x >= xa && x <= xb && y >= ya && y <= yb) inView++;
+      }
+    }
+    if (near.length <= DRAW_BUDGET) return { mode: 'all', idx: near, inView: inView };
+    if (inView <= DRAW_BUDGET) {   // every point of the view, without the margin
+      var exact = near.filter(function (j) { var x = X[j], y = Y[j]; return x >= xa && x <= xb && y >= ya && y <= yb; });
+      return { mode: 'all', idx: exact, inView: inView };
+    }
+    // too many: the points of lowest rank (a uniform sample, stable under zoom) and the density of all
+    var sample = [], order = M.order, lx = xa - mx, hx = xb + mx, ly = ya - my, hy = yb + my;
+    for (var o = 0; o < n && sample.length < DRAW_BUDGET; o++) {
+      i = order[o];
+      if (X[i] >= lx && X[i] <= hx && Y[i] >= ly && Y[i] <= hy) sample.push(i);
+    }
+    var w = xb - xa, h = yb - ya;
+    var gx = w >= h ? DENSITY_CELLS : Math.max(20, Math.round(DENSITY_CELLS * w / h));
+    var gy = h >= w ? DENSITY_CELLS : Math.max(20, Math.round(DENSITY_CELLS * h / w));
+    var counts = new Float64Array(gx * gy);
+    for (var k = 0; k < near.length; k++) {
+      i = near[k];
+      var cx = Math.floor((X[i] - xa) / w * gx), cy = Math.floor((Y[i] - ya) / h * gy);
+      if (cx >= 0 && cx < gx && cy >= 0 && cy < gy) counts[cy * gx + cx] += 1;
+    }
+    var z = [], top = 0;
+    for (var r = 0; r < gy; r++) {
+      var row = new Array(gx);
+      for (var q = 0; q < gx; q++) {
+        var cnt = counts[r * gx + q];
+        row[q] = cnt ? Math.sqrt(cnt) : null;   // empty cells stay transparent
+        if (cnt && row[q] > top) top = row[q];
+      }
+      z.push(row);
+    }
+    return { mode: 'sample', idx: sample, inView: inView,
+             density: { z: z, x0: xa + w / gx / 2, dx: w / gx, y0: ya + h / gy / 2, dy: h / gy, top: top } };
+  }
+
+  // ---------- traces ----------
+  function hoverText(i) {
+    if (M.hover[i] !== undefined) return M.hover[i];
+    var pts = M.pts, c = pts.cluster[i];
+    var meta = esc(pts.id[i]) + (pts.date && pts.date[i] ? ' \u00b7 ' + esc(pts.date[i]) : '') +
+      (pts.lang && pts.lang[i] ? ' \u00b7 ' + esc(pts.lang[i]) : '');
+    var topic = c < 0 ? 'outlier (no topic)' : '#' + c + ' ' + esc(clip(C.topicLabel(c), 70));
+    var text = '<b>' + C.wrapEsc(pts.title ? pts.title[i] || '(no title)' : '(no title)', 70, 220) + '</b><br>' + meta + '<br>' + topic +
+      (pts.placed && pts.placed[i] ? '<br><i>added since the map was built</i>' : '');
+    M.hover[i] = text;
+    return text;
+  }
+  function langColour(i) {
+    var k = M.langOrder.indexOf(str(M.pts.lang[i]) || '?');
+    return k < 0 ? C.GREY : C.LANG_COLOURS[Math.min(k, C.LANG_COLOURS.length - 1)];
+  }
+  function colourOf(i) { return M.colour === 'lang' && M.pts.lang ? langColour(i) : C.topicColour(M.pts.cluster[i]); }
+  function traceOf(idx, type, extra) {
+    var pts = M.pts, x = new Array(idx.length), y = new Array(idx.length), ids = new Array(idx.length), hover = new Array(idx.length);
+    for (var k = 0; k < idx.length; k++) { var i = idx[k]; x[k] = pts.x[i]; y[k] = pts.y[i]; ids[k] = pts.id[i]; hover[k] = hoverText(i); }
+    return Object.assign({ type: type, mode: 'markers', x: x, y: y, customdata: ids, hovertext: hover, hoverinfo: 'text' }, extra);
+  }
+  function overlayTrace(name, ids, marker) {
+    var idx = ids.map(byId).filter(function (i) { return i >= 0 && isFinite(M.pts.x[i]); });
+    return traceOf(idx, 'scatter', { meta: 'overlay:' + name, name: name, showlegend: false, marker: marker });
+  }
+  function markerSize(drawn) { return drawn > 20000 ? 3.5 : drawn > 8000 ? 4.5 : drawn > 2000 ? 5.5 : 7; }
+  function annotations() {
+    if (!M.labels) return [];
+    var v = M.view, active = P.state.activeTopic;
+    var keys = Object.keys(M.centres).filter(function (k) {
+      var p = M.centres[k];
+      return !v || (p[0] >= v.x[0] && p[0] <= v.x[1] && p[1] >= v.y[0] && p[1] <= v.y[1]);
+    }).sort(function (a, b) { return M.sizes[b] - M.sizes[a] || a - b; }).slice(0, MAX_LABELS);
+    return keys.map(function (k) {
+      var c = Number(k);
+      return { x: M.centres[k][0], y: M.centres[k][1], text: esc(clip(C.topicLabel(c), 30)), showarrow: false,
+               font: { size: 11, color: '#1d2330' }, bgcolor: 'rgba(255,255,255,0.78)', bordercolor: C.topicColour(c),
+               borderwidth: 1, borderpad: 2, opacity: active == null || active === c ? 0.95 : 0.3,
+               hovertext: esc('#' + k + ' ' + C.topicLabel(c)) };
+    });
+  }
+  function traces(sel) {
+    var pts = M.pts, type = M.gl ? 'scattergl' : 'scatter', size = markerSize(sel.idx.length);
+    var out = [], inTopic = [], outliers = [], placed = [], highlighted = [], active = P.state.activeTopic, k, i;
+    for (k = 0; k < sel.idx.length; k++) {
+      i = sel.idx[k];
+      if (pts.placed && pts.placed[i]) placed.push(i);
+      else if (pts.cluster[i] < 0) outliers.push(i);
+      else inTopic.push(i);
+      if (active != null && pts.cluster[i] === active) highlighted.push(i);
+    }
+    var dim = active != null;
+    if (sel.density) {
+      var d = sel.density;
+      out.push({ type: 'heatmap', meta: 'density', name: 'density', z: d.z, x0: d.x0, dx: d.dx, y0: d.y0, dy: d.dy,
+                 zmin: 0, zmax: d.top || 1, showscale: false, hoverinfo: 'skip', zsmooth: 'best',
+                 colorscale: [[0, 'rgba(90,110,150,0)'], [0.12, 'rgba(90,110,150,0.10)'], [0.4, 'rgba(70,95,145,0.28)'],
+                              [1, 'rgba(40,60,110,0.55)']] });
+    }
+    out.push(traceOf(outliers, type, { meta: 'points', name: 'outliers (' + C.fmtInt(countOf(-1)) + ')',
+      marker: { size: size * 0.75, color: M.colour === 'lang' && pts.lang ? outliers.map(langColour) : C.GREY, opacity: dim ? 0.2 : 0.6 } }));
+    out.push(traceOf(inTopic, type, { meta: 'points', name: 'in a topic (' + C.fmtInt(countOf(0)) + ')',
+      marker: { size: size, color: inTopic.map(colourOf), opacity: dim ? 0.15 : 0.8 } }));
+    if (pts.placed && M.placedCount) {
+      out.push(traceOf(placed, type, { meta: 'points', name: 'added since the map',
+        marker: { size: size + 4, symbol: 'diamond', color: placed.map(colourOf), opacity: dim ? 0.3 : 0.95, line: { width: 1.2, color: '#111' } } }));
+    }
+    out.push(traceOf(highlighted, type, { meta: 'overlay:highlighted', name: 'highlighted', showlegend: false,
+      marker: { size: size * 1.5, color: active == null ? '#000' : C.topicColour(active), opacity: 1, line: { width: 0.6, color: '#ffffff' } } }));
+    var o = M.overlays;
+    if (o.hits && o.hits.length) out.push(overlayTrace('search hits', o.hits, { size: 15, color: 'rgba(0,0,0,0)', line: { width: 2.5, color: '#d62728' } }));
+    if (o.added && o.added.length) out.push(overlayTrace('added', o.added, { size: 18, color: 'rgba(0,0,0,0)', symbol: 'diamond-open', line: { width: 2.5, color: '#111' } }));
+    if (P.state.selected != null) out.push(overlayTrace('selected', [P.state.selected], { size: 18, symbol: 'star', color: '#ffd400', line: { width: 1.5, color: '#111' } }));
+    return out;
+  }
+  function countOf(kind) {   // -1: outliers, 0: points in a topic (not counting placed ones)
+    var pts = M.pts, n = 0;
+    if (M.counts) return kind < 0 ? M.counts[0] : M.counts[1];
+    for (var i = 0; i < pts.count; i++) if (!(pts.placed && pts.placed[i]) && pts.cluster[i] < 0) n++;
+    var placed = 0;
+    if (pts.placed) for (i = 0; i < pts.count; i++) placed += pts.placed[i];
+    M.counts = [n, pts.count - n - placed];
+    return countOf(kind);
+  }
+
+  // ---------- drawing ----------
+  function render() {
+    var div = M.div, pts = M.pts;
+    if (!pts || !pts.count || !M.extent) {
+      C.clear(div);
+      div.appendChild(C.el('p', 'empty', 'This run has no map positions.'));
+      return Promise.resolve();
+    }
+    if (M.busy) { M.again = true; return M.busy; }
+    var t0 = performance.now();
+    var sel = select();
+    M.mode = sel.mode; M.drawn = sel.idx.length; M.inView = sel.inView;
+    M.lastSelectMs = performance.now() - t0;
+    var layout = {
+      font: C.FONT, margin: { l: 8, r: 8, t: 8, b: 8 }, hovermode: 'closest', dragmode: 'zoom',
+      plot_bgcolor: '#fbfcfd', paper_bgcolor: '#ffffff',
+      xaxis: { showgrid: false, zeroline: false, showticklabels: false, ticks: '' },
+      yaxis: { showgrid: false, zeroline: false, showticklabels: false, ticks: '' },
+      legend: { orientation: 'h', x: 0, y: 1, xanchor: 'left', yanchor: 'top', bgcolor: 'rgba(255,255,255,0.85)',
+                itemsizing: 'constant', itemclick: false, itemdoubleclick: false },
+      hoverlabel: { align: 'left', bgcolor: '#ffffff', bordercolor: '#8892a3', font: { size: 12, color: '#1d2330' } },
+      annotations: annotations()
+    };
+    if (M.lod) {   // explicit ranges: autorange over a sample would move the map
+      var v = M.view || M.extent;
+      layout.xaxis.range = v.x.slice(); layout.yaxis.range = v.y.slice();
+      layout.xaxis.autorange = false; layout.yaxis.autorange = false;
+    } else {
+      layout.uirevision = 'map';
+    }
+    t0 = performance.now();
+    var data = traces(sel);
+    M.lastTracesMs = performance.now() - t0;
+    t0 = performance.now();
+    M.busy = window.Plotly.react(div, data, layout, C.plotConfig).then(function () {
+      M.renders++;
+      M.lastRenderMs = performance.now() - t0;
+      wire();
+      note();
+      var body = document.body;
+      body.setAttribute('data-map-mode', M.mode);
+      body.setAttribute('data-map-drawn', String(M.drawn));
+      body.setAttribute('data-map-renders', String(M.renders));
+      M.busy = false;
+      if (M.again) { M.again = false; return render(); }
+    }, function (err) { M.busy = false; throw err; });
+    return M.busy;
+  }
+  function note() {
+    var box = C.$('map-lod');
+    if (!box) return;
+    var total = M.pts.count;
+    var text = M.webglNote ? M.webglNote + ' ' : '';
+    if (M.mode === 'sample') {
+      text += 'Showing ' + C.fmtInt(M.drawn) + ' of the ' + C.fmtInt(M.inView) + ' patents in view, a random sample; ' +
+        'the shading shows where all of them lie. Zoom in to see every patent.';
+    } else if (M.lod) {
+      text += 'Every patent in view is shown (' + C.fmtInt(M.inView) + ' of ' + C.fmtInt(total) + ').';
+    }
+    box.textContent = text;
+    box.hidden = !text;
+  }
+  var relayoutTimer = null;
+  function onRelayout(event) {
+    if (!M.lod || !event) return;
+    var keys = Object.keys(event);
+    if (!keys.some(function (k) { return /^[xy]axis\./.test(k); })) return;
+    if (event['xaxis.autorange'] || event['yaxis.autorange']) M.view = null;
+    else {
+      var fl = M.div._fullLayout;
+      M.view = { x: fl.xaxis.range.slice().sort(function (a, b) { return a - b; }),
+                 y: fl.yaxis.range.slice().sort(function (a, b) { return a - b; }) };
+    }
+    clearTimeout(relayoutTimer);
+    relayoutTimer = setTimeout(function () { C.step('The map', render); }, 30);
+  }
+  function wire() {
+    var div = M.div;
+    if (div._patscapeWired) return;
+    div._patscapeWired = true;
+    div.on('plotly_click', function (event) {
+      var point = event && event.points && event.points[0];
+      if (point && point.customdata != null && M.onClick) M.onClick(String(point.customdata));
+    });
+    div.on('plotly_relayout', onRelayout);
+  }
+
+  P.mapView = {
+    WEBGL_POINTS: WEBGL_POINTS,
+    DRAW_BUDGET: DRAW_BUDGET,
+    init: function (div, onClick) { M.div = div; M.onClick = onClick; },
+    setPoints: function (pts) { M.counts = null; M.index = null; M.placedCount = pts.placedCount || 0; setPoints(pts); },
+    points: function () { return M.pts; },
+    setTitles: function (titles) { M.pts.title = titles; M.hover = new Array(M.pts.count); },
+    has: function (id) { return !!M.pts && byId(id) >= 0; },
+    render: render,
+    highlight: function (cluster) { P.state.activeTopic = cluster; return render(); },
+    colourBy: function (mode) { M.colour = mode; return render(); },
+    showLabels: function (on) { M.labels = on; return M.pts ? window.Plotly.relayout(M.div, { annotations: annotations() }) : null; },
+    setOverlay: function (name, ids) { M.overlays[name] = ids.slice(); },
+    langOrder: function () { return M.langOrder; },
+    stats: function () { return { mode: M.mode, drawn: M.drawn, inView: M.inView, total: M.pts ? M.pts.count : 0, lod: M.lod,
+                                  gl: M.gl, renders: M.renders, selectMs: M.lastSelectMs, tracesMs: M.lastTracesMs,
+                                  plotlyMs: M.lastRenderMs }; }
+  };
+})();

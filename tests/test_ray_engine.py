@@ -1,0 +1,211 @@
+"""`patscape embed --engine ray` against a real Ray cluster on loopback: a head and one worker
+node (one CPU each), started here with `ray start` and stopped at the end whatever happens.
+
+Every Ray run is compared with an uninterrupted run of the local engine, byte for byte (vectors,
+passages, spaces), after a clean run, a driver SIGKILLed after its second commit and run again,
+and a worker SIGKILLed in the middle of the job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.api_helpers import free_port
+from tests.conftest import dev_records
+from tests.crash_helpers import KILLED, cli, picture, problems
+
+RAY = Path(sys.executable).with_name("ray")
+MODEL = "hash:256"
+BATCH = "8"  # 60 documents: 8 batches, 8 commits
+N_DOCS = 60
+#: Ray must not phone home; the cluster takes only clients with its token (a file of the test's).
+TOKEN_DIR = Path(tempfile.mkdtemp(prefix="raytoken"))
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(TOKEN_DIR / "token")}
+
+
+def ray_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(RAY), *args], env={**os.environ, **RAY_ENV}, capture_output=True, text=True,
+                          timeout=180, check=check)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """The address of a two-node Ray cluster on 127.0.0.1 (head + worker, 1 CPU each)."""
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    Path(RAY_ENV["RAY_AUTH_TOKEN_PATH"]).write_text(secrets.token_hex(32), encoding="utf-8")
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0", "--disable-usage-stats"]
+    try:
+        ray_cli("start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}",
+                f"--ray-client-server-port={free_port()}", *common)
+        ray_cli("start", f"--address={address}", *common)
+        yield address
+    finally:
+        ray_cli("stop", "--force", check=False)
+        shutil.rmtree(temp, ignore_errors=True)
+        shutil.rmtree(TOKEN_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """60 real patents (45 English, 15 Chinese); half get claims and a description made of
+    neighbours' abstracts, so that documents have several chunks and passages."""
+    records = dev_records()
+    english = [r for r in records if r["lang"] == "en"][::97][:45]
+    chinese = [r for r in records if r["lang"] == "zh"][::53][:15]
+    chosen = english + chinese
+    path = tmp_path_factory.mktemp("ray-corpus") / "docs.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for i, record in enumerate(chosen):
+            record = dict(record)
+            if i % 2 == 0:
+                neighbours = [chosen[(i + k) % len(chosen)]["abstract"] for k in range(1, 6)]
+                record["claims"] = "\n".join(f"{n}. {text}" for n, text in enumerate(neighbours[:2], 1))
+                record["description"] = "\n".join(neighbours * 2)
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ray-work")
+
+
+@pytest.fixture(scope="module")
+def ingested(work: Path, corpus: Path) -> Path:
+    store = work / "ingested"
+    done = cli(work, "ingest", str(store), str(corpus))
+    assert done.returncode == 0, done.stderr
+    return store
+
+
+def copy(store: Path, name: str) -> Path:
+    target = store.parent / name
+    shutil.copytree(store, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def reference(ingested: Path) -> Path:
+    """The local engine, uninterrupted: what every Ray run must store."""
+    store = copy(ingested, "local")
+    done = cli(store.parent, "embed", str(store), "--model", MODEL, "--batch", BATCH)
+    assert done.returncode == 0, done.stderr
+    assert f"embedded {N_DOCS} documents" in done.stdout
+    return store
+
+
+def embed_ray(store: Path, address: str, *more: str, crash: str | None = None, model: str = MODEL,
+              batch: str = BATCH) -> subprocess.CompletedProcess[str]:
+    return cli(store.parent, "embed", str(store), "--model", model, "--batch", batch, "--engine", "ray",
+               "--address", address, *more, crash=crash, **RAY_ENV)
+
+
+def test_ray_engine_stores_the_bytes_of_the_local_engine_using_both_nodes(ingested: Path, reference: Path, cluster: str) -> None:
+    store = copy(ingested, "ray")
+    done = embed_ray(store, cluster)
+    assert done.returncode == 0, done.stderr
+    assert "ray: 2 actors on 2 nodes" in done.stderr
+    assert "batches computed on 2 nodes" in done.stderr  # one actor per node, both worked
+    assert f"embedded {N_DOCS} documents" in done.stdout and "(complete)" in done.stdout
+    got, want = picture(store), picture(reference)
+    assert len(want["vectors"]) == N_DOCS and len(want["passages"]) >= N_DOCS // 2
+    assert got == want
+    assert problems(store) == {}
+    again = embed_ray(store, cluster)  # nothing left to do: nothing recomputed, nothing changed
+    assert again.returncode == 0, again.stderr
+    assert "embedded 0 documents" in again.stdout and f"{N_DOCS} already done" in again.stdout
+    assert picture(store) == want
+
+
+def test_driver_killed_mid_job_keeps_its_batches_and_the_rerun_completes(ingested: Path, reference: Path, cluster: str) -> None:
+    store = copy(ingested, "ray-driver-killed")
+    killed = embed_ray(store, cluster, crash="embed:2")  # SIGKILL right after the 2nd commit
+    assert killed.returncode == KILLED, killed.stderr
+    partial = picture(store)
+    assert len(partial["vectors"]) == 2 * int(BATCH)  # exactly the committed batches
+    assert partial["spaces"] == {k: False for k in picture(reference)["spaces"]}
+    again = embed_ray(store, cluster)
+    assert again.returncode == 0, again.stderr
+    assert f"embedded {N_DOCS - 2 * int(BATCH)} documents" in again.stdout and "(complete)" in again.stdout
+    assert picture(store) == picture(reference)
+    assert problems(store) == {}
+
+
+def test_worker_killed_mid_job_is_restarted_and_its_batch_recomputed(ingested: Path, reference: Path, cluster: str) -> None:
+    store = copy(ingested, "ray-worker-killed")
+    # Each first-generation actor SIGKILLs itself on its 2nd batch (store.crash_point); Ray
+    # restarts it and retries the batch on it.
+    done = embed_ray(store, cluster, crash="ray-actor:2")
+    assert done.returncode == 0, done.stderr
+    assert "batches ran on Ray actors restarted after a worker died" in done.stderr
+    assert f"embedded {N_DOCS} documents" in done.stdout and "(complete)" in done.stdout
+    assert picture(store) == picture(reference)
+    assert problems(store) == {}
+
+
+def test_the_packaged_default_model_gives_identical_bytes_on_ray(work: Path, corpus: Path, cluster: str) -> None:
+    few = work / "few.jsonl"  # a handful of documents, three with claims and a description
+    few.write_text("".join(corpus.read_text(encoding="utf-8").splitlines(keepends=True)[:6]), encoding="utf-8")
+    local, ray = work / "minilm-local", work / "minilm-ray"
+    for store in (local, ray):
+        assert cli(work, "ingest", str(store), str(few)).returncode == 0
+    base = cli(work, "embed", str(local), "--model", "minilm", "--batch", "3")
+    assert base.returncode == 0, base.stderr
+    done = embed_ray(ray, cluster, model="minilm", batch="3")
+    assert done.returncode == 0, done.stderr
+    assert "embedded 6 documents" in done.stdout
+    want = picture(local)
+    assert len(want["vectors"]) == 6 and any(len(p) > 1 for p in want["passages"].values())
+    assert picture(ray) == want
+
+
+def test_a_worker_with_another_model_stops_the_job_with_a_one_line_error(
+    ingested: Path, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from patscape.embed import load_embedder
+    from patscape.engines.ray_embed import RayEngine
+    from patscape.errors import ModelError
+    from patscape.pipeline import embed
+    from patscape.store import Store
+
+    for name, value in RAY_ENV.items():
+        monkeypatch.setenv(name, value)
+    store = copy(ingested, "other-model")
+    here = load_embedder(MODEL)  # this process's model differs from the workers' (other weights)
+    monkeypatch.setattr(here, "fingerprint", lambda: "hash-v1-256-999")
+    with Store(store) as db, RayEngine(MODEL, address=cluster) as engine:
+        with pytest.raises(ModelError) as raised:
+            embed(db, here, batch_docs=int(BATCH), engine=engine)
+    message = str(raised.value)
+    assert "\n" not in message and "is not the model this process loaded" in message
+    assert "install the same environment and model files on every node" in message
+    assert picture(store)["vectors"] == {}
+
+
+def test_an_unreachable_address_is_a_one_line_error(ingested: Path) -> None:
+    store = copy(ingested, "unreachable")
+    port = free_port()
+    done = embed_ray(store, f"127.0.0.1:{port}")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"patscape: error: cannot reach a Ray cluster at 127.0.0.1:{port}")
+    assert "Traceback" not in done.stderr
+    assert picture(store)["vectors"] == {}
+
+
+def test_ray_options_need_the_ray_engine(ingested: Path) -> None:
+    done = cli(ingested.parent, "embed", str(ingested), "--model", MODEL, "--address", "127.0.0.1:6379")
+    assert done.returncode == 2
+    assert "--address, --actors and --gpus-per-actor need --engine ray" in done.stderr

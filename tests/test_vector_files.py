@@ -1,0 +1,297 @@
+"""The memory-mapped vector files and the ANN index beside the store (patscape.vectors.disk):
+every answer is checked against a brute-force search over the store's own vectors, with and
+without filters, through the index, after updates, after a crashed writer, and while another
+process holds the files."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from patscape.filters import SearchFilter
+from patscape.records import Document
+from patscape.store import Store, VectorRow
+from patscape.vectors import disk
+from patscape.vectors.disk import SpaceVectors
+from patscape.vectors_io import import_vectors
+
+N, DIMS, TOPICS = 3000, 48, 25
+LANGS = ("en", "zh", "ja")
+CODES = ("H01M10/052", "H01M4/13", "G06F16/33", "G06N3/08", "A61K39/395", "B60L58/12")
+FILTERS = [
+    SearchFilter(lang="zh"),
+    SearchFilter.parse(years="2015-2017"),
+    SearchFilter(cpc="H01M"),
+    SearchFilter(cpc="G06N3/08"),
+    SearchFilter.parse(lang="en", years="2012-", cpc="G06"),
+]
+
+
+def clustered(n: int, dims: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((TOPICS, dims))
+    matrix = centres[rng.integers(TOPICS, size=n)] + 0.6 * rng.standard_normal((n, dims))
+    return (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
+
+
+def build(root: Path, n: int = N) -> tuple[Store, str]:
+    """A store of ``n`` documents (three languages, dates 2010-2023 with some missing, CPC and
+    IPC codes) with clustered vectors imported as a complete space."""
+    docs = []
+    for i in range(n):
+        year = 2010 + i % 14
+        docs.append(Document(
+            id=f"D{i:05d}", title=f"document {i}", abstract="a test abstract", lang=LANGS[i % 3],
+            date=None if i % 17 == 0 else f"{year}-0{1 + i % 9}-15",
+            cpc=(CODES[i % len(CODES)],), ipc=(CODES[(i * 7) % len(CODES)][:4],) if i % 5 == 0 else (),
+        ))
+    store = Store(root / "store")
+    store.write_documents(docs)
+    matrix = clustered(n, DIMS, 1)
+    np.save(root / "v.npy", matrix)
+    (root / "ids.txt").write_text("\n".join(d.id for d in docs) + "\n", encoding="utf-8")
+    report = import_vectors(store, root / "v.npy", "hash:48", ids_path=root / "ids.txt")
+    assert report.stored == n and report.space.complete
+    return store, report.space.key
+
+
+def brute(store: Store, key: str, target: np.ndarray, k: int, where: SearchFilter | None = None,
+          exclude: str | None = None) -> list[tuple[str, float]]:
+    ids, matrix = store.load_vectors(key)
+    allowed = store.filter_ids(ids, where) if where is not None else set(ids)
+    scores = matrix @ target
+    return sorted(((i, float(s)) for i, s in zip(ids, scores) if i in allowed and i != exclude),
+                  key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+def queries(count: int, seed: int = 3) -> np.ndarray:
+    return clustered(count, DIMS, seed)
+
+
+def same(found: list[tuple[str, float]], truth: list[tuple[str, float]]) -> bool:
+    """The same ids in the same order, scores equal to float32 precision."""
+    return [i for i, _ in found] == [i for i, _ in truth] and np.allclose([s for _, s in found], [s for _, s in truth], atol=1e-6)
+
+
+def recall(found: list[tuple[str, float]], truth: list[tuple[str, float]]) -> float:
+    return len({i for i, _ in found} & {i for i, _ in truth}) / max(1, len(truth))
+
+
+@pytest.fixture()
+def built(tmp_path: Path) -> tuple[Store, str]:
+    store, key = build(tmp_path)
+    yield store, key
+    store.close()
+
+
+def test_exact_search_equals_brute_force_with_every_filter(built: tuple[Store, str]) -> None:
+    store, key = built
+    files = SpaceVectors.open(store, store.get_space(key))
+    assert files.meta["docs_rows"] == N and files.meta["applied_seq"] == store.vector_log_head(key) > 0
+    assert files.docs is not None and files.docs.index is None  # 3,000 vectors: below the threshold
+    for target in queries(8):
+        for where in [None, *FILTERS]:
+            found = files.nearest(target, 10, where)
+            truth = brute(store, key, target, 10, where)
+            assert [i for i, _ in found] == [i for i, _ in truth], where
+            np.testing.assert_allclose([s for _, s in found], [s for _, s in truth], atol=1e-6)
+    # exclude (a --like search) never returns the document itself
+    doc_id = "D00042"
+    target = store.get_vector(key, doc_id)
+    found = files.nearest(target, 5, exclude=doc_id)
+    assert doc_id not in [i for i, _ in found] and found == brute(store, key, target, 5, exclude=doc_id)
+
+
+def test_filters_select_what_they_say(built: tuple[Store, str]) -> None:
+    store, key = built
+    files = SpaceVectors.open(store, store.get_space(key))
+    docs = {d.id: d for d in store.iter_documents()}
+    target = queries(1)[0]
+    checks = {
+        FILTERS[0]: lambda d: d.lang == "zh",
+        FILTERS[1]: lambda d: d.date is not None and 2015 <= int(d.date[:4]) <= 2017,
+        FILTERS[2]: lambda d: any(c.startswith("H01M") for c in d.cpc + d.ipc),
+        FILTERS[4]: lambda d: d.lang == "en" and d.date is not None and int(d.date[:4]) >= 2012
+        and any(c.startswith("G06") for c in d.cpc + d.ipc),
+    }
+    for where, meets in checks.items():
+        found = files.nearest(target, 200, where)
+        expected = sum(1 for d in docs.values() if meets(d))
+        assert len(found) == min(200, expected) and all(meets(docs[i]) for i, _ in found), where
+        assert store.count_matching(where) == expected
+
+
+def test_ann_index_finds_the_exact_neighbours_with_and_without_filters(built: tuple[Store, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    store, key = built
+    files = SpaceVectors.open(store, store.get_space(key), threshold=1000)
+    assert files.docs is not None and files.docs.index is not None and files.docs.index_rows == N
+    exact_recall, filtered_recall = [], []
+    # filters letting more than this through walk the graph with a bitmap instead of a scan
+    monkeypatch.setattr(disk, "EXACT_FILTERED", 100)
+    for target in queries(40):
+        exact_recall.append(recall(files.nearest(target, 10), brute(store, key, target, 10)))
+        for where in (FILTERS[0], FILTERS[2]):
+            found = files.nearest(target, 10, where)
+            allowed = store.filter_ids([i for i, _ in found], where)
+            assert len(found) == 10 and allowed == {i for i, _ in found}
+            filtered_recall.append(recall(found, brute(store, key, target, 10, where)))
+    assert np.mean(exact_recall) >= 0.97, np.mean(exact_recall)
+    assert np.mean(filtered_recall) >= 0.95, np.mean(filtered_recall)
+
+
+def replace_vectors(store: Store, key: str, ids: list[str], seed: int) -> np.ndarray:
+    vectors = clustered(len(ids), DIMS, seed)
+    hashes = store.content_hashes(ids)
+    assert store.put_vectors(key, [VectorRow(i, hashes[i], v, 1, 0) for i, v in zip(ids, vectors)]) == len(ids)
+    return vectors
+
+
+def test_updates_are_appended_and_old_rows_retired(built: tuple[Store, str]) -> None:
+    store, key = built
+    space = store.get_space(key)
+    files = SpaceVectors.open(store, space, threshold=1000)
+    changed = [f"D{i:05d}" for i in range(0, 300, 10)]
+    new = replace_vectors(store, key, changed, seed=11)
+    # before the files catch up, a search already answers from the new vectors
+    stale = SpaceVectors(store, space, threshold=1000)
+    stale._load()
+    assert int(stale.meta["applied_seq"]) < store.vector_log_head(key)
+    for target in list(new[:5]) + list(queries(5)):
+        truth = brute(store, key, target, 10)
+        assert recall(stale.nearest(target, 10), truth) >= 0.9
+    assert stale.nearest(new[0], 1)[0][0] == changed[0]
+    report = files.sync()
+    assert report is not None and not report.rebuilt and report.appended == len(changed) == report.removed
+    assert report.indexed == {"docs": N + len(changed)}
+    fresh = SpaceVectors.open(store, space, threshold=1000)
+    assert fresh.docs.rows == N + len(changed) and int(fresh.dead_docs.sum()) == len(changed)
+    assert fresh.docs.index_rows == N + len(changed)
+    for target in new[:10]:
+        assert fresh.nearest(target, 1)[0][0] == changed[list(map(tuple, new)).index(tuple(target))]
+    assert np.mean([recall(fresh.nearest(t, 10), brute(store, key, t, 10)) for t in queries(20)]) >= 0.97
+
+
+def test_a_crashed_writers_tail_is_cut(built: tuple[Store, str]) -> None:
+    store, key = built
+    space = store.get_space(key)
+    files = SpaceVectors.open(store, space)
+    path = files.docs.path
+    with open(path, "ab") as handle:  # a writer killed after writing rows it never committed
+        handle.write(b"\x7f" * (DIMS * 4 * 3 + 5))
+    changed = ["D00001", "D00002"]
+    replace_vectors(store, key, changed, seed=5)
+    files.sync()
+    fresh = SpaceVectors.open(store, space)
+    assert path.stat().st_size == (N + 2) * DIMS * 4
+    for target in queries(5):
+        assert same(fresh.nearest(target, 10), brute(store, key, target, 10))
+
+
+def test_many_changes_write_a_new_generation(built: tuple[Store, str]) -> None:
+    store, key = built
+    space = store.get_space(key)
+    files = SpaceVectors.open(store, space)
+    old = files.docs.path
+    replace_vectors(store, key, [f"D{i:05d}" for i in range(0, N, 2)], seed=9)  # half the corpus
+    report = files.sync()
+    assert report is not None and report.rebuilt
+    fresh = SpaceVectors.open(store, space)
+    assert fresh.meta["gen"] == 2 and fresh.docs.rows == N and not fresh.dead_docs.any()
+    assert not old.exists() and fresh.docs.path.exists()
+    for target in queries(5):
+        assert same(fresh.nearest(target, 10), brute(store, key, target, 10))
+
+
+def test_a_reader_answers_while_another_process_holds_the_files(built: tuple[Store, str], tmp_path: Path) -> None:
+    store, key = built
+    space = store.get_space(key)
+    files = SpaceVectors.open(store, space)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time\nh = open(sys.argv[1], 'a+b')\nfcntl.flock(h, fcntl.LOCK_EX)\n"
+         "print('held', flush=True)\ntime.sleep(120)", str(files.folder / "lock")],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        changed = [f"D{i:05d}" for i in range(100, 130)]
+        new = replace_vectors(store, key, changed, seed=13)
+        from patscape.pipeline import sync_vector_files
+
+        sync_vector_files(store, key)  # skipped: the files are held
+        reader = SpaceVectors.open(store, space)
+        assert int(reader.meta["applied_seq"]) < store.vector_log_head(key)
+        for target in list(new[:5]) + list(queries(5)):
+            assert same(reader.nearest(target, 10), brute(store, key, target, 10))
+        for where in FILTERS:
+            target = new[0]
+            assert same(reader.nearest(target, 10, where), brute(store, key, target, 10, where))
+    finally:
+        holder.kill()
+        holder.wait()
+    with open(files.folder / "lock", "a+b") as handle:  # released with the process
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_float16_files_halve_the_disk_and_keep_the_ranking(built: tuple[Store, str]) -> None:
+    store, key = built
+    space = store.get_space(key)
+    files = SpaceVectors.open(store, space)
+    size32 = files.docs.path.stat().st_size
+    report = files.sync(dtype="float16")
+    assert report is not None and report.rebuilt
+    half = SpaceVectors.open(store, space)
+    assert half.dtype == "float16" and half.docs.path.stat().st_size * 2 == size32
+    overlap = []
+    for target in queries(20):
+        found, truth = half.nearest(target, 10), brute(store, key, target, 10)
+        overlap.append(recall(found, truth))
+        np.testing.assert_allclose([s for _, s in found[:3]], [s for _, s in truth[:3]], atol=2e-3)
+    assert np.mean(overlap) >= 0.97
+
+
+def patscape(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """The command line, in this process: (exit code, stdout, stderr)."""
+    from patscape.cli import main
+
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_search_command_filters_and_refuses_bad_filters(built: tuple[Store, str], capsys: pytest.CaptureFixture[str]) -> None:
+    store, key = built
+    run = ["search", str(store.path), "--like", "D00010", "-k", "20", "--json"]
+    code, out, err = patscape(capsys, *run, "--years", "2015-2016", "--cpc", "H01M", "--lang", "zh")
+    assert code == 0, err
+    hits = [json.loads(line) for line in out.splitlines()]
+    docs = {d.id: d for d in store.iter_documents([h["id"] for h in hits])}
+    expected = store.count_matching(SearchFilter.parse(lang="zh", years="2015-2016", cpc="H01M"))
+    assert 0 < len(hits) == min(20, expected)
+    assert all(docs[h["id"]].lang == "zh" and docs[h["id"]].date[:4] in ("2015", "2016")
+               and any(c.startswith("H01M") for c in docs[h["id"]].cpc + docs[h["id"]].ipc) for h in hits)
+    code, _, err = patscape(capsys, *run, "--years", "twenty")
+    assert code == 2 and "--years 'twenty'" in err
+    code, _, err = patscape(capsys, *run, "--cpc", "H01M%")
+    assert code == 2 and "not a CPC/IPC prefix" in err
+    code, _, err = patscape(capsys, *run, "--cpc", "C07D")
+    assert code != 0 and "no documents match the filter (CPC/IPC C07D*)" in err
+
+
+def test_index_command_builds_the_index_and_search_uses_it(built: tuple[Store, str], capsys: pytest.CaptureFixture[str]) -> None:
+    store, key = built
+    code, out, err = patscape(capsys, "index", str(store.path), "--threshold", "1000")
+    assert code == 0, err
+    assert f"{N:,} document vectors" in out and f"ANN index: docs {N:,} rows" in out
+    files = SpaceVectors.open(store, store.get_space(key))
+    assert files.docs.index is not None and files.docs.index_rows == N
+    code, out, err = patscape(capsys, "search", str(store.path), "--like", "D00003", "--json", "-k", "10")
+    found = [json.loads(line)["id"] for line in out.splitlines()]
+    truth = brute(store, key, store.get_vector(key, "D00003"), 10, exclude="D00003")
+    assert recall([(i, 0.0) for i in found], truth) >= 0.9
