@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -17,8 +18,15 @@ from patscape.landscape.sample import build_sampled_landscape, place, sample_min
 from patscape.records import Document
 from patscape.store import Store
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import synthetic  # noqa: E402
+# the benchmark's generator, loaded by path: putting benchmarks/ on sys.path would let its
+# scripts shadow installed packages for every later test
+_spec = importlib.util.spec_from_file_location(
+    "patscape_bench_synthetic", Path(__file__).resolve().parents[1] / "benchmarks" / "synthetic.py"
+)
+assert _spec is not None and _spec.loader is not None
+synthetic = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = synthetic  # dataclasses resolve their module through sys.modules
+_spec.loader.exec_module(synthetic)
 
 
 def corpus(n: int, dims: int = 96, topics: int = 24, seed: int = 5) -> tuple[np.ndarray, np.ndarray, list[Document]]:

@@ -6,7 +6,7 @@ path ``patscape export --format milvus`` takes) and times ``MilvusVectors.neares
 ``--queries`` queries, unfiltered and with each filter, checking every answer against an exact
 numpy search (recall@k). Prints one JSON object and writes it to ``--out``.
 
-    .venv/bin/python benchmarks/milvus_lite.py --n 100000 --dims 384 --work /tmp/milvus-bench
+    .venv/bin/python benchmarks/milvus_search.py --n 100000 --dims 384 --work /tmp/milvus-bench
 """
 
 from __future__ import annotations
