@@ -20,7 +20,9 @@ Stages (each can be run on its own; later stages reuse the files of earlier ones
   bertopic  BERTopic's default pipeline (UMAP 15 neighbours 5-D + HDBSCAN min_cluster_size 10,
             c-TF-IDF) on the same vectors, precomputed embeddings, UMAP seeded as in
             ``benchmarks/core.py``, in a fresh process: wall time, peak RSS, ARI; and the ratio
-            to the map stage of the same invocation.
+            to the map stage of the same invocation;
+  bertopic-default  the same with BERTopic exactly as it comes (``BERTopic()``: its UMAP is not
+            seeded, so it runs on every core and differs run to run), same figures and ratio.
 Results are merged into benchmarks/results/scale.json under ``"{n}x{dims}"`` and the stage
 name (other stages, e.g. search, add their own keys to the same file).
 """
@@ -42,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 RESULTS = REPO / "benchmarks" / "results" / "scale.json"
 PY = sys.executable
-STAGES = ["generate", "import", "map", "bertopic", "map-direct"]
+STAGES = ["generate", "import", "map", "bertopic", "bertopic-default", "map-direct"]
 
 
 def work_dir(args: argparse.Namespace) -> Path:
@@ -200,12 +202,13 @@ def worker_map_direct(args: argparse.Namespace) -> None:
     }))
 
 
-def stage_bertopic(args: argparse.Namespace, ours: dict | None) -> None:
+def stage_bertopic(args: argparse.Namespace, ours: dict | None, seeded: bool = True) -> None:
     work = work_dir(args)
-    result = timed([PY, __file__, "--worker", "bertopic", "--n", str(args.n), "--dims", str(args.dims),
+    worker = "bertopic" if seeded else "bertopic-default"
+    result = timed([PY, __file__, "--worker", worker, "--n", str(args.n), "--dims", str(args.dims),
                     "--seed", str(args.seed), "--map-seed", str(args.map_seed), "--work", args.work],
-                   work / "bertopic.log")
-    labels = np.load(work / "bertopic_labels.npy")
+                   work / f"{worker}.log")
+    labels = np.load(work / f"{worker.replace('-', '_')}_labels.npy")
     result["quality"] = quality(np.load(work / "truth.npy"), labels)
     if ours:
         result["patscape_map_wall_s_same_invocation"] = ours["wall_s"]
@@ -213,11 +216,13 @@ def stage_bertopic(args: argparse.Namespace, ours: dict | None) -> None:
         result["rss_ratio_patscape_over_bertopic"] = round(ours["peak_rss_mb"] / result["peak_rss_mb"], 3)
         if ours.get("cpu_s") and result.get("cpu_s"):
             result["cpu_ratio_patscape_over_bertopic"] = round(ours["cpu_s"] / result["cpu_s"], 3)
-    save(args, "bertopic", result)
+        result["patscape_quality_same_invocation"] = ours.get("quality")
+    save(args, worker, result)
 
 
-def worker_bertopic(args: argparse.Namespace) -> None:
-    """BERTopic's default pipeline on the stored vectors, seeded as in benchmarks/core.py."""
+def worker_bertopic(args: argparse.Namespace, seeded: bool = True) -> None:
+    """BERTopic's default pipeline on the stored vectors, seeded as in benchmarks/core.py, or
+    exactly as it comes (``seeded=False``)."""
     from bertopic import BERTopic
     from umap import UMAP
 
@@ -228,9 +233,13 @@ def worker_bertopic(args: argparse.Namespace) -> None:
         for line in lines:
             record = json.loads(line)
             texts.append(f"{record['title']}. {record['abstract']}")
-    umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=args.map_seed)
-    topics, _ = BERTopic(umap_model=umap_model).fit_transform(texts, embeddings=vectors)
-    np.save(work / "bertopic_labels.npy", np.asarray(topics, dtype=np.int64))
+    if seeded:
+        umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=args.map_seed)
+        topics, _ = BERTopic(umap_model=umap_model).fit_transform(texts, embeddings=vectors)
+    else:
+        topics, _ = BERTopic().fit_transform(texts, embeddings=vectors)
+    name = "bertopic_labels.npy" if seeded else "bertopic_default_labels.npy"
+    np.save(work / name, np.asarray(topics, dtype=np.int64))
 
 
 def main() -> None:
@@ -244,10 +253,10 @@ def main() -> None:
     parser.add_argument("--stage", nargs="+", choices=STAGES, default=["generate", "import", "map"])
     parser.add_argument("--work", default=os.environ.get("PATSCAPE_SCALE_WORK", "/tmp/patscape-scale"),
                         help="where corpora and stores are kept (1M x 1024 needs ~12 GB)")
-    parser.add_argument("--worker", choices=["bertopic", "map-direct"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["bertopic", "bertopic-default", "map-direct"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker == "bertopic":
-        worker_bertopic(args)
+    if args.worker in ("bertopic", "bertopic-default"):
+        worker_bertopic(args, seeded=args.worker == "bertopic")
         return
     if args.worker == "map-direct":
         sys.path.insert(0, str(REPO))
@@ -265,6 +274,8 @@ def main() -> None:
             ours = stage_map(args)
         elif stage == "bertopic":
             stage_bertopic(args, ours)
+        elif stage == "bertopic-default":
+            stage_bertopic(args, ours, seeded=False)
         elif stage == "map-direct":
             stage_map_direct(args)
 

@@ -171,6 +171,69 @@ def test_oversized_topics_are_clustered_again_on_their_own() -> None:
     assert len(set(out[10:].tolist())) == 1 and out[10] not in (out[0], out[4])
 
 
+def condensed_tree(rows: list[tuple[int, int, float, int]]) -> np.ndarray:
+    dtype = [("parent", np.int64), ("child", np.int64), ("lambda_val", np.float64), ("child_size", np.int64)]
+    return np.array(rows, dtype=dtype)
+
+
+def eroding_or_splitting_tree(split_early: bool) -> np.ndarray:
+    """100 points, root 100. Cluster 101 (80 points) either splits at once into 103 and 104 (40
+    each, short-lived), or sheds 60 points one by one and only then splits into two cores of 10;
+    either way 101 is more stable than its children. Cluster 102 holds the other 20 points."""
+    rows = [(100, 101, 0.1, 80), (100, 102, 0.1, 20)]
+    rows += [(102, p, 2.0, 1) for p in range(80, 100)]
+    if split_early:
+        rows += [(101, 103, 0.6, 40), (101, 104, 0.6, 40)]
+        rows += [(103, p, 0.7, 1) for p in range(0, 40)] + [(104, p, 0.7, 1) for p in range(40, 80)]
+    else:
+        rows += [(101, p, 1.0 + p / 60, 1) for p in range(60)]
+        rows += [(101, 103, 3.0, 10), (101, 104, 3.0, 10)]
+        rows += [(103, p, 4.0, 1) for p in range(60, 70)] + [(104, p, 4.0, 1) for p in range(70, 80)]
+    return condensed_tree(rows)
+
+
+def test_a_big_topic_that_only_erodes_is_kept_whole_and_a_real_split_is_taken() -> None:
+    from patscape.landscape.cluster import select_clusters
+
+    # cluster 101 (80 points) is above the bound of 50 in both trees and more stable than its
+    # children; where it only sheds points down to two small cores, splitting it would leave 60
+    # of its 80 points as outliers: it stays one topic
+    eroding = select_clusters(eroding_or_splitting_tree(split_early=False), 100, 50)
+    assert len(set(eroding[:80].tolist())) == 1 and eroding[0] >= 0
+    assert (eroding >= 0).all() and eroding[80] != eroding[0]
+    # where it splits at once into two halves, the bound splits it
+    splitting = select_clusters(eroding_or_splitting_tree(split_early=True), 100, 50)
+    assert len(set(splitting[:40].tolist())) == 1 and len(set(splitting[40:80].tolist())) == 1
+    assert splitting[0] != splitting[40] and (splitting >= 0).all()
+    # without the bound both are plain excess of mass: 101 whole
+    assert len(set(select_clusters(eroding_or_splitting_tree(split_early=True), 100, 100)[:80].tolist())) == 1
+
+
+def test_clustering_again_that_leaves_most_of_a_topic_as_outliers_is_refused() -> None:
+    from patscape.landscape.cluster import split_oversized
+
+    labels = np.array([0] * 10 + [1] * 3)
+
+    def fragments(members: np.ndarray) -> np.ndarray:  # two small cores, 6 of 10 outliers
+        return np.array([0, 0, 1, 1, -1, -1, -1, -1, -1, -1])[: len(members)]
+
+    assert split_oversized(labels, max_size=5, cluster_subset=fragments).tolist() == labels.tolist()
+
+
+def test_the_map_layout_in_a_second_process_is_the_one_computed_here() -> None:
+    from patscape.landscape.reduce import Layout, umap_reduce
+
+    vectors, _ = blobs(n_per=50, k=4, dims=32)
+    knn = nearest_neighbours(vectors, 16)
+    here = umap_reduce(vectors, knn, 2, 15, 0.1, 3)
+    elsewhere = Layout(vectors, knn, 2, 15, 0.1, 3, background=True)
+    assert elsewhere._future is not None  # it did start a second process
+    assert np.array_equal(elsewhere.result(), here)
+    # a layout that fails in the other process is computed here, with the same error
+    with pytest.raises(ValueError, match="too few points"):
+        Layout(vectors[:2], (knn[0][:2, :2] % 2, knn[1][:2, :2]), 2, 15, 0.1, 3, background=True).result()
+
+
 def test_outlier_ceiling_is_reached_by_further_rounds_of_voting() -> None:
     from patscape.landscape.cluster import reduce_outliers
 
@@ -210,3 +273,18 @@ def test_growth_fits_every_year_and_a_partial_last_year_is_left_out() -> None:
     full = evolution(docs, np.array(labels), recent_years=5)
     assert (full["recent_from"], full["recent_to"], full["partial_year"]) == (2016, 2020, None)
     assert full["topics"]["0"]["growth"] < 0.5  # 2020's 2 patents now count as a real drop
+
+
+def test_the_faiss_graph_of_large_inputs_is_the_exact_graph_with_itself_first() -> None:
+    from patscape.landscape.neighbours import _exact_self_first
+
+    vectors, _ = blobs(n_per=40, k=3, dims=32)
+    vectors = np.concatenate([vectors, vectors[:5]])  # 5 exact duplicates: each ties with its twin
+    idx, dist = _exact_self_first(vectors, 6)
+    ref_idx, ref_dist = nearest_neighbours(vectors, 6)
+    assert (idx[:, 0] == np.arange(len(vectors))).all() and (dist[:, 0] == 0).all()
+    assert np.allclose(dist, ref_dist, atol=1e-5)
+    # the rows found are the same apart from the order of exact ties
+    assert (np.sort(idx, axis=1) == np.sort(ref_idx, axis=1)).mean() > 0.99
+    twin = len(vectors) - 5
+    assert idx[0, 1] == twin and idx[twin, 1] == 0

@@ -23,7 +23,7 @@ from .graph import topic_links
 from .label import label_topics
 from .metrics import run_metrics
 from .neighbours import nearest_neighbours
-from .reduce import umap_reduce
+from .reduce import Layout, umap_reduce
 
 MIN_DOCUMENTS = 30
 #: Above this many documents the map is fitted on a sample (see :mod:`.sample`); measured in
@@ -162,26 +162,34 @@ def fit_topics(
     stage("neighbours")
     knn = nearest_neighbours(vectors, max(params.n_neighbors, params.reassign_neighbours) + 1, seed)
     stage("reduce")
-    reduced = umap_reduce(vectors, knn, params.n_components, params.n_neighbors, params.min_dist, seed)
-    stage("map")
-    xy = umap_reduce(vectors, knn, 2, params.n_neighbors, params.map_min_dist, seed)
-    stage("cluster")
-    raw = hdbscan_labels(reduced, params.min_cluster_size, params.min_samples, params.max_cluster_share)
-    max_size = max(int(n * params.max_cluster_share), 3 * params.min_cluster_size)
+    # the 2-D map, in a second process when large, while this one computes the clustering space
+    layout = Layout(vectors, knn, 2, params.n_neighbors, params.map_min_dist, seed)
+    try:
+        reduced = umap_reduce(vectors, knn, params.n_components, params.n_neighbors, params.min_dist, seed)
+        stage("cluster")
+        raw = hdbscan_labels(reduced, params.min_cluster_size, params.min_samples, params.max_cluster_share)
+        max_size = max(int(n * params.max_cluster_share), 3 * params.min_cluster_size)
 
-    def cluster_subset(members: NDArray[np.int64]) -> NDArray[np.int64]:
-        sub = vectors[members]
-        sub_knn = nearest_neighbours(sub, params.n_neighbors + 1, seed)
-        sub_reduced = umap_reduce(sub, sub_knn, params.n_components, params.n_neighbors, params.min_dist, seed)
-        return hdbscan_labels(sub_reduced, params.min_cluster_size, params.min_samples, params.max_cluster_share)
+        def cluster_subset(members: NDArray[np.int64]) -> NDArray[np.int64]:
+            sub = vectors[members]
+            sub_knn = nearest_neighbours(sub, params.n_neighbors + 1, seed)
+            sub_reduced = umap_reduce(sub, sub_knn, params.n_components, params.n_neighbors, params.min_dist, seed)
+            # the corpus's bound on a topic, not a share of this subset (which would cut any
+            # topic into pieces of a tenth of it)
+            bound = min(1.0, max_size / len(members))
+            return hdbscan_labels(sub_reduced, params.min_cluster_size, params.min_samples, bound)
 
-    stage("split")
-    raw = split_oversized(raw, max_size, cluster_subset)
-    if not (raw >= 0).any():
-        raise CorpusTooSmallError(
-            f"no topics found among {n} documents (min cluster size {params.min_cluster_size}); "
-            "add documents or lower --min-cluster-size"
-        )
+        stage("split")
+        raw = split_oversized(raw, max_size, cluster_subset)
+        if not (raw >= 0).any():
+            raise CorpusTooSmallError(
+                f"no topics found among {n} documents (min cluster size {params.min_cluster_size}); "
+                "add documents or lower --min-cluster-size"
+            )
+        stage("map")
+        xy = layout.result()
+    finally:
+        layout.close()
     labels = raw
     if params.reassign:
         labels = reduce_outliers(

@@ -4,7 +4,10 @@ HDBSCAN's excess-of-mass selection tends to pick the few most stable branches ne
 the cluster tree: on a mixed corpus that means one cluster per language, which is useless for a
 landscape. Selection is therefore bounded by ``max_cluster_share``: a branch holding more than
 that share of the corpus gives way to its sub-topics where it has any, and excess of mass
-decides everywhere else (see :func:`select_clusters`).
+decides everywhere else (see :func:`select_clusters`). A branch is only made to give way where
+its sub-topics keep most of its documents (:data:`MIN_SPLIT_KEPT`): a big topic that merely
+erodes into a few dense cores as the density rises is one topic, and splitting it would turn
+most of it into outliers.
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
+
+#: A topic above ``max_cluster_share`` is split (by the cluster tree, or by clustering it again
+#: on its own) only where the sub-topics hold at least this share of its documents; below it the
+#: "sub-topics" are dense cores of one topic, and the rest of it would become outliers.
+MIN_SPLIT_KEPT = 0.5
 
 
 def default_min_cluster_size(n: int) -> int:
@@ -52,9 +60,9 @@ def select_clusters(tree: np.ndarray, n: int, max_size: int) -> NDArray[np.int64
     ``tree`` is HDBSCAN's condensed tree (fields parent, child, lambda_val, child_size; point
     ids are < n, cluster ids >= n, the root is n). Bottom-up, a cluster is selected instead of
     its descendants when its stability exceeds theirs, as in plain excess of mass, except that a
-    cluster larger than ``max_size`` always gives way to its descendants when it has any. A
-    cluster that cannot be split is kept whatever its size, so nothing becomes noise for being
-    big. The root is never selected unless it has no children (one topic).
+    cluster larger than ``max_size`` gives way to its selected descendants when they hold at
+    least :data:`MIN_SPLIT_KEPT` of its points. A cluster that cannot be split so is kept
+    whatever its size, so nothing becomes noise for being big. The root is never selected unless it has no children (one topic).
     """
     parent = tree["parent"].astype(np.int64)
     child = tree["child"].astype(np.int64)
@@ -80,7 +88,10 @@ def select_clusters(tree: np.ndarray, n: int, max_size: int) -> NDArray[np.int64
             continue
         below = [s for k in kids for s in selected[k]]
         below_score = sum(score[k] for k in kids)
-        if node != n and sizes[node] <= max_size and stability[node] > below_score:
+        # a point falling out of ``node`` above the selected branches would become an outlier
+        kept = sum(sizes[s] for s in below) / sizes[node]
+        bounded = sizes[node] <= max_size or kept < MIN_SPLIT_KEPT
+        if node != n and bounded and stability[node] > below_score:
             selected[node], score[node] = [node], stability[node]
         else:
             selected[node], score[node] = below, below_score
@@ -112,7 +123,7 @@ def split_oversized(
     every document of a language the model does not understand) often has clear sub-topics once
     its documents are embedded again without the rest of the corpus. ``cluster_subset(indices)``
     returns labels (``-1`` = outlier) for those documents; a topic is replaced only when that
-    gives two or more sub-topics. Repeats up to ``depth`` levels.
+    gives two or more sub-topics holding at least :data:`MIN_SPLIT_KEPT` of its documents. Repeats up to ``depth`` levels.
     """
     out = labels.copy()
     for _ in range(depth):
@@ -125,7 +136,7 @@ def split_oversized(
             members = np.flatnonzero(out == topic)
             sub = cluster_subset(members)
             found = sorted(int(t) for t in set(sub.tolist()) if t >= 0)
-            if len(found) < 2:
+            if len(found) < 2 or (sub >= 0).mean() < MIN_SPLIT_KEPT:
                 continue
             changed = True
             out[members[sub < 0]] = -1

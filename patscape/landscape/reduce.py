@@ -70,3 +70,55 @@ def umap_reduce(
         )
         out = reducer.fit_transform(vectors)
     return np.asarray(out, dtype=np.float32)
+
+
+#: From this many points the 2-D layout of a map runs in a second process while this one
+#: computes the clustering space (both are single-threaded when seeded); below it a process's
+#: start-up costs more than it saves. ``PATSCAPE_MAP_PROCESSES=1`` keeps everything in-process.
+BACKGROUND_FROM = 20_000
+
+
+class Layout:
+    """A UMAP layout that may be computing in another process: ``result()`` waits for it.
+
+    The second process is spawned (a fresh interpreter, never a fork of this one, which may hold
+    threads of BLAS, OpenMP or numba) and computes exactly what :func:`umap_reduce` computes
+    here: same inputs, same seed, the same numbers. If it cannot start or fails, the layout is
+    computed here instead, so a map never fails for it.
+    """
+
+    def __init__(self, vectors: NDArray[np.float32], knn: tuple[NDArray[np.int64], NDArray[np.float32]],
+                 n_components: int, n_neighbors: int, min_dist: float, seed: int,
+                 background: bool | None = None) -> None:
+        self._args = (vectors, knn, n_components, n_neighbors, min_dist, seed)
+        self._pool = None
+        self._future = None
+        if background is None:
+            background = (len(vectors) >= BACKGROUND_FROM and (os.cpu_count() or 1) >= 2
+                          and os.environ.get("PATSCAPE_MAP_PROCESSES") != "1")
+        if background:
+            try:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                self._future = self._pool.submit(umap_reduce, *self._args)
+            except Exception:  # no second process here: compute in-process when asked
+                self.close()
+
+    def result(self) -> NDArray[np.float32]:
+        try:
+            if self._future is not None:
+                try:
+                    return self._future.result()
+                except Exception:  # the other process failed or died: the same computation here
+                    pass
+            return umap_reduce(*self._args)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop waiting for the other process (it ends once idle); idempotent."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._future = None

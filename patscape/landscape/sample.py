@@ -3,10 +3,10 @@
 UMAP and HDBSCAN grow faster than the corpus (and UMAP's layout is single-threaded when seeded),
 so above ``MapParams.sample_above`` documents the topics and the 2-D layout are fitted on a
 seeded uniform random sample of ``MapParams.sample_size`` documents with the full method, and
-every other document is placed by its ``reassign_neighbours`` nearest sample documents (exact
-cosine, blockwise matrix products): its topic is their similarity-weighted vote (the topic the
-sample's own neighbour vote would give it), its 2-D position the similarity-weighted mean of
-those neighbours in that topic. Vectors are read block by block, so only the sample and one
+every other document is placed by its ``PLACE_NEIGHBOURS`` nearest sample documents (found
+through an IVF index of the sample, exact below ``INDEX_FROM``): its topic is their
+similarity-weighted vote, its 2-D position the similarity-weighted mean of those neighbours in
+that topic. Vectors are read block by block, so only the sample and one
 block are in memory; labels are computed on the sample's texts, sizes, codes, languages,
 evolution, centroids and metrics on every document.
 """
@@ -28,11 +28,15 @@ from ..records import Document
 from .graph import topic_links
 from .label import _dominant_codes, label_topics
 from .metrics import run_metrics, silhouette_cosine
+from .neighbours import exact_knn
 
 BLOCK = 8192
-#: A document is placed at the weighted mean of at most this many of its nearest sample
-#: documents in its topic (more blur clusters, fewer make duplicates of sample positions).
-POSITION_NEIGHBOURS = 5
+#: A document outside the sample takes the topic of the similarity-weighted vote of this many
+#: nearest sample documents, and is placed at the weighted mean of those of them in that topic
+#: (more blur clusters and let a large topic's many members outvote the nearest ones: with 15
+#: voters the placed documents of the 100k benchmark agreed less with the truth, ARI 0.908,
+#: than with 5, 0.919; fewer make duplicates of sample positions).
+PLACE_NEIGHBOURS = 5
 
 
 def sample_rows(n: int, size: int, seed: int) -> NDArray[np.int64]:
@@ -47,22 +51,58 @@ def sample_min_cluster_size(params_min: int, n: int, size: int) -> int:
     return max(5, round(params_min * size / n))
 
 
+#: From this many sample documents the rest are placed through an inverted-file index of the
+#: sample (faiss IVF-flat, ``IVF_LISTS`` k-means cells seeded by the map's seed, ``IVF_PROBES``
+#: of them searched): at 30,000 x 384 it found 98.3% of the exact 5 nearest (the nearest one
+#: for 98.8%) in 4.9 s instead of 12.7 s for 70,000 documents, and the topics of the 100k
+#: benchmark agreed with the truth as well (ARI 0.9212 against 0.9210 exact). Below it, exact.
+INDEX_FROM = 10_000
+IVF_LISTS = 256
+IVF_PROBES = 16
+
+
+class SampleIndex:
+    """Nearest sample documents of any vector: an IVF index of the sample, or exact search."""
+
+    def __init__(self, sample: NDArray[np.float32], seed: int) -> None:
+        self.sample = np.ascontiguousarray(sample, dtype=np.float32)
+        self.index = None
+        if len(sample) >= INDEX_FROM:
+            import faiss
+
+            dims = sample.shape[1]
+            self._quantizer = faiss.IndexFlatIP(dims)  # kept: the index refers to it
+            index = faiss.IndexIVFFlat(self._quantizer, dims, IVF_LISTS, faiss.METRIC_INNER_PRODUCT)
+            index.cp.seed = seed
+            index.train(self.sample)
+            index.add(self.sample)
+            index.nprobe = IVF_PROBES
+            self.index = index
+
+    @property
+    def method(self) -> str:
+        if self.index is None:
+            return "exact cosine, faiss brute force"
+        return f"cosine, faiss IVF-flat index of the sample, {IVF_LISTS} cells, {IVF_PROBES} searched"
+
+    def search(self, block: NDArray[np.float32], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Indices into the sample and cosine similarities of the ``k`` nearest, best first."""
+        if self.index is None:
+            return nearest_in_sample(block, self.sample, k)
+        sims, idx = self.index.search(np.ascontiguousarray(block, dtype=np.float32), k)
+        # a cell too sparse to hold k candidates leaves -1: fall back to exact for those rows
+        short = (idx < 0).any(axis=1)
+        if short.any():
+            idx[short], sims[short] = nearest_in_sample(block[short], self.sample, k)
+        return idx.astype(np.int64), sims.astype(np.float32)
+
+
 def nearest_in_sample(
-    block: NDArray[np.float32], sample: NDArray[np.float32], k: int, rows: int = 1024
+    block: NDArray[np.float32], sample: NDArray[np.float32], k: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-    """Exact ``k`` nearest sample rows of each row of ``block`` (cosine similarity, best first,
-    ties by index). ``rows`` at a time: the similarity matrix and its partition indices of
-    ``rows`` x sample size are the largest temporaries of a sampled map."""
-    idx = np.empty((len(block), k), dtype=np.int64)
-    out = np.empty((len(block), k), dtype=np.float32)
-    for start in range(0, len(block), rows):
-        sims = block[start : start + rows] @ sample.T
-        part = np.argpartition(sims, sims.shape[1] - k, axis=1)[:, -k:]
-        part_sims = np.take_along_axis(sims, part, axis=1)
-        order = np.lexsort((part, -part_sims), axis=1)
-        idx[start : start + rows] = np.take_along_axis(part, order, axis=1)
-        out[start : start + rows] = np.take_along_axis(part_sims, order, axis=1)
-    return idx, out
+    """Exact ``k`` nearest sample rows of each row of ``block``: indices and cosine similarities,
+    best first (faiss's brute-force search, whose temporaries are bounded blocks)."""
+    return exact_knn(block, sample, k)
 
 
 def vote(labels: NDArray[np.int64], weights: NDArray[np.float32]) -> NDArray[np.int64]:
@@ -85,7 +125,7 @@ def place(
     same = sample_labels[idx] == labels[:, None]
     same[:, 0] |= ~same.any(axis=1)  # no neighbour in the topic: the nearest one
     rank = np.cumsum(same, axis=1)
-    use = same & (rank <= POSITION_NEIGHBOURS)
+    use = same & (rank <= PLACE_NEIGHBOURS)
     w = np.where(use, weights, 0.0)
     xy = (w[:, :, None] * sample_xy[idx]).sum(axis=1) / w.sum(axis=1, keepdims=True)
     return labels, raw, xy.astype(np.float32)
@@ -133,7 +173,8 @@ def build_sampled_landscape(
     in_sample[rows] = True
     topics = int(sample_labels.max()) + 1
     sums = np.zeros((max(topics, 1), sample.shape[1]), dtype=np.float64)
-    k = min(params.reassign_neighbours, size)
+    k = min(PLACE_NEIGHBOURS, size)
+    index = SampleIndex(sample, seed)
     seen = 0
     for start, block in blocks():
         stop = start + len(block)
@@ -142,7 +183,7 @@ def build_sampled_landscape(
         seen = stop
         rest = np.flatnonzero(~in_sample[start:stop])
         if len(rest):
-            idx, sims = nearest_in_sample(block[rest], sample, k)
+            idx, sims = index.search(block[rest], k)
             labels[start + rest], raw[start + rest], xy[start + rest] = place(idx, sims, sample_labels, sample_raw, sample_xy)
         clustered = labels[start:stop] >= 0
         np.add.at(sums, labels[start:stop][clustered], block[clustered])
@@ -174,9 +215,8 @@ def build_sampled_landscape(
         "method": "uniform random sample without replacement (numpy default_rng([seed, n, size]))",
         "fit_min_cluster_size": fit_params.min_cluster_size,
         "assigned": int(n - size),
-        "assignment": (f"topic: similarity-weighted vote of the {k} nearest sample documents (exact cosine, "
-                       f"blockwise); 2-D position: similarity-weighted mean of the nearest {POSITION_NEIGHBOURS} "
-                       "of them in that topic"),
+        "assignment": (f"topic: similarity-weighted vote of the {k} nearest sample documents ({index.method}); "
+                       "2-D position: similarity-weighted mean of those of them in that topic"),
         "labels_from": "sample texts; sizes, codes, languages, centroids and metrics from every document",
     }
     metrics["sampling"] = sampling
