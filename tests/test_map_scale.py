@@ -74,6 +74,22 @@ def test_nearest_in_sample_is_the_exact_nearest_by_cosine() -> None:
     assert np.allclose(sims, np.take_along_axis(full, expected, axis=1), atol=1e-5)
 
 
+def test_voters_are_chosen_by_similarity_corrected_for_hubness() -> None:
+    from patscape.landscape.sample import choose_voters, hubness
+
+    # sample row 0 is a hub (close to all its neighbours), rows 1-3 are not
+    knn_dist = np.array([[0.0] + [0.1] * 10, [0.0] + [0.5] * 10, [0.0] + [0.5] * 10, [0.0] + [0.6] * 10],
+                        dtype=np.float32)
+    hub = hubness(knn_dist)
+    assert np.allclose(hub, [0.9, 0.5, 0.5, 0.4])
+    idx = np.array([[0, 1, 2, 3]])
+    sims = np.array([[0.80, 0.70, 0.70, 0.55]], dtype=np.float32)
+    # CSLS: 0.70, 0.90, 0.90, 0.70: the two non-hubs first (tie: the same cosine, kept in order),
+    # then the hub and row 3 tie and the more similar (the hub) goes first
+    chosen, chosen_sims = choose_voters(idx, sims, hub, 3)
+    assert chosen.tolist() == [[1, 2, 0]] and np.allclose(chosen_sims, [[0.70, 0.70, 0.80]])
+
+
 def test_sample_rows_are_seeded_sorted_and_distinct() -> None:
     rows = sample_rows(10_000, 500, seed=3)
     assert len(set(rows.tolist())) == 500 and np.all(np.diff(rows) > 0)
@@ -87,23 +103,28 @@ def test_sampled_map_recovers_the_generating_topics_about_as_well_as_the_full_ma
     vectors, truth, docs = corpus(4000)
     ids = [d.id for d in docs]
     params = MapParams()
-    full = build_landscape(ids, vectors, docs, params, seed=42)
-    rows = sample_rows(len(ids), 1500, 42)
-    sampled = build_sampled_landscape(ids, rows, vectors[rows], blocks_of(vectors), docs, params.resolved(len(ids)), 42)
-    ari_full = adjusted_rand_score(truth, full.labels)
-    ari_sampled = adjusted_rand_score(truth, sampled.labels)
-    # measured: full 0.54, sampled 0.50 (the largest topic holds 23%, above max_cluster_share;
-    # a sample of 1,500 resolves the smaller topics less well)
-    assert ari_full > 0.45
-    assert ari_sampled > 0.45
-    assert ari_sampled >= ari_full - 0.05
-    # the documents placed (not in the sample) agree with the truth as well as the sample does
-    placed = np.setdiff1d(np.arange(len(ids)), rows)
-    assert adjusted_rand_score(truth[placed], sampled.labels[placed]) >= adjusted_rand_score(truth[rows], sampled.labels[rows]) - 0.05
-    assert np.isfinite(sampled.xy).all() and sampled.xy.shape == (len(ids), 2)
-    assert sum(t["size"] for t in sampled.topics) == int((sampled.labels >= 0).sum())
-    assert sampled.sampling is not None and sampled.sampling["sample_size"] == 1500
-    assert sampled.metrics["silhouette_cosine"] is not None and sampled.metrics["topics"] == len(sampled.topics)
+    # at this size one seed's map differs a lot from another's (full 0.44-0.64 over the seeds
+    # below), so the two methods are compared over three seeds
+    full_ari, sampled_ari = [], []
+    for seed in (42, 7, 2026):
+        full = build_landscape(ids, vectors, docs, params, seed=seed)
+        rows = sample_rows(len(ids), 1500, seed)
+        sampled = build_sampled_landscape(ids, rows, vectors[rows], blocks_of(vectors), docs,
+                                          params.resolved(len(ids)), seed)
+        full_ari.append(adjusted_rand_score(truth, full.labels))
+        sampled_ari.append(adjusted_rand_score(truth, sampled.labels))
+        # the documents placed (not in the sample) agree with the truth as well as the sample does
+        placed = np.setdiff1d(np.arange(len(ids)), rows)
+        assert (adjusted_rand_score(truth[placed], sampled.labels[placed])
+                >= adjusted_rand_score(truth[rows], sampled.labels[rows]) - 0.05)
+        assert np.isfinite(sampled.xy).all() and sampled.xy.shape == (len(ids), 2)
+        assert sum(t["size"] for t in sampled.topics) == int((sampled.labels >= 0).sum())
+        assert sampled.sampling is not None and sampled.sampling["sample_size"] == 1500
+        assert sampled.metrics["silhouette_cosine"] is not None and sampled.metrics["topics"] == len(sampled.topics)
+    # measured: full 0.54, 0.64, 0.44; sampled 0.49, 0.54, 0.75 (the largest topic holds 23%,
+    # above max_cluster_share)
+    assert min(full_ari) > 0.4 and min(sampled_ari) > 0.4
+    assert np.mean(sampled_ari) >= np.mean(full_ari) - 0.05
 
 
 def test_blocks_out_of_order_are_refused() -> None:
