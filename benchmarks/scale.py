@@ -69,6 +69,8 @@ def timed(cmd: list[str], log: Path) -> dict:
 
 
 def save(args: argparse.Namespace, stage: str, result: dict) -> None:
+    if args.map_seed != 42 and stage != "generate" and stage != "import":
+        stage += f" seed {args.map_seed}"  # runs with other seeds are kept beside the default's
     doc = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     entry = doc.setdefault(f"{args.n}x{args.dims}", {})
     entry[stage] = {"date": time.strftime("%Y-%m-%d %H:%M"), **result}

