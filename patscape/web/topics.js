@@ -30,7 +30,7 @@
     { key: 'growth', title: 'Growth/yr', num: true, sort: function (t) { return t.growth; },
       tip: 'Annual growth of the topic\u2019s yearly counts over the last complete years.' },
     { key: 'years', title: 'Years', num: true, sort: function (t) { return t.median_year; },
-      tip: 'first year \u2013 peak year; median year below' },
+      tip: 'first year of the topic; below, its busiest year and its median year' },
     { key: 'langs', title: 'Languages' },
     { key: 'reps', title: 'Representative patents' }
   ];
@@ -65,9 +65,12 @@
     var growth = el('td', 'num', C.fmtGrowth(t.growth));
     if (isNum(t.growth)) growth.className += t.growth > 0.05 ? ' up' : t.growth < -0.05 ? ' down' : '';
     tr.appendChild(growth);
-    var span = (t.first_year != null ? str(t.first_year) : '?') + '\u2013' + (t.peak_year != null ? str(t.peak_year) : '?');
+    // "2004-2005" read as a range of years next to a median of 2011: name each year instead
+    var first = t.first_year != null ? 'from ' + str(t.first_year) : '';
+    var below = [t.peak_year != null ? 'peak ' + str(t.peak_year) : '',
+                 t.median_year != null ? 'median ' + str(t.median_year) : ''].filter(Boolean).join(' \u00b7 ');
     tr.appendChild(el('td', 'num', t.first_year == null && t.peak_year == null ? '\u2014' :
-      [span, el('div', 'muted', t.median_year != null ? 'median ' + str(t.median_year) : '')]));
+      [first, el('div', 'muted', below)]));
 
     var langs = C.obj(t.languages), total = 0;
     var codesL = Object.keys(langs).sort(function (a, b) { return langs[b] - langs[a]; });
