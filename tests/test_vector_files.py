@@ -295,3 +295,12 @@ def test_index_command_builds_the_index_and_search_uses_it(built: tuple[Store, s
     found = [json.loads(line)["id"] for line in out.splitlines()]
     truth = brute(store, key, store.get_vector(key, "D00003"), 10, exclude="D00003")
     assert recall([(i, 0.0) for i in found], truth) >= 0.9
+
+
+def test_search_effort_grows_with_the_index_and_the_environment_overrides_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PATSCAPE_ANN_EF", raising=False)
+    assert disk.ef_search(10, 50_000) == 256 and disk.ef_search(10, 250_000) == 256
+    assert disk.ef_search(10, 1_000_000) == 512 and disk.ef_search(10, 4_000_000) == 1024
+    assert disk.ef_search(400, 100_000) == 800  # never below twice the answers asked for
+    monkeypatch.setenv("PATSCAPE_ANN_EF", "64")
+    assert disk.ef_search(10, 1_000_000) == 64
