@@ -149,9 +149,7 @@ def place(
     raw = vote(sample_raw[idx], weights)
     same = sample_labels[idx] == labels[:, None]
     same[:, 0] |= ~same.any(axis=1)  # no neighbour in the topic: the nearest one
-    rank = np.cumsum(same, axis=1)
-    use = same & (rank <= PLACE_NEIGHBOURS)
-    w = np.where(use, weights, 0.0)
+    w = np.where(same, weights, 0.0)
     xy = (w[:, :, None] * sample_xy[idx]).sum(axis=1) / w.sum(axis=1, keepdims=True)
     return labels, raw, xy.astype(np.float32)
 
