@@ -204,13 +204,17 @@ def worker_map_direct(args: argparse.Namespace) -> None:
     }))
 
 
+def labels_file(seeded: bool) -> str:
+    return "bertopic_labels.npy" if seeded else "bertopic_default_labels.npy"
+
+
 def stage_bertopic(args: argparse.Namespace, ours: dict | None, seeded: bool = True) -> None:
     work = work_dir(args)
     worker = "bertopic" if seeded else "bertopic-default"
     result = timed([PY, __file__, "--worker", worker, "--n", str(args.n), "--dims", str(args.dims),
                     "--seed", str(args.seed), "--map-seed", str(args.map_seed), "--work", args.work],
                    work / f"{worker}.log")
-    labels = np.load(work / f"{worker.replace('-', '_')}_labels.npy")
+    labels = np.load(work / labels_file(seeded))
     result["quality"] = quality(np.load(work / "truth.npy"), labels)
     if ours:
         result["patscape_map_wall_s_same_invocation"] = ours["wall_s"]
@@ -240,8 +244,7 @@ def worker_bertopic(args: argparse.Namespace, seeded: bool = True) -> None:
         topics, _ = BERTopic(umap_model=umap_model).fit_transform(texts, embeddings=vectors)
     else:
         topics, _ = BERTopic().fit_transform(texts, embeddings=vectors)
-    name = "bertopic_labels.npy" if seeded else "bertopic_default_labels.npy"
-    np.save(work / name, np.asarray(topics, dtype=np.int64))
+    np.save(work / labels_file(seeded), np.asarray(topics, dtype=np.int64))
 
 
 def main() -> None:

@@ -62,7 +62,8 @@ def select_clusters(tree: np.ndarray, n: int, max_size: int) -> NDArray[np.int64
     its descendants when its stability exceeds theirs, as in plain excess of mass, except that a
     cluster larger than ``max_size`` gives way to its selected descendants when they hold at
     least :data:`MIN_SPLIT_KEPT` of its points. A cluster that cannot be split so is kept
-    whatever its size, so nothing becomes noise for being big. The root is never selected unless it has no children (one topic).
+    whatever its size, so nothing becomes noise for being big. The root is never selected
+    unless it has no children (one topic).
     """
     parent = tree["parent"].astype(np.int64)
     child = tree["child"].astype(np.int64)
@@ -123,7 +124,8 @@ def split_oversized(
     every document of a language the model does not understand) often has clear sub-topics once
     its documents are embedded again without the rest of the corpus. ``cluster_subset(indices)``
     returns labels (``-1`` = outlier) for those documents; a topic is replaced only when that
-    gives two or more sub-topics holding at least :data:`MIN_SPLIT_KEPT` of its documents. Repeats up to ``depth`` levels.
+    gives two or more sub-topics holding at least :data:`MIN_SPLIT_KEPT` of its documents.
+    Repeats up to ``depth`` levels.
     """
     out = labels.copy()
     for _ in range(depth):

@@ -96,21 +96,13 @@ class SampleIndex:
     def search(self, block: NDArray[np.float32], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """Indices into the sample and cosine similarities of the ``k`` nearest, best first."""
         if self.index is None:
-            return nearest_in_sample(block, self.sample, k)
+            return exact_knn(block, self.sample, k)
         sims, idx = self.index.search(np.ascontiguousarray(block, dtype=np.float32), k)
         # a cell too sparse to hold k candidates leaves -1: fall back to exact for those rows
         short = (idx < 0).any(axis=1)
         if short.any():
-            idx[short], sims[short] = nearest_in_sample(block[short], self.sample, k)
+            idx[short], sims[short] = exact_knn(block[short], self.sample, k)
         return idx.astype(np.int64), sims.astype(np.float32)
-
-
-def nearest_in_sample(
-    block: NDArray[np.float32], sample: NDArray[np.float32], k: int
-) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-    """Exact ``k`` nearest sample rows of each row of ``block``: indices and cosine similarities,
-    best first (faiss's brute-force search, whose temporaries are bounded blocks)."""
-    return exact_knn(block, sample, k)
 
 
 def vote(labels: NDArray[np.int64], weights: NDArray[np.float32]) -> NDArray[np.int64]:
