@@ -645,11 +645,9 @@ def _sampled_map(
     if len(ids) != n:
         raise changed
     sample = np.concatenate(parts)
-    keep = {ids[i] for i in rows.tolist()}
-    docs, notices = map_ready([
-        d if d.id in keep else replace(d, abstract="", text="", claims="", description="")
-        for d in store.iter_documents(ids)
-    ])
+    # the texts of the sample only (labels read them); the rest without theirs, not even read
+    sample_docs = {d.id: d for d in store.iter_documents([ids[i] for i in rows.tolist()])}
+    docs, notices = map_ready([sample_docs.get(d.id, d) for d in store.iter_documents(ids, texts=False)])
     if len(docs) != n:
         raise changed
     for line in notices:

@@ -188,6 +188,8 @@ _DOCUMENT_COLUMNS = (
     "id, content_hash, title, abstract, text, claims, description, lang, date, cpc, ipc, assignee, source, "
     "extra, ingested_at"
 )
+#: The same columns with the long texts left out (empty): what a map needs of most documents.
+_DOCUMENT_METADATA_COLUMNS = _DOCUMENT_COLUMNS.replace("abstract, text, claims, description", "'', '', '', ''")
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,10 +476,14 @@ class Store:
             raise NotFoundError(f"no document with id {doc_id!r} in {self.path}")
         return _row_to_document(row)
 
-    def iter_documents(self, ids: Sequence[str] | None = None, batch_size: int = 500) -> Iterator[Document]:
-        """All documents in id order, or the given ids in the given order (missing ones skipped)."""
+    def iter_documents(
+        self, ids: Sequence[str] | None = None, batch_size: int = 500, texts: bool = True
+    ) -> Iterator[Document]:
+        """All documents in id order, or the given ids in the given order (missing ones skipped).
+        With ``texts`` false, abstract, text, claims and description are left empty (not read)."""
+        columns = _DOCUMENT_COLUMNS if texts else _DOCUMENT_METADATA_COLUMNS
         if ids is None:
-            cursor = self.db.execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY id")
+            cursor = self.db.execute(f"SELECT {columns} FROM documents ORDER BY id")
             while rows := cursor.fetchmany(batch_size):
                 yield from (_row_to_document(row) for row in rows)
             return
@@ -486,7 +492,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             found = {
                 row[0]: _row_to_document(row)
-                for row in self.db.execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE id IN ({marks})", chunk)
+                for row in self.db.execute(f"SELECT {columns} FROM documents WHERE id IN ({marks})", chunk)
             }
             yield from (found[i] for i in chunk if i in found)
 

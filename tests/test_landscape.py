@@ -221,17 +221,45 @@ def test_clustering_again_that_leaves_most_of_a_topic_as_outliers_is_refused() -
 
 
 def test_the_map_layout_in_a_second_process_is_the_one_computed_here() -> None:
-    from patscape.landscape.reduce import Layout, umap_reduce
+    from patscape.landscape.reduce import SecondProcess, umap_reduce
 
     vectors, _ = blobs(n_per=50, k=4, dims=32)
     knn = nearest_neighbours(vectors, 16)
     here = umap_reduce(vectors, knn, 2, 15, 0.1, 3)
-    elsewhere = Layout(vectors, knn, 2, 15, 0.1, 3, background=True)
-    assert elsewhere._future is not None  # it did start a second process
-    assert np.array_equal(elsewhere.result(), here)
-    # a layout that fails in the other process is computed here, with the same error
-    with pytest.raises(ValueError, match="too few points"):
-        Layout(vectors[:2], (knn[0][:2, :2] % 2, knn[1][:2, :2]), 2, 15, 0.1, 3, background=True).result()
+    with SecondProcess(background=True) as helper:
+        elsewhere = helper.submit(umap_reduce, vectors, knn, 2, 15, 0.1, 3)
+        assert elsewhere._future is not None  # it did start a second process
+        assert np.array_equal(elsewhere.result(), here)
+        # a layout that fails in the other process is computed here, with the same error
+        failing = helper.submit(umap_reduce, vectors[:2], (knn[0][:2, :2] % 2, knn[1][:2, :2]), 2, 15, 0.1, 3)
+        with pytest.raises(ValueError, match="too few points"):
+            failing.result()
+    # without a second process the same function is computed here, when asked
+    assert np.array_equal(SecondProcess(background=False).submit(umap_reduce, vectors, knn, 2, 15, 0.1, 3).result(), here)
+
+
+def test_keyword_counts_made_in_a_second_process_give_the_labels_made_here() -> None:
+    from patscape.landscape.label import keyword_matrix, label_texts
+    from patscape.landscape.reduce import SecondProcess
+
+    docs = [
+        Document(id="a", title="Underwater glider buoyancy engine", abstract="A buoyancy engine for an underwater glider.", lang="en"),
+        Document(id="b", title="Glider with buoyancy bladder", abstract="An underwater glider changes buoyancy with a bladder.", lang="en"),
+        Document(id="c", title="水下滑翔机浮力调节装置", abstract="一种水下滑翔机的浮力调节装置，包括油囊和泵。", lang="zh"),
+        Document(id="d", title="水下滑翔机的浮力控制", abstract="水下滑翔机通过油囊调节浮力。", lang="zh"),
+        Document(id="e", title="Battery thermal management", abstract="Cooling plates manage the battery temperature.", lang="en"),
+        Document(id="f", title="Battery cooling plate", abstract="A cooling plate for battery cells of a vehicle.", lang="en"),
+    ]
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    vectors = np.eye(6, dtype=np.float32)
+    with SecondProcess(background=True) as helper:
+        pending = helper.submit(keyword_matrix, *label_texts(docs))
+        assert pending._future is not None
+        counted = pending.result()
+    here = label_topics(docs, labels, vectors)
+    there = label_topics(docs, labels, vectors, keywords_of_docs=counted)
+    assert there == here
+    assert here[0].label == "underwater glider · buoyancy" and here[1].label == "battery · cooling"
 
 
 def test_outlier_ceiling_is_reached_by_further_rounds_of_voting() -> None:

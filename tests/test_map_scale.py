@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,22 @@ def test_iter_vector_blocks_matches_load_vectors(tmp_path: Path) -> None:
     assert [len(b[0]) for b in blocks] == [256, 256, 188]
     assert sum((b[0] for b in blocks), []) == ids
     assert np.array_equal(np.concatenate([b[1] for b in blocks]), matrix)
+
+
+def test_documents_read_without_their_texts_keep_every_other_field(tmp_path: Path) -> None:
+    doc = Document(id="US-1", title="Glider", abstract="An underwater glider.", text="Full text.", claims="1. A glider.",
+                   description="The glider dives.", lang="en", date="2020-01-02", cpc=("B63G8/00",), ipc=("B63G",),
+                   assignee="Acme", extra={"cites": ["US-0"]})
+    with Store(tmp_path / "store") as store:
+        store.write_documents([doc, replace(doc, id="US-2", title="Other")])
+        full = list(store.iter_documents(["US-2", "US-1"]))
+        light = list(store.iter_documents(["US-2", "US-1"], texts=False))
+        every = list(store.iter_documents(texts=False))
+    assert [d.id for d in light] == ["US-2", "US-1"] and [d.id for d in every] == ["US-1", "US-2"]
+    assert full[1].claims == "1. A glider." and full[1].description == "The glider dives."
+    for with_text, without in zip(full, light):
+        assert (without.abstract, without.text, without.claims, without.description) == ("", "", "", "")
+        assert without == replace(with_text, abstract="", text="", claims="", description="")
 
 
 def test_patscape_map_above_the_threshold_samples_and_records_it(tmp_path: Path) -> None:

@@ -20,10 +20,10 @@ from ..records import Document
 from .cluster import default_min_cluster_size, hdbscan_labels, reduce_outliers, split_oversized
 from .evolution import evolution
 from .graph import topic_links
-from .label import label_topics
+from .label import keyword_matrix, label_texts, label_topics
 from .metrics import run_metrics
 from .neighbours import nearest_neighbours
-from .reduce import Layout, umap_reduce
+from .reduce import SecondProcess, background_for, umap_reduce
 
 MIN_DOCUMENTS = 30
 #: Above this many documents the map is fitted on a sample (see :mod:`.sample`); measured in
@@ -139,9 +139,12 @@ def build_landscape(
         if on_stage:
             on_stage(name)
 
-    labels, raw, xy, _ = fit_topics(vectors, params, seed, stage)
-    stage("label")
-    named = label_topics(docs, labels, vectors, label_lang=params.label_lang)
+    with SecondProcess(background_for(n)) as helper:
+        # the labels' keyword counts depend on the texts only: counted while this process clusters
+        keywords = helper.submit(keyword_matrix, *label_texts(docs))
+        labels, raw, xy, _ = fit_topics(vectors, params, seed, stage, helper)
+        stage("label")
+        named = label_topics(docs, labels, vectors, label_lang=params.label_lang, keywords_of_docs=keywords.result())
     stage("measure")
     metrics = run_metrics(docs, vectors, labels, raw, seed)
     links = topic_links(docs, vectors, labels)
@@ -154,17 +157,21 @@ def fit_topics(
     params: MapParams,
     seed: int,
     stage: Callable[[str], None],
+    helper: SecondProcess | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32], tuple[NDArray[np.int64], NDArray[np.float32]]]:
     """Topics and map of ``vectors`` (resolved ``params``): final labels, HDBSCAN's labels, the
-    2-D layout and the kNN graph. The part of a map whose cost grows faster than the corpus."""
+    2-D layout and the kNN graph. The part of a map whose cost grows faster than the corpus.
+    The 2-D layout is computed by ``helper`` (a second process when large; one of its own when
+    ``None``) while this process computes the clustering space."""
     n = len(vectors)
     assert params.min_cluster_size is not None
-    stage("neighbours")
-    knn = nearest_neighbours(vectors, max(params.n_neighbors, params.reassign_neighbours) + 1, seed)
-    stage("reduce")
-    # the 2-D map, in a second process when large, while this one computes the clustering space
-    layout = Layout(vectors, knn, 2, params.n_neighbors, params.map_min_dist, seed)
+    own = helper is None
+    helper = helper or SecondProcess(background_for(n))
     try:
+        stage("neighbours")
+        knn = nearest_neighbours(vectors, max(params.n_neighbors, params.reassign_neighbours) + 1, seed)
+        stage("reduce")
+        layout = helper.submit(umap_reduce, vectors, knn, 2, params.n_neighbors, params.map_min_dist, seed)
         reduced = umap_reduce(vectors, knn, params.n_components, params.n_neighbors, params.min_dist, seed)
         stage("cluster")
         raw = hdbscan_labels(reduced, params.min_cluster_size, params.min_samples, params.max_cluster_share)
@@ -189,7 +196,8 @@ def fit_topics(
         stage("map")
         xy = layout.result()
     finally:
-        layout.close()
+        if own:
+            helper.close()
     labels = raw
     if params.reassign:
         labels = reduce_outliers(

@@ -38,8 +38,12 @@ class TopicLabel:
     languages: dict[str, int]
 
 
-def _keyword_matrix(texts: Sequence[str], langs: Sequence[str | None]) -> tuple[sparse.csr_matrix, list[str]]:
-    """Binary document x term matrix (a term counts once per document)."""
+def keyword_matrix(texts: Sequence[str], langs: Sequence[str | None]) -> tuple[sparse.csr_matrix, list[str]]:
+    """Binary document x term matrix (a term counts once per document) and its terms.
+
+    Depends on the texts only, not on the topics, so a map computes it while it clusters
+    (:func:`label_texts` gives the arguments for a list of documents).
+    """
     vocab: dict[str, int] = {}
     rows, cols = [], []
     for i, (text, lang) in enumerate(zip(texts, langs)):
@@ -54,6 +58,11 @@ def _keyword_matrix(texts: Sequence[str], langs: Sequence[str | None]) -> tuple[
     for term, j in vocab.items():
         terms[j] = term
     return matrix, terms
+
+
+def label_texts(docs: Sequence[Document]) -> tuple[list[str], list[str | None]]:
+    """The texts and languages :func:`label_topics` reads keywords from, for :func:`keyword_matrix`."""
+    return [summary_text(d) for d in docs], [d.lang for d in docs]
 
 
 def _merge_overlapping(ranked: list[tuple[str, float]], limit: int) -> list[tuple[str, float]]:
@@ -94,6 +103,7 @@ def label_topics(
     n_representatives: int = 3,
     min_language_docs: int = 3,
     label_lang: str | None = None,
+    keywords_of_docs: tuple[sparse.csr_matrix, list[str]] | None = None,
 ) -> dict[int, TopicLabel]:
     """Label every topic (``labels >= 0``) of ``docs``.
 
@@ -105,11 +115,11 @@ def label_topics(
 
     The label is the top three keywords of ``label_lang`` (an ISO 639-1 code) in every topic
     that holds a document in that language, and of the topic's main language in the others;
-    ``TopicLabel.label_lang`` says which.
+    ``TopicLabel.label_lang`` says which. ``keywords_of_docs`` is :func:`keyword_matrix` of
+    ``docs`` when already computed.
     """
     langs = [d.lang or "?" for d in docs]
-    texts = [summary_text(d) for d in docs]
-    matrix, terms = _keyword_matrix(texts, [d.lang for d in docs])
+    matrix, terms = keywords_of_docs or keyword_matrix(*label_texts(docs))
     lang_array = np.asarray(langs)
     idf: dict[str, NDArray[np.float64]] = {}
     for lang in sorted(set(langs)):

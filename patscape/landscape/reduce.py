@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,53 +75,71 @@ def umap_reduce(
     return np.asarray(out, dtype=np.float32)
 
 
-#: From this many points the 2-D layout of a map runs in a second process while this one
-#: computes the clustering space (both are single-threaded when seeded); below it a process's
-#: start-up costs more than it saves. ``PATSCAPE_MAP_PROCESSES=1`` keeps everything in-process.
+#: From this many points a map computes its 2-D layout (and the keyword counts of its labels) in
+#: a second process while this one computes the clustering space (a seeded UMAP runs on one
+#: core); below it a process's start-up costs more than it saves. ``PATSCAPE_MAP_PROCESSES=1``
+#: keeps everything in-process.
 BACKGROUND_FROM = 20_000
 
 
-class Layout:
-    """A UMAP layout that may be computing in another process: ``result()`` waits for it.
+def background_for(n: int) -> bool:
+    """Whether a map of ``n`` points uses a second process (:class:`SecondProcess`)."""
+    return (n >= BACKGROUND_FROM and (os.cpu_count() or 1) >= 2
+            and os.environ.get("PATSCAPE_MAP_PROCESSES") != "1")
 
-    The second process is spawned (a fresh interpreter, never a fork of this one, which may hold
-    threads of BLAS, OpenMP or numba) and computes exactly what :func:`umap_reduce` computes
-    here: same inputs, same seed, the same numbers. If it cannot start or fails, the layout is
-    computed here instead, so a map never fails for it.
+
+class Pending:
+    """A computation that may be running in another process: ``result()`` waits for it, and
+    computes it here when the other process failed or could not take it."""
+
+    def __init__(self, future: Future[Any] | None, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self._future, self._fn, self._args = future, fn, args
+
+    def result(self) -> Any:
+        if self._future is not None:
+            try:
+                return self._future.result()
+            except Exception:  # the other process failed or died: the same computation here
+                pass
+        return self._fn(*self._args)
+
+
+class SecondProcess:
+    """One spawned worker process (a fresh interpreter, never a fork of this one, which may hold
+    threads of BLAS, OpenMP or numba) that computes submitted functions in order, while this
+    process goes on. Each computes exactly what it would here: same inputs, same numbers. If
+    the process cannot start or fails, :meth:`Pending.result` computes here instead, so a map
+    never fails for it. With ``background`` false everything is computed here, on demand.
     """
 
-    def __init__(self, vectors: NDArray[np.float32], knn: tuple[NDArray[np.int64], NDArray[np.float32]],
-                 n_components: int, n_neighbors: int, min_dist: float, seed: int,
-                 background: bool | None = None) -> None:
-        self._args = (vectors, knn, n_components, n_neighbors, min_dist, seed)
+    def __init__(self, background: bool) -> None:
         self._pool = None
-        self._future = None
-        if background is None:
-            background = (len(vectors) >= BACKGROUND_FROM and (os.cpu_count() or 1) >= 2
-                          and os.environ.get("PATSCAPE_MAP_PROCESSES") != "1")
         if background:
             try:
                 import multiprocessing
                 from concurrent.futures import ProcessPoolExecutor
 
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-                self._future = self._pool.submit(umap_reduce, *self._args)
-            except Exception:  # no second process here: compute in-process when asked
-                self.close()
+            except Exception:  # no second process here
+                self._pool = None
 
-    def result(self) -> NDArray[np.float32]:
-        try:
-            if self._future is not None:
-                try:
-                    return self._future.result()
-                except Exception:  # the other process failed or died: the same computation here
-                    pass
-            return umap_reduce(*self._args)
-        finally:
-            self.close()
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Pending:
+        future = None
+        if self._pool is not None:
+            try:
+                future = self._pool.submit(fn, *args)
+            except Exception:  # the pool broke: compute here when asked
+                future = None
+        return Pending(future, fn, args)
 
     def close(self) -> None:
         """Stop waiting for the other process (it ends once idle); idempotent."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._future = None
+        self._pool = None
+
+    def __enter__(self) -> SecondProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

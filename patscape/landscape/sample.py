@@ -27,9 +27,10 @@ from ..chunking import normalize_rows
 from ..errors import CorpusTooSmallError
 from ..records import Document
 from .graph import topic_links
-from .label import _dominant_codes, label_topics
+from .label import _dominant_codes, keyword_matrix, label_texts, label_topics
 from .metrics import run_metrics, silhouette_cosine
 from .neighbours import exact_knn
+from .reduce import SecondProcess, background_for
 
 BLOCK = 8192
 #: A document outside the sample takes the topic of the similarity-weighted vote of this many
@@ -178,7 +179,12 @@ def build_sampled_landscape(
     )
     if size < max(MIN_DOCUMENTS, 2 * fit_params.min_cluster_size):
         raise CorpusTooSmallError(f"a sample of {size} documents is too small to build a landscape")
-    sample_labels, sample_raw, sample_xy, sample_knn = fit_topics(sample, fit_params, seed, stage)
+    sample_docs = [docs[i] for i in rows]
+    with SecondProcess(background_for(size)) as helper:
+        # the labels' keyword counts depend on the texts only: counted while this process clusters
+        keywords = helper.submit(keyword_matrix, *label_texts(sample_docs))
+        sample_labels, sample_raw, sample_xy, sample_knn = fit_topics(sample, fit_params, seed, stage, helper)
+        sample_keywords = keywords.result()
     stage("assign")
     labels = np.full(n, -1, dtype=np.int64)
     raw = np.full(n, -1, dtype=np.int64)
@@ -211,8 +217,8 @@ def build_sampled_landscape(
     if seen != n:
         raise RuntimeError(f"vector blocks ended after {seen} of {n} rows")
     stage("label")
-    sample_docs = [docs[i] for i in rows]
-    named = label_topics(sample_docs, sample_labels, sample, label_lang=params.label_lang)
+    named = label_topics(sample_docs, sample_labels, sample, label_lang=params.label_lang,
+                         keywords_of_docs=sample_keywords)
     langs = np.asarray([d.lang or "?" for d in docs])
     for topic in list(named):
         members = np.flatnonzero(labels == topic)
