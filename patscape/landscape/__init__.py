@@ -23,7 +23,7 @@ from .graph import topic_links
 from .label import keyword_matrix, label_texts, label_topics
 from .metrics import run_metrics
 from .neighbours import nearest_neighbours
-from .reduce import SecondProcess, background_for, umap_reduce
+from .reduce import Pending, SecondProcess, background_for, umap_reduce
 
 MIN_DOCUMENTS = 30
 #: Above this many documents the map is fitted on a sample (see :mod:`.sample`); measured in
@@ -141,8 +141,8 @@ def build_landscape(
 
     with SecondProcess(background_for(n)) as helper:
         # the labels' keyword counts depend on the texts only: counted while this process clusters
-        keywords = helper.submit(keyword_matrix, *label_texts(docs))
-        labels, raw, xy, _ = fit_topics(vectors, params, seed, stage, helper)
+        keywords = KeywordCounts(helper, docs)
+        labels, raw, xy, _ = fit_topics(vectors, params, seed, stage, helper, then=keywords.submit)
         stage("label")
         named = label_topics(docs, labels, vectors, label_lang=params.label_lang, keywords_of_docs=keywords.result())
     stage("measure")
@@ -152,17 +152,35 @@ def build_landscape(
     return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params)
 
 
+class KeywordCounts:
+    """:func:`keyword_matrix` of ``docs``' label texts, counted by ``helper`` once :meth:`submit`
+    is called (or here, when :meth:`result` is asked first)."""
+
+    def __init__(self, helper: SecondProcess, docs: Sequence[Document]) -> None:
+        self._helper, self._docs = helper, docs
+        self._pending: Pending | None = None
+
+    def submit(self) -> None:
+        self._pending = self._helper.submit(keyword_matrix, *label_texts(self._docs))
+
+    def result(self) -> Any:
+        return (self._pending or Pending(None, keyword_matrix, label_texts(self._docs))).result()
+
+
 def fit_topics(
     vectors: NDArray[np.float32],
     params: MapParams,
     seed: int,
     stage: Callable[[str], None],
     helper: SecondProcess | None = None,
+    then: Callable[[], None] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32], tuple[NDArray[np.int64], NDArray[np.float32]]]:
     """Topics and map of ``vectors`` (resolved ``params``): final labels, HDBSCAN's labels, the
     2-D layout and the kNN graph. The part of a map whose cost grows faster than the corpus.
     The 2-D layout is computed by ``helper`` (a second process when large; one of its own when
-    ``None``) while this process computes the clustering space."""
+    ``None``) while this process computes the clustering space; ``then()`` is called once the
+    layout is queued, to queue more work behind it (not before: the kNN graph computed first
+    uses both cores)."""
     n = len(vectors)
     assert params.min_cluster_size is not None
     own = helper is None
@@ -172,6 +190,8 @@ def fit_topics(
         knn = nearest_neighbours(vectors, max(params.n_neighbors, params.reassign_neighbours) + 1, seed)
         stage("reduce")
         layout = helper.submit(umap_reduce, vectors, knn, 2, params.n_neighbors, params.map_min_dist, seed)
+        if then is not None:
+            then()
         reduced = umap_reduce(vectors, knn, params.n_components, params.n_neighbors, params.min_dist, seed)
         stage("cluster")
         raw = hdbscan_labels(reduced, params.min_cluster_size, params.min_samples, params.max_cluster_share)

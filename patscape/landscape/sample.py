@@ -27,7 +27,7 @@ from ..chunking import normalize_rows
 from ..errors import CorpusTooSmallError
 from ..records import Document
 from .graph import topic_links
-from .label import _dominant_codes, keyword_matrix, label_texts, label_topics
+from .label import _dominant_codes, label_topics
 from .metrics import run_metrics, silhouette_cosine
 from .neighbours import exact_knn
 from .reduce import SecondProcess, background_for
@@ -162,7 +162,7 @@ def build_sampled_landscape(
     ``blocks()`` yields ``(first row, vectors)`` for every row in order; ``params`` is a
     :class:`MapParams` resolved for the whole corpus.
     """
-    from . import MIN_DOCUMENTS, assemble, fit_topics
+    from . import MIN_DOCUMENTS, KeywordCounts, assemble, fit_topics
 
     params.validate()
     n = len(ids)
@@ -182,8 +182,9 @@ def build_sampled_landscape(
     sample_docs = [docs[i] for i in rows]
     with SecondProcess(background_for(size)) as helper:
         # the labels' keyword counts depend on the texts only: counted while this process clusters
-        keywords = helper.submit(keyword_matrix, *label_texts(sample_docs))
-        sample_labels, sample_raw, sample_xy, sample_knn = fit_topics(sample, fit_params, seed, stage, helper)
+        keywords = KeywordCounts(helper, sample_docs)
+        sample_labels, sample_raw, sample_xy, sample_knn = fit_topics(sample, fit_params, seed, stage, helper,
+                                                                      then=keywords.submit)
         sample_keywords = keywords.result()
     stage("assign")
     labels = np.full(n, -1, dtype=np.int64)
