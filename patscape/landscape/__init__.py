@@ -174,13 +174,16 @@ def fit_topics(
     stage: Callable[[str], None],
     helper: SecondProcess | None = None,
     then: Callable[[], None] | None = None,
+    meanwhile: Callable[[tuple[NDArray[np.int64], NDArray[np.float32]]], None] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32], tuple[NDArray[np.int64], NDArray[np.float32]]]:
     """Topics and map of ``vectors`` (resolved ``params``): final labels, HDBSCAN's labels, the
     2-D layout and the kNN graph. The part of a map whose cost grows faster than the corpus.
     The 2-D layout is computed by ``helper`` (a second process when large; one of its own when
     ``None``) while this process computes the clustering space; ``then()`` is called once the
     layout is queued, to queue more work behind it (not before: the kNN graph computed first
-    uses both cores)."""
+    uses both cores). ``meanwhile(knn)``, when given, is called once the clusters are found,
+    while ``helper`` clusters the topics that are too large again on their own (see
+    :func:`split_oversized`): work of the caller that does not depend on the topics."""
     n = len(vectors)
     assert params.min_cluster_size is not None
     own = helper is None
@@ -197,17 +200,25 @@ def fit_topics(
         raw = hdbscan_labels(reduced, params.min_cluster_size, params.min_samples, params.max_cluster_share)
         max_size = max(int(n * params.max_cluster_share), 3 * params.min_cluster_size)
 
-        def cluster_subset(members: NDArray[np.int64]) -> NDArray[np.int64]:
-            sub = vectors[members]
-            sub_knn = nearest_neighbours(sub, params.n_neighbors + 1, seed)
-            sub_reduced = umap_reduce(sub, sub_knn, params.n_components, params.n_neighbors, params.min_dist, seed)
+        def subset_args(members: NDArray[np.int64]) -> tuple[Any, ...]:
             # the corpus's bound on a topic, not a share of this subset (which would cut any
             # topic into pieces of a tenth of it)
-            bound = min(1.0, max_size / len(members))
-            return hdbscan_labels(sub_reduced, params.min_cluster_size, params.min_samples, bound)
+            return vectors[members], params, seed, min(1.0, max_size / len(members))
 
         stage("split")
-        raw = split_oversized(raw, max_size, cluster_subset)
+        queued: dict[bytes, Pending] = {}
+        if meanwhile is not None:  # the first round of split_oversized, in the helper
+            topics, counts = np.unique(raw[raw >= 0], return_counts=True)
+            for topic in topics[counts > max_size].tolist():
+                members = np.flatnonzero(raw == topic)
+                queued[members.tobytes()] = helper.submit(cluster_subset, *subset_args(members))
+            meanwhile(knn)
+
+        def recluster(members: NDArray[np.int64]) -> NDArray[np.int64]:
+            pending = queued.pop(members.tobytes(), None)
+            return pending.result() if pending is not None else cluster_subset(*subset_args(members))
+
+        raw = split_oversized(raw, max_size, recluster)
         if not (raw >= 0).any():
             raise CorpusTooSmallError(
                 f"no topics found among {n} documents (min cluster size {params.min_cluster_size}); "
@@ -225,6 +236,17 @@ def fit_topics(
             params.reassign_passes, params.max_outlier_share,
         )
     return labels, raw, xy, knn
+
+
+def cluster_subset(
+    vectors: NDArray[np.float32], params: MapParams, seed: int, max_cluster_share: float
+) -> NDArray[np.int64]:
+    """Topics of a subset of a corpus on its own (its own kNN graph, UMAP and HDBSCAN), for
+    :func:`split_oversized`: labels of ``vectors``' rows, ``-1`` = outlier."""
+    knn = nearest_neighbours(vectors, params.n_neighbors + 1, seed)
+    reduced = umap_reduce(vectors, knn, params.n_components, params.n_neighbors, params.min_dist, seed)
+    assert params.min_cluster_size is not None
+    return hdbscan_labels(reduced, params.min_cluster_size, params.min_samples, max_cluster_share)
 
 
 def assemble(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,11 +88,16 @@ class SampleIndex:
             index.nprobe = IVF_PROBES
             self.index = index
 
-    @property
-    def method(self) -> str:
-        if self.index is None:
+    @staticmethod
+    def method_for(size: int) -> str:
+        """How the index of a sample of ``size`` documents searches."""
+        if size < INDEX_FROM:
             return "exact cosine, faiss brute force"
         return f"cosine, faiss IVF-flat index of the sample, {IVF_LISTS} cells, {IVF_PROBES} searched"
+
+    @property
+    def method(self) -> str:
+        return self.method_for(len(self.sample))
 
     def search(self, block: NDArray[np.float32], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """Indices into the sample and cosine similarities of the ``k`` nearest, best first."""
@@ -147,6 +152,21 @@ def place(
     return labels, raw, xy.astype(np.float32)
 
 
+def _checked(
+    blocks: Callable[[], Iterable[tuple[int, NDArray[np.float32]]]], n: int
+) -> Iterator[tuple[int, int, NDArray[np.float32]]]:
+    """``(start, stop, vectors)`` of every block of ``blocks()``, refusing gaps and overlaps."""
+    seen = 0
+    for start, block in blocks():
+        stop = start + len(block)
+        if start != seen or stop > n:
+            raise RuntimeError(f"vector blocks out of order: rows {start}-{stop} after {seen} of {n}")
+        seen = stop
+        yield start, stop, block
+    if seen != n:
+        raise RuntimeError(f"vector blocks ended after {seen} of {n} rows")
+
+
 def build_sampled_landscape(
     ids: Sequence[str],
     rows: NDArray[np.int64],
@@ -180,43 +200,50 @@ def build_sampled_landscape(
     if size < max(MIN_DOCUMENTS, 2 * fit_params.min_cluster_size):
         raise CorpusTooSmallError(f"a sample of {size} documents is too small to build a landscape")
     sample_docs = [docs[i] for i in rows]
+    in_sample = np.zeros(n, dtype=bool)
+    in_sample[rows] = True
+    rest = np.flatnonzero(~in_sample)
+    k = min(PLACE_NEIGHBOURS, size)
+    candidates = min(PLACE_CANDIDATES, size)
+    # the voters of every document outside the sample (40 bytes each): they do not depend on
+    # the topics, so they are searched while the second process clusters large topics again
+    voters = np.empty((len(rest), k), dtype=np.int32)
+    similarities = np.empty((len(rest), k), dtype=np.float32)
+
+    def search(knn: tuple[NDArray[np.int64], NDArray[np.float32]]) -> None:
+        index = SampleIndex(sample, seed)
+        hub = hubness(knn[1])
+        for start, stop, block in _checked(blocks, n):
+            lo, hi = np.searchsorted(rest, [start, stop])
+            if hi > lo:
+                voters[lo:hi], similarities[lo:hi] = choose_voters(
+                    *index.search(block[rest[lo:hi] - start], candidates), hub, k
+                )
+
     with SecondProcess(background_for(size)) as helper:
         # the labels' keyword counts depend on the texts only: counted while this process clusters
         keywords = KeywordCounts(helper, sample_docs)
-        sample_labels, sample_raw, sample_xy, sample_knn = fit_topics(sample, fit_params, seed, stage, helper,
-                                                                      then=keywords.submit)
+        sample_labels, sample_raw, sample_xy, _ = fit_topics(sample, fit_params, seed, stage, helper,
+                                                             then=keywords.submit, meanwhile=search)
         sample_keywords = keywords.result()
     stage("assign")
     labels = np.full(n, -1, dtype=np.int64)
     raw = np.full(n, -1, dtype=np.int64)
     xy = np.zeros((n, 2), dtype=np.float32)
     labels[rows], raw[rows], xy[rows] = sample_labels, sample_raw, sample_xy
-    in_sample = np.zeros(n, dtype=bool)
-    in_sample[rows] = True
+    for lo in range(0, len(rest), BLOCK):
+        at = rest[lo : lo + BLOCK]
+        labels[at], raw[at], xy[at] = place(voters[lo : lo + BLOCK], similarities[lo : lo + BLOCK],
+                                            sample_labels, sample_raw, sample_xy)
     topics = int(sample_labels.max()) + 1
     sums = np.zeros((max(topics, 1), sample.shape[1]), dtype=np.float64)
-    k = min(PLACE_NEIGHBOURS, size)
-    candidates = min(PLACE_CANDIDATES, size)
-    hub = hubness(sample_knn[1])
-    index = SampleIndex(sample, seed)
-    seen = 0
-    for start, block in blocks():
-        stop = start + len(block)
-        if start != seen or stop > n:
-            raise RuntimeError(f"vector blocks out of order: rows {start}-{stop} after {seen} of {n}")
-        seen = stop
-        rest = np.flatnonzero(~in_sample[start:stop])
-        if len(rest):
-            idx, sims = choose_voters(*index.search(block[rest], candidates), hub, k)
-            labels[start + rest], raw[start + rest], xy[start + rest] = place(idx, sims, sample_labels, sample_raw, sample_xy)
+    for start, stop, block in _checked(blocks, n):
         clustered = np.flatnonzero(labels[start:stop] >= 0)
         members = sparse.csr_matrix(
             (np.ones(len(clustered), dtype=np.float32), (labels[start:stop][clustered], clustered)),
             shape=(len(sums), len(block)),
         )
         sums += members @ block  # the sum of each topic's vectors (20x faster than np.add.at)
-    if seen != n:
-        raise RuntimeError(f"vector blocks ended after {seen} of {n} rows")
     stage("label")
     named = label_topics(sample_docs, sample_labels, sample, label_lang=params.label_lang,
                          keywords_of_docs=sample_keywords)
@@ -244,7 +271,7 @@ def build_sampled_landscape(
         "fit_min_cluster_size": fit_params.min_cluster_size,
         "assigned": int(n - size),
         "assignment": (f"topic: similarity-weighted vote of the {k} best of the {candidates} nearest sample "
-                       f"documents ({index.method}) by CSLS (2 cos - the sample document's mean cosine to its "
+                       f"documents ({SampleIndex.method_for(size)}) by CSLS (2 cos - the sample document's mean cosine to its "
                        f"{HUB_NEIGHBOURS} nearest); "
                        "2-D position: similarity-weighted mean of those of them in that topic"),
         "labels_from": "sample texts; sizes, codes, languages, centroids and metrics from every document",
