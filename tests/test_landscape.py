@@ -234,6 +234,11 @@ def test_the_map_layout_in_a_second_process_is_the_one_computed_here() -> None:
         failing = helper.submit(umap_reduce, vectors[:2], (knn[0][:2, :2] % 2, knn[1][:2, :2]), 2, 15, 0.1, 3)
         with pytest.raises(ValueError, match="too few points"):
             failing.result()
+        assert helper._pool is not None
+        processes = list(helper._pool._processes.values())
+        assert len(processes) == 1
+    # once its work is done the other process is ended with the helper, not left behind
+    assert helper._pool is None and all(not p.is_alive() for p in processes)
     # without a second process the same function is computed here, when asked
     assert np.array_equal(SecondProcess(background=False).submit(umap_reduce, vectors, knn, 2, 15, 0.1, 3).result(), here)
 

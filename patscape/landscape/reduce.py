@@ -114,6 +114,7 @@ class SecondProcess:
 
     def __init__(self, background: bool) -> None:
         self._pool = None
+        self._futures: list[Future[Any]] = []
         if background:
             try:
                 import multiprocessing
@@ -128,15 +129,19 @@ class SecondProcess:
         if self._pool is not None:
             try:
                 future = self._pool.submit(fn, *args)
+                self._futures.append(future)
             except Exception:  # the pool broke: compute here when asked
                 future = None
         return Pending(future, fn, args)
 
     def close(self) -> None:
-        """Stop waiting for the other process (it ends once idle); idempotent."""
+        """End the other process: at once when its work is done (it is not left behind this
+        one), else once idle, without waiting for it (work not started is cancelled); idempotent."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            idle = all(f.done() for f in self._futures)
+            self._pool.shutdown(wait=idle, cancel_futures=not idle)
         self._pool = None
+        self._futures = []
 
     def __enter__(self) -> SecondProcess:
         return self
