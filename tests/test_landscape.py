@@ -243,6 +243,20 @@ def test_the_map_layout_in_a_second_process_is_the_one_computed_here() -> None:
     assert np.array_equal(SecondProcess(background=False).submit(umap_reduce, vectors, knn, 2, 15, 0.1, 3).result(), here)
 
 
+def test_dominant_codes_tied_in_count_come_in_code_order() -> None:
+    from patscape.landscape.label import _dominant_codes
+
+    docs = [
+        Document(id="1", title="a", cpc=("H01L21/02",)),
+        Document(id="2", title="b", cpc=("C23C16/44", "H01L21/02")),
+        Document(id="3", title="c", cpc=("C23C16/00", "B01J23/00")),
+        Document(id="4", title="d", cpc=("Y02P20/00",)),
+    ]
+    # H01L and C23C in two documents each, B01J and Y02P in one; first seen is not the order
+    assert _dominant_codes(docs, "cpc") == [("C23C", 0.5), ("H01L", 0.5), ("B01J", 0.25), ("Y02P", 0.25)]
+    assert _dominant_codes(docs, "cpc", limit=3)[-1] == ("B01J", 0.25)
+
+
 def test_keyword_counts_made_in_a_second_process_give_the_labels_made_here() -> None:
     from patscape.landscape.label import keyword_matrix, label_texts
     from patscape.landscape.reduce import SecondProcess

@@ -166,7 +166,9 @@ def _dominant_codes(docs: Sequence[Document], kind: str, limit: int = 5) -> list
             counts.update(subs)
     if not with_codes:
         return []
-    return [(code, round(n / with_codes, 3)) for code, n in counts.most_common(limit)]
+    # ties by code: the order of a set of strings changes from one process to the next
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return [(code, round(n / with_codes, 3)) for code, n in ranked]
 
 
 def _central(ids: Sequence[str], vectors: NDArray[np.float32], limit: int) -> list[str]:

@@ -6,9 +6,11 @@ seeded uniform random sample of ``MapParams.sample_size`` documents with the ful
 every other document is placed by ``PLACE_NEIGHBOURS`` of its nearest sample documents (found
 through an IVF index of the sample, exact below ``INDEX_FROM``, and corrected for hubness):
 its topic is their similarity-weighted vote, its 2-D position the similarity-weighted mean of
-those neighbours in that topic. Vectors are read block by block, so only the sample and one
-block are in memory; labels are computed on the sample's texts, sizes, codes, languages,
-evolution, centroids and metrics on every document.
+those neighbours in that topic. The nearest sample documents do not depend on the topics: they
+are searched while a second process clusters the too-large topics again. Vectors are read block
+by block, so only the sample, one block and each placed document's voters (40 bytes) are in
+memory; labels are computed on the sample's texts, sizes, codes, languages, evolution,
+centroids and metrics on every document.
 """
 
 from __future__ import annotations
