@@ -128,6 +128,32 @@ def test_sampled_map_recovers_the_generating_topics_about_as_well_as_the_full_ma
     assert np.mean(sampled_ari) >= np.mean(full_ari) - 0.05
 
 
+def test_a_sampled_map_made_with_a_second_process_is_the_one_made_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import patscape.landscape.reduce as reduce
+
+    vectors, _, docs = corpus(2000, topics=12)
+    ids = [d.id for d in docs]
+    params = MapParams().resolved(len(ids))
+    rows = sample_rows(len(ids), 800, 3)
+    calls: list[str] = []
+    real = reduce.SecondProcess.submit
+
+    def spy(self, fn, *args):  # type: ignore[no-untyped-def]
+        calls.append(fn.__name__)
+        return real(self, fn, *args)
+
+    monkeypatch.setattr(reduce.SecondProcess, "submit", spy)
+    monkeypatch.setattr(reduce, "BACKGROUND_FROM", 0)  # a second process even for 800 documents
+    there = build_sampled_landscape(ids, rows, vectors[rows], blocks_of(vectors), docs, params, 3)
+    # the 2-D layout, then the keyword counts, then the too-large topics clustered again
+    assert calls[:2] == ["umap_reduce", "keyword_matrix"] and "cluster_subset" in calls[2:]
+    monkeypatch.setenv("PATSCAPE_MAP_PROCESSES", "1")
+    here = build_sampled_landscape(ids, rows, vectors[rows], blocks_of(vectors), docs, params, 3)
+    assert np.array_equal(there.labels, here.labels) and np.array_equal(there.raw_labels, here.raw_labels)
+    assert np.array_equal(there.xy, here.xy)
+    assert there.topics == here.topics and there.sampling == here.sampling
+
+
 def test_blocks_out_of_order_are_refused() -> None:
     vectors, _, docs = corpus(600, topics=6)
     ids = [d.id for d in docs]
