@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from ..errors import CorpusTooSmallError
 from ..records import Document
-from .cluster import default_min_cluster_size, hdbscan_labels, reduce_outliers, split_oversized
+from .cluster import default_min_cluster_size, hdbscan_labels, oversized_topics, reduce_outliers, split_oversized
 from .evolution import evolution
 from .graph import topic_links
 from .label import keyword_matrix, label_texts, label_topics
@@ -208,9 +208,7 @@ def fit_topics(
         stage("split")
         queued: dict[bytes, Pending] = {}
         if meanwhile is not None:  # the first round of split_oversized, in the helper
-            topics, counts = np.unique(raw[raw >= 0], return_counts=True)
-            for topic in topics[counts > max_size].tolist():
-                members = np.flatnonzero(raw == topic)
+            for members in oversized_topics(raw, max_size):
                 queued[members.tobytes()] = helper.submit(cluster_subset, *subset_args(members))
             meanwhile(knn)
 

@@ -112,6 +112,12 @@ def select_clusters(tree: np.ndarray, n: int, max_size: int) -> NDArray[np.int64
     return labels
 
 
+def oversized_topics(labels: NDArray[np.int64], max_size: int) -> list[NDArray[np.int64]]:
+    """The members of each topic holding more than ``max_size`` documents, by topic id."""
+    ids, counts = np.unique(labels[labels >= 0], return_counts=True)
+    return [np.flatnonzero(labels == topic) for topic in ids[counts > max_size].tolist()]
+
+
 def split_oversized(
     labels: NDArray[np.int64],
     max_size: int,
@@ -130,12 +136,8 @@ def split_oversized(
     out = labels.copy()
     for _ in range(depth):
         changed = False
-        ids, counts = np.unique(out[out >= 0], return_counts=True)
         next_id = int(out.max()) + 1
-        for topic, count in zip(ids.tolist(), counts.tolist()):
-            if count <= max_size:
-                continue
-            members = np.flatnonzero(out == topic)
+        for members in oversized_topics(out, max_size):
             sub = cluster_subset(members)
             found = sorted(int(t) for t in set(sub.tolist()) if t >= 0)
             if len(found) < 2 or (sub >= 0).mean() < MIN_SPLIT_KEPT:
