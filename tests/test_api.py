@@ -502,6 +502,12 @@ def test_map_evolution_and_graph(minilm_server: LiveServer, store: Path) -> None
     assert evolution["years"] == sorted(evolution["years"]) and evolution["topics"]
     for t in evolution["topics"]:
         assert all(str(y) in map(str, evolution["years"]) for y in t["per_year"])
+    # each topic's growth comes with its evidence: its patents in the window, and the corpus's rate
+    window = range(evolution["recent_from"], evolution["recent_to"] + 1)
+    years_of = {t["cluster"]: t["per_year"] for t in evolution["topics"]}
+    for t in topics:
+        assert t["recent"] == sum(n for y, n in years_of[t["cluster"]].items() if int(y) in window)
+        assert t["corpus_growth"] == evolution["corpus_growth"]
     assert {n["id"] for n in graph["nodes"]} == {t["cluster"] for t in topics}
     nodes = {n["id"] for n in graph["nodes"]}
     assert graph["links"] and all(link["source"] in nodes and link["target"] in nodes for link in graph["links"])

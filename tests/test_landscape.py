@@ -322,6 +322,26 @@ def test_growth_fits_every_year_and_a_partial_last_year_is_left_out() -> None:
     assert full["topics"]["0"]["growth"] < 0.5  # 2020's 2 patents now count as a real drop
 
 
+def test_a_topic_growing_slower_than_the_corpus_shows_its_evidence_and_the_corpus_growth() -> None:
+    # topic 0: 100 old patents (2000) and a few recent ones rising 0, 0, 1, 2, 4 over 2015-2019;
+    # topic 1 (another office's export) fills the recent years: 10, 20, 40, 80, 160.
+    docs, labels = [], []
+    for year, n0, n1 in [(2000, 100, 0), (2015, 0, 10), (2016, 0, 20), (2017, 1, 40), (2018, 2, 80), (2019, 4, 160)]:
+        for i in range(n0 + n1):
+            docs.append(Document(id=f"{year}-{i}", title="t", date=f"{year}-12-01"))
+            labels.append(0 if i < n0 else 1)
+    evo = evolution(docs, np.array(labels), recent_years=5)
+    old, new = evo["topics"]["0"], evo["topics"]["1"]
+    assert (old["recent"], new["recent"]) == (7, 310)
+    # its count grows (doubling) and it still fades against the corpus: both are shown
+    assert old["growth"] > 0.5 and old["momentum"] < 0.1
+    expected = sum(1 for d in docs if d.year >= 2015) / len(docs)
+    assert old["momentum"] == pytest.approx(round((7 / 107) / expected, 3))
+    corpus = evolution(docs, np.zeros(len(docs), dtype=np.int64), recent_years=5)["topics"]["0"]["growth"]
+    assert evo["corpus_growth"] == old["corpus_growth"] == new["corpus_growth"] == corpus
+    assert corpus == pytest.approx(1.0, abs=0.02)  # 10, 21, 42, 82, 164: doubling
+
+
 def test_the_faiss_graph_of_large_inputs_is_the_exact_graph_with_itself_first() -> None:
     from patscape.landscape.neighbours import _exact_self_first
 

@@ -7,6 +7,7 @@ of its patents has a title and abstract that try to run scripts.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from collections.abc import Iterator
@@ -238,6 +239,14 @@ def test_topics_evolution_and_graph_views(ui: Page, server: LiveServer) -> None:
     biggest = max(topics, key=lambda t: t["size"])
     row = ui.page.locator(f"#topic-table tr[data-cluster='{biggest['cluster']}']")
     assert biggest["label"] in row.text_content() and str(biggest["size"]) in row.text_content()
+    # growth is shown above the topic's patents in the window, the corpus's own rate in its tooltip
+    growth = row.locator("td:nth-child(6)")
+    assert growth.locator(".muted").text_content() == f"{biggest['recent']:,} recent"
+    title = growth.get_attribute("title") or ""
+    assert title.startswith(f"{biggest['recent']:,} patent")
+    if biggest["corpus_growth"] is not None:
+        rate = biggest["corpus_growth"]
+        assert f"the whole corpus: {'+' if rate > 0 else ''}{math.floor(rate * 100 + 0.5)}% a year" in title  # JS rounding
     row.click()
     ui.page.wait_for_selector(f"#topic-table tr.active[data-cluster='{biggest['cluster']}']")
     wait_for(ui.page, "(c) => window.patscape.state.activeTopic === c", arg=biggest["cluster"])

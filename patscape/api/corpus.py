@@ -138,7 +138,8 @@ class Corpus:
             return schemas.EvolutionPublic(
                 run=info.id, years=[int(y) for y in info.data.get("years") or []],
                 recent_from=info.data.get("recent_from"), recent_to=info.data.get("recent_to"),
-                partial_year=info.data.get("partial_year"), data_to=info.data.get("data_to"), topics=topics,
+                partial_year=info.data.get("partial_year"), data_to=info.data.get("data_to"),
+                corpus_growth=info.data.get("corpus_growth"), topics=topics,
             )
 
     def graph(self, run: str | int) -> schemas.GraphPublic:
@@ -322,6 +323,7 @@ def _topic_public(topic: dict[str, Any], placed: int) -> schemas.TopicPublic:
         cluster=topic["cluster"], label=topic["label"], size=topic["size"], placed=placed,
         keywords=by_language.get(main, []) if main else [], keywords_by_language=by_language, codes=codes,
         representatives=[schemas.RepresentativePublic(id=r["id"], title=r.get("title", "")) for r in topic.get("representatives") or []],
-        languages=languages, growth=evo.get("growth"), momentum=evo.get("momentum"), first_year=evo.get("first_year"),
+        languages=languages, growth=evo.get("growth"), momentum=evo.get("momentum"), recent=evo.get("recent"),
+        corpus_growth=evo.get("corpus_growth"), first_year=evo.get("first_year"),
         peak_year=evo.get("peak_year"), median_year=evo.get("median_year"),
     )

@@ -290,3 +290,4 @@ def assemble(
         "links": links,
     }
     return Landscape(list(ids), labels, raw, xy, topics, metrics, data, params, sampling)
+        "corpus_growth": growth.get("corpus_growth"),

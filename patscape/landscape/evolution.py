@@ -25,6 +25,11 @@ def evolution(docs: Sequence[Document], labels: NDArray[np.int64], recent_years:
     it fades. ``growth`` is the annual growth rate of the topic's yearly counts over the window,
     from a Poisson log-linear fit of every year's count (zeros included), so one odd year at
     either end does not decide it; None with fewer than 3 patents or 2 years with patents in the window.
+    Beside them each topic carries the evidence an analyst needs to read them: ``recent``, its
+    patents in the window, and ``corpus_growth``, the same fit on every patent of the corpus (also
+    at the top level). A topic can grow in count and still fade against a corpus that grows
+    faster (say, an export whose newest years come from another office): its momentum is then
+    below 1 while its growth is positive, and the corpus's growth shows why.
     """
     years = [d.year for d in docs]
     known = [y for y in years if y is not None]
@@ -38,6 +43,8 @@ def evolution(docs: Sequence[Document], labels: NDArray[np.int64], recent_years:
     window = list(range(first_recent, end + 1))
     in_window = [y for y in known if first_recent <= y <= end]
     corpus_recent = len(in_window) / max(sum(1 for y in known if y <= end), 1)
+    corpus_counts = Counter(in_window)
+    corpus_growth = _growth([corpus_counts.get(y, 0) for y in window])
     span = list(range(min(known), last + 1))
     topics: dict[str, Any] = {}
     for topic in sorted(int(t) for t in set(labels.tolist())):
@@ -52,10 +59,12 @@ def evolution(docs: Sequence[Document], labels: NDArray[np.int64], recent_years:
             "peak_year": max(counts, key=lambda y: (counts[y], y)) if counts else None,
             "momentum": round(recent / corpus_recent, 3) if corpus_recent and up_to_end else None,
             "growth": _growth([counts.get(y, 0) for y in window]),
+            "recent": sum(counts.get(y, 0) for y in window),
+            "corpus_growth": corpus_growth,
         }
     data_to = max((d.date for d in docs if d.date and len(d.date) >= 4), default=None)
     return {"years": span, "recent_from": first_recent, "recent_to": end, "partial_year": last if partial else None,
-            "data_to": data_to, "topics": topics}
+            "data_to": data_to, "corpus_growth": corpus_growth, "topics": topics}
 
 
 def _growth(counts: Sequence[int]) -> float | None:

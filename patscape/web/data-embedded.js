@@ -42,7 +42,8 @@
       representatives: arr(t.representatives).map(function (r) {
         return r && typeof r === 'object' ? { id: str(r.id), title: str(r.title) } : { id: str(r), title: '' };
       }),
-      languages: languages, growth: evo.growth, momentum: evo.momentum, first_year: evo.first_year,
+      languages: languages, growth: evo.growth, momentum: evo.momentum, recent: evo.recent,
+      corpus_growth: evo.corpus_growth, first_year: evo.first_year,
       peak_year: evo.peak_year, median_year: evo.median_year, per_year: obj(evo.per_year)
     };
   }

@@ -4,7 +4,8 @@
  * Promise of the same shapes, so that the views never know where their data comes from:
  *   corpus()        {documents, runs: [...], model}
  *   topics()        [{cluster, label, size, placed, keywords, keywords_by_language, codes: [{scheme, code, share}],
- *                     representatives: [{id, title}], languages, growth, momentum, first_year, peak_year, median_year}]
+ *                     representatives: [{id, title}], languages, growth, momentum, recent, corpus_growth,
+ *                     first_year, peak_year, median_year}]
  *   map()           points column-wise (see columnsToPoints); titles may come later: titles(points)
  *   evolution()     {years, recent_from, recent_to, partial_year, data_to, topics: [{cluster, label, per_year, ...}]}
  *   graph()         {nodes: [{id, label, size, x, y}], links: [{source, target, similarity, citations}]}

@@ -117,7 +117,7 @@
       ['NMI', 'normalised mutual information, 0 to 1, is how much knowing a patent\u2019s topic tells about its class.'],
       ['Landscape F1', 'for each hand-labelled set of patents, the F1 score (harmonic mean of precision and recall) of the one topic matching it best; 1 means a single topic holds exactly that set.'],
       ['Silhouette', 'how much closer patents are to their own topic than to the next one in the embedding space, from \u22121 to 1; text clusters typically score near 0.'],
-      ['Momentum', 'the share of a topic\u2019s patents published in the last complete years divided by that share for the whole corpus; above 1 the topic grows faster than the corpus. Growth is its yearly growth over those years.']
+      ['Momentum', 'the share of a topic\u2019s patents published in the last complete years divided by that share for the whole corpus; above 1 the topic grows faster than the corpus. Growth is the yearly growth of its count over those years, shown above its patents in them; a topic whose count grows slower than the whole corpus\u2019s (in the value\u2019s tooltip) fades all the same.']
     ].forEach(function (d) { g.appendChild(el('p', null, [el('b', null, d[0] + ': '), d[1]])); });
     box.appendChild(g);
 

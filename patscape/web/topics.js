@@ -28,7 +28,9 @@
     { key: 'momentum', title: 'Momentum', num: true, sort: function (t) { return t.momentum; },
       tip: 'Share of the topic\u2019s patents from the last complete years, relative to the corpus (above 1: growing faster).' },
     { key: 'growth', title: 'Growth/yr', num: true, sort: function (t) { return t.growth; },
-      tip: 'Annual growth of the topic\u2019s yearly counts over the last complete years.' },
+      tip: 'Annual growth of the topic\u2019s yearly counts over the last complete years; below, its patents in ' +
+        'those years. The corpus\u2019s own growth is in each value\u2019s tooltip: a topic that grows slower than ' +
+        'the corpus fades (momentum below 1) even when its count rises.' },
     { key: 'years', title: 'Years', num: true, sort: function (t) { return t.median_year; },
       tip: 'first year of the topic; below, its busiest year and its median year' },
     { key: 'langs', title: 'Languages' },
@@ -62,8 +64,14 @@
     var mom = el('td', 'num', C.fmtNum(t.momentum, 2));
     if (isNum(t.momentum)) mom.className += t.momentum >= 1.2 ? ' up' : t.momentum <= 0.8 ? ' down' : '';
     tr.appendChild(mom);
-    var growth = el('td', 'num', C.fmtGrowth(t.growth));
+    // a rate is read beside its evidence (patents in the window) and the corpus's own rate
+    var growth = el('td', 'num', isNum(t.recent) ?
+      [C.fmtGrowth(t.growth), el('div', 'muted', C.fmtInt(t.recent) + ' recent')] : C.fmtGrowth(t.growth));
     if (isNum(t.growth)) growth.className += t.growth > 0.05 ? ' up' : t.growth < -0.05 ? ' down' : '';
+    if (isNum(t.recent)) {
+      growth.title = C.fmtInt(t.recent) + ' patent' + (t.recent === 1 ? '' : 's') + ' of this topic in the last complete years' +
+        (isNum(t.corpus_growth) ? '; the whole corpus: ' + C.fmtGrowth(t.corpus_growth) + ' a year over them' : '');
+    }
     tr.appendChild(growth);
     // "2004-2005" read as a range of years next to a median of 2011: name each year instead
     var first = t.first_year != null ? 'from ' + str(t.first_year) : '';

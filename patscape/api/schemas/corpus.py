@@ -143,6 +143,8 @@ class TopicPublic(BaseModel):
     languages: dict[str, int]
     growth: float | None
     momentum: float | None
+    recent: int | None = Field(None, description="The topic's patents in the window of growth and momentum.")
+    corpus_growth: float | None = Field(None, description="Annual growth of the whole corpus over that window.")
     first_year: int | None
     peak_year: int | None
     median_year: int | None
@@ -200,6 +202,7 @@ class EvolutionPublic(BaseModel):
         None, description="The last year when the data covers it only in part; growth and momentum leave it out."
     )
     data_to: str | None = Field(None, description="The newest date of the partial year, when known.")
+    corpus_growth: float | None = Field(None, description="Annual growth of the whole corpus over the window.")
     topics: list[TopicYearsPublic]
 
 
