@@ -15,6 +15,7 @@ from .errors import IncompleteSpaceError, InputError, NotFoundError, SpaceMismat
 from .ingest import FieldMap, read_path
 from .ingest.limits import ReadLimits
 from .landscape import Landscape, MapParams, build_landscape
+from .landscape.reduce import SecondProcess, background_for
 from .records import Document, Problem
 from .store import PassageRow, Space, SpaceProgress, Store, VectorRow, crash_point
 
@@ -587,15 +588,19 @@ def build_map(
     if notice and on_notice:
         on_notice(notice)
     params = params or MapParams()
-    if coverage.embedded > max(params.sample_above, params.sample_size):
-        result = _sampled_map(store, space.key, coverage.embedded, params, seed, on_stage, on_notice)
-    else:
-        ids, vectors = store.load_vectors(space.key)
-        docs, notices = map_ready(list(store.iter_documents(ids)))
-        for line in notices:
-            if on_notice:
-                on_notice(line)
-        result = build_landscape(ids, vectors, docs, params, seed, on_stage)
+    n = coverage.embedded
+    sampled = n > max(params.sample_above, params.sample_size)
+    with SecondProcess(background_for(min(n, params.sample_size) if sampled else n)) as helper:
+        helper.warm_up()  # the second process imports UMAP while this one reads the corpus
+        if sampled:
+            result = _sampled_map(store, space.key, n, params, seed, on_stage, on_notice, helper)
+        else:
+            ids, vectors = store.load_vectors(space.key)
+            docs, notices = map_ready(list(store.iter_documents(ids)))
+            for line in notices:
+                if on_notice:
+                    on_notice(line)
+            result = build_landscape(ids, vectors, docs, params, seed, on_stage, helper)
     crash_point("map:computed")
     run_params = {
         "map": asdict(result.params),
@@ -625,6 +630,7 @@ def _sampled_map(
     seed: int,
     on_stage: Callable[[str], None] | None,
     on_notice: Callable[[str], None] | None,
+    helper: SecondProcess | None = None,
 ) -> Landscape:
     """A map of ``n`` documents fitted on a sample (:mod:`patscape.landscape.sample`). Vectors
     are read twice, block by block (the sample, then the rest to place); the text of documents
@@ -662,4 +668,4 @@ def _sampled_map(
             yield start, block
             start += len(block_ids)
 
-    return build_sampled_landscape(ids, rows, sample, blocks, docs, params.resolved(n), seed, on_stage)
+    return build_sampled_landscape(ids, rows, sample, blocks, docs, params.resolved(n), seed, on_stage, helper)

@@ -228,6 +228,50 @@ def test_patscape_map_above_the_threshold_samples_and_records_it(tmp_path: Path)
     json.dumps(sampled.params)  # stored as JSON
 
 
+def test_patscape_map_warms_its_second_process_up_while_it_reads_the_corpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import patscape.landscape.reduce as reduce
+
+    store_path = make_store(tmp_path / "store", 1500)
+    calls: list[str] = []
+    real = reduce.SecondProcess.submit
+
+    def spy(self, fn, *args):  # type: ignore[no-untyped-def]
+        calls.append(fn.__name__)
+        return real(self, fn, *args)
+
+    monkeypatch.setattr(reduce.SecondProcess, "submit", spy)
+    monkeypatch.setattr(reduce, "BACKGROUND_FROM", 0)  # a second process even for a sample of 600
+    sampled = ["map", str(store_path), "--seed", "9", "--sample-above", "1000", "--sample-size", "600"]
+    assert CliRunner().invoke(cli, sampled).exit_code == 0
+    # one process, started before the corpus is read, imports UMAP first, then takes the map's jobs
+    assert calls[:3] == ["preload", "umap_reduce", "keyword_matrix"]
+    calls.clear()
+    assert CliRunner().invoke(cli, ["map", str(store_path), "--seed", "9"]).exit_code == 0  # a full map alike
+    assert calls[:3] == ["preload", "umap_reduce", "keyword_matrix"]
+    monkeypatch.setenv("PATSCAPE_MAP_PROCESSES", "1")
+    assert CliRunner().invoke(cli, sampled).exit_code == 0
+    assert CliRunner().invoke(cli, ["map", str(store_path), "--seed", "9"]).exit_code == 0
+    with Store(store_path) as store:
+        assert store.run_points(1) == store.run_points(3) and store.run_points(2) == store.run_points(4)
+        assert store.run_topics(1) == store.run_topics(3) and store.run_topics(2) == store.run_topics(4)
+
+
+def test_a_warmed_up_second_process_has_umap_imported_before_its_first_job() -> None:
+    from patscape.landscape.reduce import SecondProcess
+
+    imported = "'umap' in __import__('sys').modules"
+    with SecondProcess(background=True) as cold:
+        assert cold.submit(eval, imported).result() is False
+    with SecondProcess(background=True) as warm:
+        warm.warm_up()
+        assert warm.submit(eval, imported).result() is True
+    with SecondProcess(background=False) as none:
+        none.warm_up()  # nothing to warm: computed here when asked, as before
+        assert none.submit(eval, "1 + 1").result() == 2
+
+
 def test_a_sample_too_small_is_a_one_line_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["map", str(tmp_path / "missing"), "--sample-size", "10"]) == 2
     err = capsys.readouterr().err.strip()

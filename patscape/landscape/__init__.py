@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,8 +23,8 @@ from .evolution import evolution
 from .graph import topic_links
 from .label import keyword_matrix, label_texts, label_topics
 from .metrics import run_metrics
-from .neighbours import nearest_neighbours
-from .reduce import Pending, SecondProcess, background_for, umap_reduce
+from .neighbours import EXACT_LIMIT, FAISS_FROM, nearest_neighbours
+from .reduce import Pending, SecondProcess, background_for, preload_beside, umap_reduce
 
 MIN_DOCUMENTS = 30
 #: Above this many documents the map is fitted on a sample (see :mod:`.sample`); measured in
@@ -123,8 +124,11 @@ def build_landscape(
     params: MapParams | None = None,
     seed: int = 42,
     on_stage: Callable[[str], None] | None = None,
+    helper: SecondProcess | None = None,
 ) -> Landscape:
-    """Reduce, cluster, label and measure ``vectors`` (n, dims; unit rows) of ``docs``."""
+    """Reduce, cluster, label and measure ``vectors`` (n, dims; unit rows) of ``docs``.
+    ``helper``: the second process to use (the caller's, already warmed up; one of its own when
+    ``None``)."""
     params = (params or MapParams()).resolved(len(ids))
     params.validate()
     n = len(ids)
@@ -139,7 +143,7 @@ def build_landscape(
         if on_stage:
             on_stage(name)
 
-    with SecondProcess(background_for(n)) as helper:
+    with nullcontext(helper) if helper is not None else SecondProcess(background_for(n)) as helper:
         # the labels' keyword counts depend on the texts only: counted while this process clusters
         keywords = KeywordCounts(helper, docs)
         labels, raw, xy, _ = fit_topics(vectors, params, seed, stage, helper, then=keywords.submit)
@@ -190,7 +194,10 @@ def fit_topics(
     helper = helper or SecondProcess(background_for(n))
     try:
         stage("neighbours")
+        # UMAP is imported while faiss computes the graph (it releases the GIL; NN-descent does not)
+        imported = preload_beside() if FAISS_FROM <= n <= EXACT_LIMIT else (lambda: None)
         knn = nearest_neighbours(vectors, max(params.n_neighbors, params.reassign_neighbours) + 1, seed)
+        imported()
         stage("reduce")
         layout = helper.submit(umap_reduce, vectors, knn, 2, params.n_neighbors, params.map_min_dist, seed)
         if then is not None:
@@ -286,8 +293,8 @@ def assemble(
         "recent_to": growth.get("recent_to"),
         "partial_year": growth.get("partial_year"),
         "data_to": growth.get("data_to"),
+        "corpus_growth": growth.get("corpus_growth"),
         "outliers": growth["topics"].get("-1"),
         "links": links,
     }
     return Landscape(list(ids), labels, raw, xy, topics, metrics, data, params, sampling)
-        "corpus_growth": growth.get("corpus_growth"),

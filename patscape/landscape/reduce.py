@@ -75,6 +75,34 @@ def umap_reduce(
     return np.asarray(out, dtype=np.float32)
 
 
+def preload() -> None:
+    """Import UMAP (with numba and pynndescent, about 2 s) and turn numba's disk cache on."""
+    import umap  # noqa: F401
+
+    enable_numba_cache()
+
+
+def preload_beside() -> Callable[[], None]:
+    """Start :func:`preload` in a thread of this process when UMAP is not imported yet, for
+    while this process waits on work that releases the GIL (faiss, BLAS); returns the function
+    that waits for it. An import in a thread is an ordinary import: a failure there is raised
+    again when UMAP is imported for real."""
+    if "umap" in sys.modules:
+        return lambda: None
+    import threading
+
+    thread = threading.Thread(target=_preload_quietly, name="patscape-preload", daemon=True)
+    thread.start()
+    return thread.join
+
+
+def _preload_quietly() -> None:
+    try:
+        preload()
+    except Exception:  # raised again where UMAP is used
+        pass
+
+
 #: From this many points a map computes its 2-D layout (and the keyword counts of its labels) in
 #: a second process while this one computes the clustering space (a seeded UMAP runs on one
 #: core); below it a process's start-up costs more than it saves. ``PATSCAPE_MAP_PROCESSES=1``
@@ -123,6 +151,13 @@ class SecondProcess:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
             except Exception:  # no second process here
                 self._pool = None
+
+    def warm_up(self) -> None:
+        """Start the other process now and let it import UMAP and load its compiled functions
+        (some 3 s), while this one does work of its own (reading the corpus), so that its first
+        real job starts at once."""
+        if self._pool is not None:
+            self.submit(preload)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Pending:
         future = None

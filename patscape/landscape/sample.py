@@ -19,6 +19,7 @@ import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -178,11 +179,13 @@ def build_sampled_landscape(
     params: Any,
     seed: int = 42,
     on_stage: Callable[[str], None] | None = None,
+    helper: SecondProcess | None = None,
 ) -> Any:
     """The landscape of ``len(ids)`` documents fitted on ``sample`` (the vectors of ``rows``).
 
     ``blocks()`` yields ``(first row, vectors)`` for every row in order; ``params`` is a
-    :class:`MapParams` resolved for the whole corpus.
+    :class:`MapParams` resolved for the whole corpus; ``helper`` the second process to use (the
+    caller's, already warmed up; one of its own when ``None``).
     """
     from . import MIN_DOCUMENTS, KeywordCounts, assemble, fit_topics
 
@@ -222,7 +225,7 @@ def build_sampled_landscape(
                     *index.search(block[rest[lo:hi] - start], candidates), hub, k
                 )
 
-    with SecondProcess(background_for(size)) as helper:
+    with nullcontext(helper) if helper is not None else SecondProcess(background_for(size)) as helper:
         # the labels' keyword counts depend on the texts only: counted while this process clusters
         keywords = KeywordCounts(helper, sample_docs)
         sample_labels, sample_raw, sample_xy, _ = fit_topics(sample, fit_params, seed, stage, helper,
