@@ -243,6 +243,11 @@ def test_topics_evolution_and_graph_views(ui: Page, server: LiveServer) -> None:
     growth = row.locator("td:nth-child(6)")
     assert growth.locator(".muted").text_content() == f"{biggest['recent']:,} recent"
     title = growth.get_attribute("title") or ""
+    for t in topics:  # green: the topic's count grows, and faster than the corpus's
+        cell = ui.page.locator(f"#topic-table tr[data-cluster='{t['cluster']}'] td:nth-child(6)")
+        rate, corpus = t["growth"], t["corpus_growth"]
+        rises = rate is not None and rate > 0.05 and (corpus is None or rate >= corpus)
+        assert ("up" in (cell.get_attribute("class") or "").split()) == rises
     assert title.startswith(f"{biggest['recent']:,} patent")
     if biggest["corpus_growth"] is not None:
         rate = biggest["corpus_growth"]

@@ -67,7 +67,9 @@
     // a rate is read beside its evidence (patents in the window) and the corpus's own rate
     var growth = el('td', 'num', isNum(t.recent) ?
       [C.fmtGrowth(t.growth), el('div', 'muted', C.fmtInt(t.recent) + ' recent')] : C.fmtGrowth(t.growth));
-    if (isNum(t.growth)) growth.className += t.growth > 0.05 ? ' up' : t.growth < -0.05 ? ' down' : '';
+    // green only for a topic that outgrows the corpus: +169% beside a corpus at +515% is no rise
+    var outgrows = !isNum(t.corpus_growth) || t.growth >= t.corpus_growth;
+    if (isNum(t.growth)) growth.className += t.growth > 0.05 && outgrows ? ' up' : t.growth < -0.05 ? ' down' : '';
     if (isNum(t.recent)) {
       growth.title = C.fmtInt(t.recent) + ' patent' + (t.recent === 1 ? '' : 's') + ' of this topic in the last complete years' +
         (isNum(t.corpus_growth) ? '; the whole corpus: ' + C.fmtGrowth(t.corpus_growth) + ' a year over them' : '');
