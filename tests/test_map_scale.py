@@ -128,13 +128,12 @@ def test_sampled_map_recovers_the_generating_topics_about_as_well_as_the_full_ma
     assert np.mean(sampled_ari) >= np.mean(full_ari) - 0.05
 
 
-def test_a_sampled_map_made_with_a_second_process_is_the_one_made_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def submitted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions submitted to second processes, which every map uses here,
+    however small (``BACKGROUND_FROM`` 0)."""
     import patscape.landscape.reduce as reduce
 
-    vectors, _, docs = corpus(2000, topics=12)
-    ids = [d.id for d in docs]
-    params = MapParams().resolved(len(ids))
-    rows = sample_rows(len(ids), 800, 3)
     calls: list[str] = []
     real = reduce.SecondProcess.submit
 
@@ -143,7 +142,18 @@ def test_a_sampled_map_made_with_a_second_process_is_the_one_made_in_one(monkeyp
         return real(self, fn, *args)
 
     monkeypatch.setattr(reduce.SecondProcess, "submit", spy)
-    monkeypatch.setattr(reduce, "BACKGROUND_FROM", 0)  # a second process even for 800 documents
+    monkeypatch.setattr(reduce, "BACKGROUND_FROM", 0)
+    return calls
+
+
+def test_a_sampled_map_made_with_a_second_process_is_the_one_made_in_one(
+    submitted: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vectors, _, docs = corpus(2000, topics=12)
+    ids = [d.id for d in docs]
+    params = MapParams().resolved(len(ids))
+    rows = sample_rows(len(ids), 800, 3)
+    calls = submitted
     there = build_sampled_landscape(ids, rows, vectors[rows], blocks_of(vectors), docs, params, 3)
     # the 2-D layout, then the keyword counts, then the too-large topics clustered again
     assert calls[:2] == ["umap_reduce", "keyword_matrix"] and "cluster_subset" in calls[2:]
@@ -229,20 +239,10 @@ def test_patscape_map_above_the_threshold_samples_and_records_it(tmp_path: Path)
 
 
 def test_patscape_map_warms_its_second_process_up_while_it_reads_the_corpus(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, submitted: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import patscape.landscape.reduce as reduce
-
     store_path = make_store(tmp_path / "store", 1500)
-    calls: list[str] = []
-    real = reduce.SecondProcess.submit
-
-    def spy(self, fn, *args):  # type: ignore[no-untyped-def]
-        calls.append(fn.__name__)
-        return real(self, fn, *args)
-
-    monkeypatch.setattr(reduce.SecondProcess, "submit", spy)
-    monkeypatch.setattr(reduce, "BACKGROUND_FROM", 0)  # a second process even for a sample of 600
+    calls = submitted
     sampled = ["map", str(store_path), "--seed", "9", "--sample-above", "1000", "--sample-size", "600"]
     assert CliRunner().invoke(cli, sampled).exit_code == 0
     # one process, started before the corpus is read, imports UMAP first, then takes the map's jobs

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,7 +23,7 @@ from .graph import topic_links
 from .label import keyword_matrix, label_texts, label_topics
 from .metrics import run_metrics
 from .neighbours import EXACT_LIMIT, FAISS_FROM, nearest_neighbours
-from .reduce import Pending, SecondProcess, background_for, preload_beside, umap_reduce
+from .reduce import Pending, SecondProcess, preload_beside, second_process, umap_reduce
 
 MIN_DOCUMENTS = 30
 #: Above this many documents the map is fitted on a sample (see :mod:`.sample`); measured in
@@ -143,7 +142,7 @@ def build_landscape(
         if on_stage:
             on_stage(name)
 
-    with nullcontext(helper) if helper is not None else SecondProcess(background_for(n)) as helper:
+    with second_process(helper, n) as helper:
         # the labels' keyword counts depend on the texts only: counted while this process clusters
         keywords = KeywordCounts(helper, docs)
         labels, raw, xy, _ = fit_topics(vectors, params, seed, stage, helper, then=keywords.submit)
@@ -190,9 +189,7 @@ def fit_topics(
     :func:`split_oversized`): work of the caller that does not depend on the topics."""
     n = len(vectors)
     assert params.min_cluster_size is not None
-    own = helper is None
-    helper = helper or SecondProcess(background_for(n))
-    try:
+    with second_process(helper, n) as helper:
         stage("neighbours")
         # UMAP is imported while faiss computes the graph (it releases the GIL; NN-descent does not)
         imported = preload_beside() if FAISS_FROM <= n <= EXACT_LIMIT else (lambda: None)
@@ -231,9 +228,6 @@ def fit_topics(
             )
         stage("map")
         xy = layout.result()
-    finally:
-        if own:
-            helper.close()
     labels = raw
     if params.reassign:
         labels = reduce_outliers(

@@ -51,15 +51,16 @@ def evolution(docs: Sequence[Document], labels: NDArray[np.int64], recent_years:
         topic_years = [y for y, t in zip(years, labels.tolist()) if t == topic and y is not None]
         counts = Counter(topic_years)
         up_to_end = sum(n for y, n in counts.items() if y <= end)
-        recent = sum(counts.get(y, 0) for y in window) / max(up_to_end, 1)
+        in_window_counts = [counts.get(y, 0) for y in window]
+        recent = sum(in_window_counts) / max(up_to_end, 1)
         topics[str(topic)] = {
             "per_year": {str(y): counts[y] for y in sorted(counts)},
             "first_year": min(counts) if counts else None,
             "median_year": int(np.median(topic_years)) if topic_years else None,
             "peak_year": max(counts, key=lambda y: (counts[y], y)) if counts else None,
             "momentum": round(recent / corpus_recent, 3) if corpus_recent and up_to_end else None,
-            "growth": _growth([counts.get(y, 0) for y in window]),
-            "recent": sum(counts.get(y, 0) for y in window),
+            "growth": _growth(in_window_counts),
+            "recent": sum(in_window_counts),
             "corpus_growth": corpus_growth,
         }
     data_to = max((d.date for d in docs if d.date and len(d.date) >= 4), default=None)

@@ -7,6 +7,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,12 @@ def background_for(n: int) -> bool:
     """Whether a map of ``n`` points uses a second process (:class:`SecondProcess`)."""
     return (n >= BACKGROUND_FROM and (os.cpu_count() or 1) >= 2
             and os.environ.get("PATSCAPE_MAP_PROCESSES") != "1")
+
+
+def second_process(helper: SecondProcess | None, n: int) -> AbstractContextManager[SecondProcess]:
+    """``helper`` as a context that leaves it open (the caller's, closed by the caller), or a
+    :class:`SecondProcess` of its own for a map of ``n`` points, closed on exit."""
+    return nullcontext(helper) if helper is not None else SecondProcess(background_for(n))
 
 
 class Pending:

@@ -19,7 +19,6 @@ import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from .graph import topic_links
 from .label import _dominant_codes, label_topics
 from .metrics import run_metrics, silhouette_cosine
 from .neighbours import exact_knn
-from .reduce import SecondProcess, background_for
+from .reduce import SecondProcess, second_process
 
 BLOCK = 8192
 #: A document outside the sample takes the topic of the similarity-weighted vote of this many
@@ -225,7 +224,7 @@ def build_sampled_landscape(
                     *index.search(block[rest[lo:hi] - start], candidates), hub, k
                 )
 
-    with nullcontext(helper) if helper is not None else SecondProcess(background_for(size)) as helper:
+    with second_process(helper, size) as helper:
         # the labels' keyword counts depend on the texts only: counted while this process clusters
         keywords = KeywordCounts(helper, sample_docs)
         sample_labels, sample_raw, sample_xy, _ = fit_topics(sample, fit_params, seed, stage, helper,
