@@ -56,7 +56,10 @@ def worker_search(store_path: str, queries: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     rows = rng.choice(files.docs.rows, size=queries, replace=False)
     targets = np.asarray(files.docs.matrix[np.sort(rows)], dtype=np.float32)
-    targets += 0.05 * rng.standard_normal(targets.shape).astype(np.float32)
+    # noise of norm ~0.98 whatever the dimension (0.05 per component at 384): a query about as
+    # near its document (cosine ~0.7) at 1024 dimensions as at 384
+    noise = 0.05 * (384 / targets.shape[1]) ** 0.5
+    targets += noise * rng.standard_normal(targets.shape).astype(np.float32)
     targets /= np.linalg.norm(targets, axis=1, keepdims=True)
     where = SearchFilter.parse(lang="zh", years="2010-2019")
     result: dict = {"n": files.live, "dims": space.dims, "dtype": files.dtype, "open_s": round(open_s, 3),

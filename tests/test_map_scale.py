@@ -280,7 +280,7 @@ def test_a_sample_too_small_is_a_one_line_input_error(tmp_path: Path, capsys: py
 
 def test_the_sample_index_finds_nearly_every_exact_neighbour_and_is_seeded() -> None:
     from patscape.landscape.neighbours import exact_knn
-    from patscape.landscape.sample import INDEX_FROM, SampleIndex
+    from patscape.landscape.sample import INDEX_FROM, IVF_PROBES, SampleIndex
 
     vectors = np.empty((INDEX_FROM + 3000, 64), dtype=np.float32)
     synthetic.generate(vectors, seed=4, topics=40, fields=8)
@@ -296,4 +296,14 @@ def test_the_sample_index_finds_nearly_every_exact_neighbour_and_is_seeded() -> 
     assert (np.diff(sims, axis=1) <= 1e-6).all()
     again, _ = SampleIndex(sample, seed=1).search(queries, 5)
     assert np.array_equal(idx, again)
+    # searched cell by cell, it finds what faiss's own search of the same index finds, also
+    # when k exceeds what some cells hold
+    faiss_index = index.index
+    faiss_index.add(sample)
+    faiss_index.nprobe = IVF_PROBES
+    for k in (5, 60):
+        own, own_sims = index.search(queries, k)
+        theirs_sims, theirs = faiss_index.search(queries, k)
+        assert np.mean([set(a) == set(b) for a, b in zip(own.tolist(), theirs.tolist())]) > 0.999
+        assert np.allclose(own_sims, theirs_sims, atol=1e-5)
     assert SampleIndex(sample[: INDEX_FROM - 1], seed=1).index is None  # small samples: exact
