@@ -281,7 +281,7 @@ def index(store: str, space: str | None, dtype: str | None, ann: bool | None, th
       patscape index corpus/ --dtype float16      # half the disk and page cache
     """
     from .pipeline import pick_space
-    from .vectors.disk import SpaceVectors
+    from .vectors.disk import HNSW_M, SpaceVectors, index_m
 
     started = time.perf_counter()
     with _store(store) as db:
@@ -290,6 +290,10 @@ def index(store: str, space: str | None, dtype: str | None, ann: bool | None, th
         report = files.sync(dtype=dtype, rebuild=rebuild, build_index=ann, on_notice=lambda m: click.echo(f"note: {m}", err=True))
         assert report is not None
         files._load()
+        built_m = index_m(files.docs.index) if files.docs is not None and files.docs.index is not None else None
+    if built_m is not None and built_m != HNSW_M:
+        click.echo(f"note: the ANN index was built by an earlier version (M {built_m}); it misses documents of large dense "
+                   f"topics more often: `patscape index {store} --rebuild --ann` builds it anew (M {HNSW_M})", err=True)
     indexed = ", ".join(f"{name} {rows:,} rows" for name, rows in report.indexed.items()) or "none (exact search)"
     click.echo(
         f"vector files of {chosen.key}: {report.live:,} document vectors, {report.passages:,} passage vectors, "

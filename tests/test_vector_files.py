@@ -325,6 +325,24 @@ def test_index_command_builds_the_index_and_search_uses_it(built: tuple[Store, s
     assert recall([(i, 0.0) for i in found], truth) >= 0.9
 
 
+def test_an_index_of_an_earlier_version_is_named_and_rebuilt_on_request(
+    built: tuple[Store, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, key = built
+    monkeypatch.setattr(disk, "HNSW_M", 16)  # the settings of an earlier version
+    monkeypatch.setattr(disk, "HNSW_EF_CONSTRUCTION", 128)
+    code, _, err = patscape(capsys, "index", str(store.path), "--threshold", "1000")
+    assert code == 0 and "note: the ANN index" not in err  # built with today's settings: nothing to say
+    monkeypatch.undo()
+    assert disk.index_m(SpaceVectors.open(store, store.get_space(key)).docs.index) == 16
+    code, _, err = patscape(capsys, "index", str(store.path), "--threshold", "1000")
+    assert code == 0 and "built by an earlier version (M 16)" in err and "--rebuild --ann" in err
+    code, out, err = patscape(capsys, "index", str(store.path), "--rebuild", "--ann")
+    assert code == 0 and "rewritten" in out and "note: the ANN index" not in err
+    files = SpaceVectors.open(store, store.get_space(key))
+    assert disk.index_m(files.docs.index) == disk.HNSW_M == 48 and files.docs.index_rows == N
+
+
 def test_search_effort_grows_with_the_index_and_the_environment_overrides_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PATSCAPE_ANN_EF", raising=False)
     assert disk.ef_search(10, 50_000) == 256 and disk.ef_search(10, 250_000) == 256

@@ -700,6 +700,14 @@ def _new_index(dims: int, dtype: str) -> Any:
     return index
 
 
+def index_m(index: Any) -> int | None:
+    """The ``M`` an HNSW index was built with (``None`` for another kind of index)."""
+    import faiss
+
+    hnsw = getattr(faiss.downcast_index(index), "hnsw", None)
+    return None if hnsw is None else int(hnsw.nb_neighbors(0)) // 2
+
+
 def _read_index(path: Path) -> Any:
     import faiss
 
