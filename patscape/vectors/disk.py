@@ -72,8 +72,9 @@ def ann_threshold() -> int:
 #: the graph lost members of large dense topics: at 100k x 1024 (M 32, 128) the search missed
 #: the stored document a query was made from (cosine 0.71, the next 0.45) for 8.8% of queries,
 #: recall@10 0.969; kept whole (M 48, 90), 0.9% and 0.994, at 384 dimensions 0.0% and 0.995
-#: (M 16, 128: 1.8% and 0.977), for a build as fast and 1.5 KB more per 4 vectors
-#: (docs/benchmarks.md, "Search at scale"). A landscape is such a corpus: one technology, dense.
+#: (M 16, 128: 1.8% and 0.977), for a build 1.2x as long (1.37x at 1M) and 384 bytes of links
+#: per vector (M 16: 128; docs/benchmarks.md, "Search at scale"). A landscape is such a corpus:
+#: one technology, dense.
 HNSW_M = 48
 HNSW_EF_CONSTRUCTION = 90
 
