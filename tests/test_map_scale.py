@@ -307,3 +307,106 @@ def test_the_sample_index_finds_nearly_every_exact_neighbour_and_is_seeded() -> 
         assert np.mean([set(a) == set(b) for a, b in zip(own.tolist(), theirs.tolist())]) > 0.999
         assert np.allclose(own_sims, theirs_sims, atol=1e-5)
     assert SampleIndex(sample[: INDEX_FROM - 1], seed=1).index is None  # small samples: exact
+
+
+def test_a_graph_of_many_dimensions_is_found_through_principal_directions_and_checked() -> None:
+    from patscape.landscape.neighbours import (
+        FAISS_FROM,
+        MIN_RECALL,
+        PROJECT_FROM,
+        _exact_self_first,
+        nearest_neighbours,
+    )
+
+    n = FAISS_FROM + 500
+    clustered = np.empty((n, PROJECT_FROM), dtype=np.float32)
+    synthetic.generate(clustered, seed=6, topics=60, fields=10)
+    info: dict = {}
+    idx, dist = nearest_neighbours(clustered, 16, seed=3, info=info)
+    exact_idx, exact_dist = _exact_self_first(clustered, 16)
+    assert "principal directions" in info["method"] and info["checked_rows"] == 1000
+    same = np.mean([len(set(a) & set(b)) / 16 for a, b in zip(idx.tolist(), exact_idx.tolist())])
+    assert info["recall"] >= MIN_RECALL and same >= MIN_RECALL
+    assert (idx[:, 0] == np.arange(n)).all() and (dist[:, 0] == 0).all()
+    # the distances are the exact ones of the rows found, nearest first
+    assert np.allclose(1 - dist[:, 1:], np.einsum("ij,ikj->ik", clustered, clustered[idx[:, 1:]]), atol=1e-5)
+    assert (np.diff(dist, axis=1) >= -1e-6).all()
+    again, _ = nearest_neighbours(clustered, 16, seed=3)
+    assert np.array_equal(idx, again)
+    # vectors spread evenly over every direction: the candidates miss too many, checked and
+    # computed exactly instead
+    flat = np.random.default_rng(0).standard_normal((n, PROJECT_FROM)).astype(np.float32)
+    flat /= np.linalg.norm(flat, axis=1, keepdims=True)
+    info = {}
+    idx, dist = nearest_neighbours(flat, 16, seed=3, info=info)
+    assert info["recall"] < MIN_RECALL and info["method"].startswith("exact cosine (faiss); candidates")
+    exact_idx, exact_dist = _exact_self_first(flat, 16)
+    assert np.array_equal(idx, exact_idx) and np.array_equal(dist, exact_dist)
+    # below PROJECT_FROM dimensions: exact as before
+    info = {}
+    nearest_neighbours(clustered[:, : PROJECT_FROM // 2] / np.linalg.norm(clustered[:, : PROJECT_FROM // 2], axis=1,
+                                                                         keepdims=True), 8, info=info)
+    assert info == {"method": "exact cosine (faiss)"}
+
+
+def test_the_sample_index_of_many_dimensions_finds_its_cells_in_principal_directions() -> None:
+    from patscape.landscape.neighbours import PROJECT_FROM, exact_knn
+    from patscape.landscape.sample import INDEX_FROM, SampleIndex
+
+    vectors = np.empty((INDEX_FROM + 2000, PROJECT_FROM), dtype=np.float32)
+    synthetic.generate(vectors, seed=4, topics=40, fields=8)
+    sample, queries = vectors[:INDEX_FROM], vectors[INDEX_FROM:]
+    index = SampleIndex(sample, seed=1)
+    assert index.basis is not None and index.basis.shape == (PROJECT_FROM, 256)
+    assert "principal directions" in index.method
+    idx, sims = index.search(queries, 5)
+    exact, _ = exact_knn(queries, sample, 5)
+    recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(idx.tolist(), exact.tolist())])
+    assert recall > 0.9 and (idx[:, 0] == exact[:, 0]).mean() > 0.9
+    # exact similarities in all dimensions, best first
+    assert np.allclose(sims, np.einsum("ij,ikj->ik", queries, sample[idx]), atol=1e-5)
+    assert (np.diff(sims, axis=1) <= 1e-6).all()
+    assert np.array_equal(idx, SampleIndex(sample, seed=1).search(queries, 5)[0])
+
+
+def test_umap_and_the_voters_search_run_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes share the cores during a map: pools of several threads spinning against
+    a busy core made the spectral start 3x slower and the search 2x; one thread also gives the
+    same numbers on any machine."""
+    import umap
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import patscape.landscape.sample as sample_module
+    from patscape.landscape.reduce import umap_reduce
+
+    seen: list[tuple[str, int]] = []
+
+    def record() -> None:
+        seen.extend((p["user_api"], p["num_threads"]) for p in threadpool_info() if p["user_api"] == "blas")
+
+    def fit_transform(self, x):  # type: ignore[no-untyped-def]
+        record()
+        return np.zeros((len(x), self.n_components), dtype=np.float32)
+
+    monkeypatch.setattr(umap.UMAP, "fit_transform", fit_transform)
+    vectors, _, _ = corpus(300)
+    knn = (np.tile(np.arange(10), (300, 1)), np.zeros((300, 10), dtype=np.float32))
+    with threadpool_limits(limits=2):
+        umap_reduce(vectors, knn, 5, 10, 0.0, 1)
+    assert seen and all(threads == 1 for _, threads in seen)
+
+    seen.clear()
+    monkeypatch.undo()  # the real UMAP for the map below
+    real_search = sample_module.SampleIndex.search
+
+    def search(self, block, k):  # type: ignore[no-untyped-def]
+        record()
+        return real_search(self, block, k)
+
+    monkeypatch.setattr(sample_module.SampleIndex, "search", search)
+    vectors, _, docs = corpus(1200, topics=8)
+    ids = [d.id for d in docs]
+    rows = sample_rows(len(ids), 600, 3)
+    with threadpool_limits(limits=2):
+        build_sampled_landscape(ids, rows, vectors[rows], blocks_of(vectors), docs, MapParams().resolved(len(ids)), 3)
+    assert seen and all(threads == 1 for _, threads in seen)

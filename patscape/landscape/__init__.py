@@ -145,11 +145,13 @@ def build_landscape(
     with second_process(helper, n) as helper:
         # the labels' keyword counts depend on the texts only: counted while this process clusters
         keywords = KeywordCounts(helper, docs)
-        labels, raw, xy, _ = fit_topics(vectors, params, seed, stage, helper, then=keywords.submit)
+        graph: dict[str, Any] = {}
+        labels, raw, xy, _ = fit_topics(vectors, params, seed, stage, helper, then=keywords.submit, graph=graph)
         stage("label")
         named = label_topics(docs, labels, vectors, label_lang=params.label_lang, keywords_of_docs=keywords.result())
     stage("measure")
     metrics = run_metrics(docs, vectors, labels, raw, seed)
+    metrics["neighbour_graph"] = graph
     links = topic_links(docs, vectors, labels)
     stage("done")
     return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params)
@@ -178,6 +180,7 @@ def fit_topics(
     helper: SecondProcess | None = None,
     then: Callable[[], None] | None = None,
     meanwhile: Callable[[tuple[NDArray[np.int64], NDArray[np.float32]]], None] | None = None,
+    graph: dict[str, Any] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32], tuple[NDArray[np.int64], NDArray[np.float32]]]:
     """Topics and map of ``vectors`` (resolved ``params``): final labels, HDBSCAN's labels, the
     2-D layout and the kNN graph. The part of a map whose cost grows faster than the corpus.
@@ -186,14 +189,15 @@ def fit_topics(
     layout is queued, to queue more work behind it (not before: the kNN graph computed first
     uses both cores). ``meanwhile(knn)``, when given, is called once the clusters are found,
     while ``helper`` clusters the topics that are too large again on their own (see
-    :func:`split_oversized`): work of the caller that does not depend on the topics."""
+    :func:`split_oversized`): work of the caller that does not depend on the topics. ``graph``,
+    when given, receives how the kNN graph was found (see :func:`nearest_neighbours`)."""
     n = len(vectors)
     assert params.min_cluster_size is not None
     with second_process(helper, n) as helper:
         stage("neighbours")
         # UMAP is imported while faiss computes the graph (it releases the GIL; NN-descent does not)
         imported = preload_beside() if FAISS_FROM <= n <= EXACT_LIMIT else (lambda: None)
-        knn = nearest_neighbours(vectors, max(params.n_neighbors, params.reassign_neighbours) + 1, seed)
+        knn = nearest_neighbours(vectors, max(params.n_neighbors, params.reassign_neighbours) + 1, seed, info=graph)
         imported()
         stage("reduce")
         layout = helper.submit(umap_reduce, vectors, knn, 2, params.n_neighbors, params.map_min_dist, seed)
