@@ -156,6 +156,24 @@ PIXEL = """(id) => {
   return null; }"""
 
 
+LABELS = """() => Array.from(document.querySelectorAll('#map g.annotation')).map(g => {
+  const r = g.querySelector('rect.bg').getBoundingClientRect();
+  return {text: g.textContent, l: r.left, r: r.right, t: r.top, b: r.bottom}; })"""
+
+
+def topic_label(t: int) -> str:
+    return f"{WORDS[t % len(WORDS)]} \u00b7 {WORDS[(t * 3 + 1) % len(WORDS)]} {t}"
+
+
+def check_labels(page: Any) -> list[str]:
+    """The texts of the topic labels drawn, after checking that none covers another."""
+    boxes = page.evaluate(LABELS)
+    covered = [(a["text"], b["text"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+               if min(a["r"], b["r"]) - max(a["l"], b["l"]) > 1 and min(a["b"], b["b"]) - max(a["t"], b["t"]) > 1]
+    assert boxes and not covered, covered
+    return [b["text"] for b in boxes]
+
+
 def open_map(page: Any, url: str, ready: str) -> float:
     start = time.monotonic()
     page.goto(url)
@@ -171,6 +189,7 @@ def check_levels_of_detail(page: Any, store: Path) -> None:
     drawn = page.evaluate(DRAWN)
     assert 0 < len(drawn["ids"]) == stats["drawn"] <= budget < N
     assert drawn["density"] == 1 and "scattergl" in drawn["types"]
+    check_labels(page)
 
     xy, clusters = synthetic_points()
     xs, ys, inside = zoom_box(xy, clusters)
@@ -183,6 +202,7 @@ def check_levels_of_detail(page: Any, store: Path) -> None:
     shown = {i for i, x, y in zip(drawn["ids"], drawn["x"], drawn["y"]) if xs[0] <= x <= xs[1] and ys[0] <= y <= ys[1]}
     assert shown == expected and len(expected) >= 150
     assert drawn["density"] == 0
+    assert topic_label(TOPICS - 3) in check_labels(page)  # the small topic zoomed into
 
     # click the point of the box farthest from its neighbours: the panel shows that patent
     pixels = {i: page.evaluate(PIXEL, i) for i in sorted(expected)[:60]}
@@ -266,6 +286,38 @@ def test_the_report_draws_200k_points_with_levels_of_detail(browser: Any, store:
         assert similar.count() == 10 and page.text_content("#doc-similar-title") == "Nearest patents on the map"
         note = page.text_content("#evo-note")
         assert note.startswith(f"{PARTIAL_YEAR} is partial (data to {DATA_TO})"), note
+        assert not errors, errors
+    finally:
+        page.close()
+
+
+def test_the_labels_of_a_crowded_map_never_cover_each_other(browser: Any, tmp_path: Path) -> None:
+    """60 topics on 15,000 points (drawn at once, zoomed by plotly itself) in a window of 1000 x
+    800: the labels that would cover larger topics' labels are left out, and appear as one zooms
+    in on their topic."""
+    from patscape.export import run_view
+    from patscape.report import write_report
+
+    n = 15_000
+    with Store(build_store(tmp_path / "store", n), create=False) as db:
+        out = write_report(run_view(db), tmp_path / "report.html")
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        open_map(page, out.as_uri(), "document.body.dataset.rendered === 'yes'")
+        assert page.evaluate("window.patscape.mapView.stats().lod") is False
+        shown = check_labels(page)
+        hidden = [t for t in range(TOPICS) if topic_label(t) not in shown]
+        assert len(shown) <= 30 and hidden and hidden[0] < 30  # some of the 30 largest did not fit
+        topic = hidden[0]
+        xy, clusters = synthetic_points(n)
+        cx, cy = np.median(xy[clusters == topic], axis=0)
+        page.evaluate("([xs, ys]) => window.Plotly.relayout('map', {'xaxis.range': xs, 'yaxis.range': ys})",
+                      [[float(cx - 6), float(cx + 6)], [float(cy - 6), float(cy + 6)]])
+        wait_for(page, "(label) => Array.from(document.querySelectorAll('#map g.annotation'))"
+                       ".some(g => g.textContent === label)", arg=topic_label(topic), timeout=30_000)
+        check_labels(page)
         assert not errors, errors
     finally:
         page.close()

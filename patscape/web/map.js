@@ -153,20 +153,60 @@
     return traceOf(idx, 'scatter', { meta: 'overlay:' + name, name: name, showlegend: false, marker: marker });
   }
   function markerSize(drawn) { return drawn > 20000 ? 3.5 : drawn > 8000 ? 4.5 : drawn > 2000 ? 5.5 : 7; }
+  // ---------- topic labels ----------
+  // The labels of the largest topics in view, placed in order of size where they do not cover
+  // a label already placed (at the topic's centre, else just above or below it); the others
+  // appear as one zooms in. Sizes are estimated from the text: wide (CJK, Hangul, fullwidth)
+  // characters take about the font size, others a little over half of it.
+  var LABEL_FONT = 11, LABEL_CHARS = 30;
+  var WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/;
+  function labelBox(text) {
+    var w = 0;
+    for (var i = 0; i < text.length; i++) w += WIDE.test(text[i]) ? LABEL_FONT : LABEL_FONT * 0.6;
+    return { w: w + 12, h: LABEL_FONT + 10 };   // padding and border
+  }
+  function sorted2(r) { return r[0] <= r[1] ? [r[0], r[1]] : [r[1], r[0]]; }
+  function plotArea() {   // the plotted area in pixels and the data ranges it shows
+    var fl = M.div && M.div._fullLayout;
+    if (fl && fl._size && fl.xaxis && fl.xaxis.range && fl.yaxis && fl.yaxis.range) {
+      return { w: fl._size.w, h: fl._size.h, x: sorted2(fl.xaxis.range), y: sorted2(fl.yaxis.range) };
+    }
+    var v = M.view || M.extent;
+    if (!v) return null;
+    var w = (M.div && M.div.clientWidth) || 800, h = (M.div && M.div.clientHeight) || 600;
+    return { w: Math.max(w - 16, 100), h: Math.max(h - 16, 100), x: v.x, y: v.y };
+  }
   function annotations() {
     if (!M.labels) return [];
-    var v = M.view, active = P.state.activeTopic;
+    var area = plotArea(), active = P.state.activeTopic;
+    if (!area) return [];
+    var sx = area.w / ((area.x[1] - area.x[0]) || 1), sy = area.h / ((area.y[1] - area.y[0]) || 1);
     var keys = Object.keys(M.centres).filter(function (k) {
       var p = M.centres[k];
-      return !v || (p[0] >= v.x[0] && p[0] <= v.x[1] && p[1] >= v.y[0] && p[1] <= v.y[1]);
-    }).sort(function (a, b) { return M.sizes[b] - M.sizes[a] || a - b; }).slice(0, MAX_LABELS);
-    return keys.map(function (k) {
-      var c = Number(k);
-      return { x: M.centres[k][0], y: M.centres[k][1], text: esc(clip(C.topicLabel(c), 30)), showarrow: false,
-               font: { size: 11, color: '#1d2330' }, bgcolor: 'rgba(255,255,255,0.78)', bordercolor: C.topicColour(c),
-               borderwidth: 1, borderpad: 2, opacity: active == null || active === c ? 0.95 : 0.3,
-               hovertext: esc('#' + k + ' ' + C.topicLabel(c)) };
+      return p[0] >= area.x[0] && p[0] <= area.x[1] && p[1] >= area.y[0] && p[1] <= area.y[1];
+    }).sort(function (a, b) {
+      return (Number(b) === active) - (Number(a) === active) || M.sizes[b] - M.sizes[a] || a - b;
     });
+    var taken = [], out = [];
+    for (var n = 0; n < keys.length && out.length < MAX_LABELS; n++) {
+      var k = keys[n], c = Number(k), text = clip(C.topicLabel(c), LABEL_CHARS), box = labelBox(text);
+      var px = (M.centres[k][0] - area.x[0]) * sx, py = (area.y[1] - M.centres[k][1]) * sy;
+      var shifts = [0, -(box.h + 2), box.h + 2], placed = null;
+      for (var t = 0; t < shifts.length && !placed; t++) {
+        var r = { l: px - box.w / 2, r: px + box.w / 2, t: py + shifts[t] - box.h / 2, b: py + shifts[t] + box.h / 2 };
+        if (!taken.some(function (o) { return r.l < o.r && o.l < r.r && r.t < o.b && o.t < r.b; })) placed = { r: r, shift: shifts[t] };
+      }
+      if (!placed) continue;
+      taken.push(placed.r);
+      out.push({ x: M.centres[k][0], y: M.centres[k][1], yshift: -placed.shift, text: esc(text), showarrow: false,
+                 font: { size: LABEL_FONT, color: '#1d2330' }, bgcolor: 'rgba(255,255,255,0.78)', bordercolor: C.topicColour(c),
+                 borderwidth: 1, borderpad: 2, opacity: active == null || active === c ? 0.95 : 0.3,
+                 hovertext: esc('#' + k + ' ' + C.topicLabel(c)) });
+    }
+    return out;
+  }
+  function relabel() {   // the labels again for the view now drawn (plotly zooms small maps by itself)
+    return M.labels && M.div && M.pts ? window.Plotly.relayout(M.div, { annotations: annotations() }) : null;
   }
   function traces(sel) {
     var pts = M.pts, type = M.gl ? 'scattergl' : 'scatter', size = markerSize(sel.idx.length);
@@ -257,6 +297,7 @@
       body.setAttribute('data-map-renders', String(M.renders));
       M.busy = false;
       if (M.again) { M.again = false; return render(); }
+      return relabel();
     }, function (err) { M.busy = false; throw err; });
     return M.busy;
   }
@@ -276,9 +317,14 @@
   }
   var relayoutTimer = null;
   function onRelayout(event) {
-    if (!M.lod || !event) return;
+    if (!event) return;
     var keys = Object.keys(event);
     if (!keys.some(function (k) { return /^[xy]axis\./.test(k); })) return;
+    if (!M.lod) {   // every point is drawn already: only the labels change with the view
+      clearTimeout(relayoutTimer);
+      relayoutTimer = setTimeout(relabel, 30);
+      return;
+    }
     if (event['xaxis.autorange'] || event['yaxis.autorange']) M.view = null;
     else {
       var fl = M.div._fullLayout;
