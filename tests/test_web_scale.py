@@ -165,9 +165,16 @@ def topic_label(t: int) -> str:
     return f"{WORDS[t % len(WORDS)]} \u00b7 {WORDS[(t * 3 + 1) % len(WORDS)]} {t}"
 
 
+LEGEND = """() => { const r = document.querySelector('#map .legend').getBoundingClientRect();
+  return {text: 'legend', l: r.left, r: r.right, t: r.top, b: r.bottom}; }"""
+
+
 def check_labels(page: Any) -> list[str]:
-    """The texts of the topic labels drawn, after checking that none covers another."""
+    """The texts of the topic labels drawn, after checking that none covers another or the legend."""
     boxes = page.evaluate(LABELS)
+    legend = page.evaluate(LEGEND)
+    assert not [b["text"] for b in boxes if min(b["r"], legend["r"]) - max(b["l"], legend["l"]) > 1
+                and min(b["b"], legend["b"]) - max(b["t"], legend["t"]) > 1]
     covered = [(a["text"], b["text"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
                if min(a["r"], b["r"]) - max(a["l"], b["l"]) > 1 and min(a["b"], b["b"]) - max(a["t"], b["t"]) > 1]
     assert boxes and not covered, covered

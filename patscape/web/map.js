@@ -155,8 +155,8 @@
   function markerSize(drawn) { return drawn > 20000 ? 3.5 : drawn > 8000 ? 4.5 : drawn > 2000 ? 5.5 : 7; }
   // ---------- topic labels ----------
   // The labels of the largest topics in view, placed in order of size where they do not cover
-  // a label already placed (at the topic's centre, else just above or below it); the others
-  // appear as one zooms in. Sizes are estimated from the text: wide (CJK, Hangul, fullwidth)
+  // a label already placed or the legend (at the topic's centre, else just above or below it);
+  // the others appear as one zooms in. Sizes are estimated from the text: wide (CJK, Hangul, fullwidth)
   // characters take about the font size, others a little over half of it.
   var LABEL_FONT = 11, LABEL_CHARS = 30;
   var WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/;
@@ -166,15 +166,21 @@
     return { w: w + 12, h: LABEL_FONT + 10 };   // padding and border
   }
   function sorted2(r) { return r[0] <= r[1] ? [r[0], r[1]] : [r[1], r[0]]; }
-  function plotArea() {   // the plotted area in pixels and the data ranges it shows
+  function plotArea() {   // the plotted area in pixels, the data ranges it shows, the legend's box in it
     var fl = M.div && M.div._fullLayout;
     if (fl && fl._size && fl.xaxis && fl.xaxis.range && fl.yaxis && fl.yaxis.range) {
-      return { w: fl._size.w, h: fl._size.h, x: sorted2(fl.xaxis.range), y: sorted2(fl.yaxis.range) };
+      var legend = M.div.querySelector('.legend'), keep = [];
+      if (legend) {
+        var lb = legend.getBoundingClientRect(), db = M.div.getBoundingClientRect();
+        var ox = db.left + fl._size.l, oy = db.top + fl._size.t;
+        keep.push({ l: lb.left - ox, r: lb.right - ox, t: lb.top - oy, b: lb.bottom - oy });
+      }
+      return { w: fl._size.w, h: fl._size.h, x: sorted2(fl.xaxis.range), y: sorted2(fl.yaxis.range), keep: keep };
     }
     var v = M.view || M.extent;
     if (!v) return null;
     var w = (M.div && M.div.clientWidth) || 800, h = (M.div && M.div.clientHeight) || 600;
-    return { w: Math.max(w - 16, 100), h: Math.max(h - 16, 100), x: v.x, y: v.y };
+    return { w: Math.max(w - 16, 100), h: Math.max(h - 16, 100), x: v.x, y: v.y, keep: [] };
   }
   function annotations() {
     if (!M.labels) return [];
@@ -187,7 +193,7 @@
     }).sort(function (a, b) {
       return (Number(b) === active) - (Number(a) === active) || M.sizes[b] - M.sizes[a] || a - b;
     });
-    var taken = [], out = [];
+    var taken = area.keep.slice(), out = [];   // labels stay off the legend too
     for (var n = 0; n < keys.length && out.length < MAX_LABELS; n++) {
       var k = keys[n], c = Number(k), text = clip(C.topicLabel(c), LABEL_CHARS), box = labelBox(text);
       var px = (M.centres[k][0] - area.x[0]) * sx, py = (area.y[1] - M.centres[k][1]) * sy;
