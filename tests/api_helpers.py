@@ -154,3 +154,22 @@ def copy_store(source: Path, root: Path) -> Path:
     target = root / source.name
     shutil.copytree(source, target)
     return target
+
+
+def map_labels(page: Any) -> list[str]:
+    """The texts of the topic labels drawn on the map (``#map``), after checking that there are
+    some and that none covers another or the legend by more than a pixel each way (boxes on the page: a label's
+    background, the legend's whole group)."""
+    boxes = page.evaluate(
+        """() => Array.from(document.querySelectorAll('#map g.annotation, #map .legend')).map(g => {
+              const legend = g.classList.contains('legend');
+              const r = (legend ? g : g.querySelector('rect.bg')).getBoundingClientRect();
+              return {text: legend ? 'legend' : g.textContent, l: r.left, r: r.right, t: r.top, b: r.bottom};
+            })"""
+    )
+    covered = [(a["text"], b["text"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+               if min(a["r"], b["r"]) - max(a["l"], b["l"]) > 1 and min(a["b"], b["b"]) - max(a["t"], b["t"]) > 1]
+    assert not covered, covered
+    labels = [b["text"] for b in boxes if b["text"] != "legend"]
+    assert labels and len(boxes) == len(labels) + 1  # and the legend
+    return labels

@@ -25,7 +25,7 @@ from patscape.api import Settings
 from patscape.records import Document
 from patscape.store import Space, Store
 
-from .api_helpers import LiveServer, live_server, wait_for
+from .api_helpers import LiveServer, live_server, map_labels, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -156,29 +156,8 @@ PIXEL = """(id) => {
   return null; }"""
 
 
-LABELS = """() => Array.from(document.querySelectorAll('#map g.annotation')).map(g => {
-  const r = g.querySelector('rect.bg').getBoundingClientRect();
-  return {text: g.textContent, l: r.left, r: r.right, t: r.top, b: r.bottom}; })"""
-
-
 def topic_label(t: int) -> str:
     return f"{WORDS[t % len(WORDS)]} \u00b7 {WORDS[(t * 3 + 1) % len(WORDS)]} {t}"
-
-
-LEGEND = """() => { const r = document.querySelector('#map .legend').getBoundingClientRect();
-  return {text: 'legend', l: r.left, r: r.right, t: r.top, b: r.bottom}; }"""
-
-
-def check_labels(page: Any) -> list[str]:
-    """The texts of the topic labels drawn, after checking that none covers another or the legend."""
-    boxes = page.evaluate(LABELS)
-    legend = page.evaluate(LEGEND)
-    assert not [b["text"] for b in boxes if min(b["r"], legend["r"]) - max(b["l"], legend["l"]) > 1
-                and min(b["b"], legend["b"]) - max(b["t"], legend["t"]) > 1]
-    covered = [(a["text"], b["text"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
-               if min(a["r"], b["r"]) - max(a["l"], b["l"]) > 1 and min(a["b"], b["b"]) - max(a["t"], b["t"]) > 1]
-    assert boxes and not covered, covered
-    return [b["text"] for b in boxes]
 
 
 def open_map(page: Any, url: str, ready: str) -> float:
@@ -196,7 +175,7 @@ def check_levels_of_detail(page: Any, store: Path) -> None:
     drawn = page.evaluate(DRAWN)
     assert 0 < len(drawn["ids"]) == stats["drawn"] <= budget < N
     assert drawn["density"] == 1 and "scattergl" in drawn["types"]
-    check_labels(page)
+    map_labels(page)
 
     xy, clusters = synthetic_points()
     xs, ys, inside = zoom_box(xy, clusters)
@@ -209,7 +188,7 @@ def check_levels_of_detail(page: Any, store: Path) -> None:
     shown = {i for i, x, y in zip(drawn["ids"], drawn["x"], drawn["y"]) if xs[0] <= x <= xs[1] and ys[0] <= y <= ys[1]}
     assert shown == expected and len(expected) >= 150
     assert drawn["density"] == 0
-    assert topic_label(TOPICS - 3) in check_labels(page)  # the small topic zoomed into
+    assert topic_label(TOPICS - 3) in map_labels(page)  # the small topic zoomed into
 
     # click the point of the box farthest from its neighbours: the panel shows that patent
     pixels = {i: page.evaluate(PIXEL, i) for i in sorted(expected)[:60]}
@@ -314,7 +293,7 @@ def test_the_labels_of_a_crowded_map_never_cover_each_other(browser: Any, tmp_pa
     try:
         open_map(page, out.as_uri(), "document.body.dataset.rendered === 'yes'")
         assert page.evaluate("window.patscape.mapView.stats().lod") is False
-        shown = check_labels(page)
+        shown = map_labels(page)
         hidden = [t for t in range(TOPICS) if topic_label(t) not in shown]
         assert len(shown) <= 30 and hidden and hidden[0] < 30  # some of the 30 largest did not fit
         topic = hidden[0]
@@ -324,7 +303,7 @@ def test_the_labels_of_a_crowded_map_never_cover_each_other(browser: Any, tmp_pa
                       [[float(cx - 6), float(cx + 6)], [float(cy - 6), float(cy + 6)]])
         wait_for(page, "(label) => Array.from(document.querySelectorAll('#map g.annotation'))"
                        ".some(g => g.textContent === label)", arg=topic_label(topic), timeout=30_000)
-        check_labels(page)
+        map_labels(page)
         assert not errors, errors
     finally:
         page.close()

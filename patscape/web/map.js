@@ -212,7 +212,7 @@
     return out;
   }
   function relabel() {   // the labels again for the view now drawn (plotly zooms small maps by itself)
-    return M.labels && M.div && M.pts ? window.Plotly.relayout(M.div, { annotations: annotations() }) : null;
+    return M.div && M.pts ? window.Plotly.relayout(M.div, { annotations: annotations() }) : null;
   }
   function traces(sel) {
     var pts = M.pts, type = M.gl ? 'scattergl' : 'scatter', size = markerSize(sel.idx.length);
@@ -303,7 +303,7 @@
       body.setAttribute('data-map-renders', String(M.renders));
       M.busy = false;
       if (M.again) { M.again = false; return render(); }
-      return relabel();
+      if (M.labels) return relabel();
     }, function (err) { M.busy = false; throw err; });
     return M.busy;
   }
@@ -328,14 +328,13 @@
     if (!keys.some(function (k) { return /^[xy]axis\./.test(k); })) return;
     if (!M.lod) {   // every point is drawn already: only the labels change with the view
       clearTimeout(relayoutTimer);
-      relayoutTimer = setTimeout(relabel, 30);
+      if (M.labels) relayoutTimer = setTimeout(relabel, 30);
       return;
     }
     if (event['xaxis.autorange'] || event['yaxis.autorange']) M.view = null;
     else {
       var fl = M.div._fullLayout;
-      M.view = { x: fl.xaxis.range.slice().sort(function (a, b) { return a - b; }),
-                 y: fl.yaxis.range.slice().sort(function (a, b) { return a - b; }) };
+      M.view = { x: sorted2(fl.xaxis.range), y: sorted2(fl.yaxis.range) };
     }
     clearTimeout(relayoutTimer);
     relayoutTimer = setTimeout(function () { C.step('The map', render); }, 30);
@@ -362,7 +361,7 @@
     render: render,
     highlight: function (cluster) { P.state.activeTopic = cluster; return render(); },
     colourBy: function (mode) { M.colour = mode; return render(); },
-    showLabels: function (on) { M.labels = on; return M.pts ? window.Plotly.relayout(M.div, { annotations: annotations() }) : null; },
+    showLabels: function (on) { M.labels = on; return relabel(); },
     setOverlay: function (name, ids) { M.overlays[name] = ids.slice(); },
     langOrder: function () { return M.langOrder; },
     stats: function () { return { mode: M.mode, drawn: M.drawn, inView: M.inView, total: M.pts ? M.pts.count : 0, lod: M.lod,
