@@ -272,6 +272,112 @@ def test_a_warmed_up_second_process_has_umap_imported_before_its_first_job() -> 
         assert none.submit(eval, "1 + 1").result() == 2
 
 
+def test_a_second_process_reports_when_its_jobs_are_done() -> None:
+    import threading
+    import time
+
+    from patscape.landscape.reduce import SecondProcess
+
+    with SecondProcess(background=True) as busy:
+        job = busy.submit(time.sleep, 1.0)
+        idle = threading.Event()
+        busy.when_idle(idle.set)
+        assert not idle.is_set()  # the process is still starting, then sleeping
+        job.result()
+        assert idle.wait(10)
+        again = threading.Event()
+        busy.when_idle(again.set)  # nothing pending: at once
+        assert again.is_set()
+    with SecondProcess(background=False) as none:
+        none.submit(time.sleep, 0.1)  # computed here on demand: nothing runs elsewhere
+        now = threading.Event()
+        none.when_idle(now.set)
+        assert now.is_set()
+
+
+class _Helper:
+    """A second process that is busy until :meth:`finish` is called."""
+
+    def __init__(self) -> None:
+        self.callbacks: list = []  # type: ignore[type-arg]
+
+    def when_idle(self, callback) -> None:  # type: ignore[no-untyped-def]
+        self.callbacks.append(callback)
+
+    def finish(self) -> None:
+        for callback in self.callbacks:
+            callback()
+
+
+def _voters_search(threads: int, helper, spy=None):  # type: ignore[no-untyped-def]
+    from patscape.landscape.sample import (
+        INDEX_FROM,
+        SampleIndex,
+        _checked,
+        search_voters,
+    )
+
+    vectors, _, _ = corpus(INDEX_FROM + 12_000, dims=48, topics=30)
+    rows = sample_rows(len(vectors), INDEX_FROM, 2)
+    rest = np.setdiff1d(np.arange(len(vectors)), rows)
+    index = SampleIndex(vectors[rows], seed=2)
+    if spy is not None:
+        index.search = spy(index.search)  # type: ignore[method-assign]
+    hub = np.linspace(0.2, 0.4, len(rows), dtype=np.float32)
+    out = (np.zeros((len(rest), 5), dtype=np.int32), np.zeros((len(rest), 5), dtype=np.float32))
+    search_voters(index, hub, _checked(blocks_of(vectors, 1500), len(vectors)), rest, 30, out, helper, threads)
+    return out
+
+
+def test_the_voters_are_the_same_on_one_thread_or_several() -> None:
+    from patscape.landscape.reduce import SecondProcess
+
+    with SecondProcess(background=False) as here:
+        one = _voters_search(1, here)
+        three = _voters_search(3, here)
+    helper = _Helper()
+    busy_throughout = _voters_search(2, helper)  # the other process never reported idle
+    assert len(helper.callbacks) == 1
+    assert (one[0] >= 0).all() and (one[1] > 0).all()
+    for other in (three, busy_throughout):
+        assert np.array_equal(one[0], other[0]) and np.array_equal(one[1], other[1])
+
+
+def test_the_voters_search_takes_the_other_core_once_the_second_process_is_idle() -> None:
+    import threading
+    import time
+
+    helper = _Helper()
+    lock = threading.Lock()
+    active = [0]
+    calls: list[int] = []  # how many searches ran at once, at the start of each
+    both = threading.Event()
+
+    def spy(search):  # type: ignore[no-untyped-def]
+        def counted(block, k):  # type: ignore[no-untyped-def]
+            with lock:
+                active[0] += 1
+                calls.append(active[0])
+                call = len(calls)
+                if active[0] > 1:
+                    both.set()
+            try:
+                if call <= 3:
+                    time.sleep(0.05)  # time for a second search to start, were it let in
+                elif call == 4:
+                    helper.finish()  # the other process is done: a second search may start
+                    both.wait(10)
+                return search(block, k)
+            finally:
+                with lock:
+                    active[0] -= 1
+        return counted
+
+    _voters_search(2, helper, spy)
+    assert calls[:4] == [1, 1, 1, 1]  # one at a time while the other process was busy
+    assert both.is_set() and max(calls[4:]) == 2
+
+
 def test_a_sample_too_small_is_a_one_line_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["map", str(tmp_path / "missing"), "--sample-size", "10"]) == 2
     err = capsys.readouterr().err.strip()
@@ -400,7 +506,8 @@ def test_umap_and_the_voters_search_run_on_one_blas_thread(monkeypatch: pytest.M
     real_search = sample_module.SampleIndex.search
 
     def search(self, block, k):  # type: ignore[no-untyped-def]
-        record()
+        record()  # BLAS's limit is the process's; OpenMP's is per thread, and blocks run on several
+        seen.extend((p["user_api"], p["num_threads"]) for p in threadpool_info() if p["user_api"] == "openmp")
         return real_search(self, block, k)
 
     monkeypatch.setattr(sample_module.SampleIndex, "search", search)
@@ -409,4 +516,4 @@ def test_umap_and_the_voters_search_run_on_one_blas_thread(monkeypatch: pytest.M
     rows = sample_rows(len(ids), 600, 3)
     with threadpool_limits(limits=2):
         build_sampled_landscape(ids, rows, vectors[rows], blocks_of(vectors), docs, MapParams().resolved(len(ids)), 3)
-    assert seen and all(threads == 1 for _, threads in seen)
+    assert ("openmp", 1) in seen and all(threads == 1 for _, threads in seen)

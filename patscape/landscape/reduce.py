@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -183,6 +184,26 @@ class SecondProcess:
             except Exception:  # the pool broke: compute here when asked
                 future = None
         return Pending(future, fn, args)
+
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once every job submitted so far is done (from whichever thread
+        finishes the last one), or at once when none is pending or there is no other process."""
+        pending = [f for f in self._futures if not f.done()]
+        if self._pool is None or not pending:
+            callback()
+            return
+        left = [len(pending)]
+        lock = threading.Lock()
+
+        def one_done(_: Future[Any]) -> None:
+            with lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                callback()
+
+        for future in pending:
+            future.add_done_callback(one_done)
 
     def close(self) -> None:
         """End the other process: at once when its work is done (it is not left behind this

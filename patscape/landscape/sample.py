@@ -7,18 +7,21 @@ every other document is placed by ``PLACE_NEIGHBOURS`` of its nearest sample doc
 through an IVF index of the sample, exact below ``INDEX_FROM``, and corrected for hubness):
 its topic is their similarity-weighted vote, its 2-D position the similarity-weighted mean of
 those neighbours in that topic. The nearest sample documents do not depend on the topics: they
-are searched while a second process clusters the too-large topics again. Vectors are read block
-by block, so only the sample, one block and each placed document's voters (40 bytes) are in
-memory; labels are computed on the sample's texts, sizes, codes, languages, evolution,
-centroids and metrics on every document.
+are searched while a second process clusters the too-large topics again, and on every core once
+it is done. Vectors are read block by block, so only the sample, a few blocks and each placed
+document's voters (40 bytes) are in memory; labels are computed on the sample's texts, sizes,
+codes, languages, evolution, centroids and metrics on every document.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -203,6 +206,54 @@ def place(
     return labels, raw, xy.astype(np.float32)
 
 
+def available_cores() -> int:
+    """Cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def search_voters(
+    index: SampleIndex,
+    hub: NDArray[np.float32],
+    blocks: Iterable[tuple[int, int, NDArray[np.float32]]],
+    rest: NDArray[np.int64],
+    candidates: int,
+    out: tuple[NDArray[np.int32], NDArray[np.float32]],
+    helper: SecondProcess,
+    threads: int | None = None,
+) -> None:
+    """Fill ``out`` (voters, their cosines) for the documents ``rest`` (sorted row numbers)
+    from ``blocks`` (``(start, stop, vectors)`` in row order), one block per task.
+
+    While ``helper``'s process is busy on a core, the search leaves that core to it; once the
+    process is idle, the search takes every core (``threads``, all by default). Each block is
+    searched on one thread with one thread of BLAS (the caller limits it) and OpenMP, so the
+    voters are the same however many threads ran and whenever the other process finished.
+    """
+    voters, similarities = out
+    k = voters.shape[1]
+    threads = threads or available_cores()
+    gate = threading.Semaphore(max(1, threads - 1))
+    helper.when_idle(gate.release)  # its core is free: one task more at a time
+
+    def task(lo: int, hi: int, rows: NDArray[np.float32]) -> None:
+        with gate:
+            voters[lo:hi], similarities[lo:hi] = choose_voters(*index.search(rows, candidates), hub, k)
+
+    def one_openmp_thread() -> None:  # OpenMP's limit is per thread, BLAS's for the process
+        threadpool_limits(limits=1, user_api="openmp")
+
+    with ThreadPoolExecutor(max_workers=threads, initializer=one_openmp_thread) as pool:
+        queued: deque[Future[None]] = deque()
+        for start, stop, block in blocks:
+            lo, hi = np.searchsorted(rest, [start, stop])
+            if hi > lo:
+                queued.append(pool.submit(task, int(lo), int(hi), block[rest[lo:hi] - start]))
+            while len(queued) > 2 * threads:  # a few blocks read ahead, not the corpus
+                queued.popleft().result()
+        for future in queued:
+            future.result()
+
+
 def _checked(
     blocks: Callable[[], Iterable[tuple[int, NDArray[np.float32]]]], n: int
 ) -> Iterator[tuple[int, int, NDArray[np.float32]]]:
@@ -264,20 +315,15 @@ def build_sampled_landscape(
     similarities = np.empty((len(rest), k), dtype=np.float32)
 
     def search(knn: tuple[NDArray[np.int64], NDArray[np.float32]]) -> None:
-        # one thread for BLAS and OpenMP (faiss): the second process clusters on the other
-        # core meanwhile, and pools of 2 threads spinning against a busy core made the search
-        # of 32,768 documents against a 30,000 x 1024 sample take 6.1 s instead of 3.5 s (3.2 s
-        # alone, 3.0 s with 2 threads). Threaded products also round differently in the last
-        # bit, which changes a tie now and then: one thread gives the same voters on any machine.
+        # one thread of BLAS and OpenMP (faiss) per search: pools of 2 threads spinning against
+        # the second process's busy core made the search of 32,768 documents against a
+        # 30,000 x 1024 sample take 6.1 s instead of 3.5 s (3.2 s alone, 3.0 s with 2 threads).
+        # Threaded products also round differently in the last bit, which changes a tie now and
+        # then: one thread per block gives the same voters on any machine.
         with threadpool_limits(limits=1):
             index = SampleIndex(sample, seed)
-            hub = hubness(knn[1])
-            for start, stop, block in _checked(blocks, n):
-                lo, hi = np.searchsorted(rest, [start, stop])
-                if hi > lo:
-                    voters[lo:hi], similarities[lo:hi] = choose_voters(
-                        *index.search(block[rest[lo:hi] - start], candidates), hub, k
-                    )
+            search_voters(index, hubness(knn[1]), _checked(blocks, n), rest, candidates,
+                          (voters, similarities), helper)
 
     with second_process(helper, size) as helper:
         # the labels' keyword counts depend on the texts only: counted while this process clusters
