@@ -226,8 +226,8 @@ def search_voters(
 
     While ``helper``'s process is busy on a core, the search leaves that core to it; once the
     process is idle, the search takes every core (``threads``, all by default). Each block is
-    searched on one thread with one thread of BLAS (the caller limits it) and OpenMP, so the
-    voters are the same however many threads ran and whenever the other process finished.
+    searched on one thread with one thread of BLAS and OpenMP, so the voters are the same
+    however many threads ran and whenever the other process finished.
     """
     voters, similarities = out
     k = voters.shape[1]
@@ -242,7 +242,8 @@ def search_voters(
     def one_openmp_thread() -> None:  # OpenMP's limit is per thread, BLAS's for the process
         threadpool_limits(limits=1, user_api="openmp")
 
-    with ThreadPoolExecutor(max_workers=threads, initializer=one_openmp_thread) as pool:
+    with threadpool_limits(limits=1, user_api="blas"), \
+            ThreadPoolExecutor(max_workers=threads, initializer=one_openmp_thread) as pool:
         queued: deque[Future[None]] = deque()
         for start, stop, block in blocks:
             lo, hi = np.searchsorted(rest, [start, stop])
