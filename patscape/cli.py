@@ -333,7 +333,7 @@ def import_vectors(store: str, file: str, model: str, id_column: str, vector_col
         update, close = _progress(0, "vec", "import")
         try:
             report = run_import(db, file, model, id_column=id_column, vector_column=vector_column, ids_path=ids_path,
-                                progress=update)
+                                progress=update, on_notice=lambda m: click.echo(f"note: {m}", err=True))
         finally:
             close()
     skipped = {"unknown ids": report.unknown_ids, "repeated ids": report.repeated_ids,

@@ -52,11 +52,13 @@ def import_vectors(
     vector_column: str = "vector",
     ids_path: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> ImportReport:
     """Store the vectors of ``path`` as the space of ``model`` (the name queries will use).
 
     Rows whose id is not in the store, or that repeat an id, hold NaN/inf, are all zero or have
     another dimension are skipped and counted; the first dimension seen is the space's.
+    ``on_notice`` receives one-line notices about the vector files written beside the store.
     """
     path = Path(path)
     if not path.is_file():
@@ -110,7 +112,7 @@ def import_vectors(
     store.mark_complete(space.key)
     from .pipeline import sync_vector_files
 
-    sync_vector_files(store, space.key)
+    sync_vector_files(store, space.key, on_notice)
     report.space = store.get_space(space.key)
     report.missing = store.space_progress(report.space).missing
     return report

@@ -325,6 +325,45 @@ def test_index_command_builds_the_index_and_search_uses_it(built: tuple[Store, s
     assert recall([(i, 0.0) for i in found], truth) >= 0.9
 
 
+def test_files_that_outgrow_a_quarter_of_the_memory_bring_a_word_about_float16(
+    built: tuple[Store, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    store, key = built
+    files = SpaceVectors.open(store, store.get_space(key), sync=False)
+    size = files.docs.path.stat().st_size  # float32 files, no index yet (below the threshold)
+    assert files.dtype == "float32" and not files.docs.index_path.exists()
+    monkeypatch.setattr(disk, "physical_memory", lambda: 4 * size)
+    assert files.memory_advice() is None  # exactly a quarter: no word
+    monkeypatch.setattr(disk, "physical_memory", lambda: 4 * size - 4)
+    advice = files.memory_advice()
+    assert advice is not None and f"patscape index {store.path} --dtype float16" in advice
+
+    # the index makes the files larger: said when it is built, by `index` and by `import-vectors`
+    monkeypatch.setattr(disk, "physical_memory", lambda: 8 * size)
+    code, _, err = patscape(capsys, "index", str(store.path), "--threshold", "1000")
+    assert code == 0, err
+    files = SpaceVectors.open(store, store.get_space(key), sync=False)
+    total = sum(p.stat().st_size for p in (files.docs.path, files.docs.index_path))
+    assert total > 2 * size
+    assert f"note: the vector files and ANN index of {key} take {total / 1e9:.1f} GB" in err
+    assert "--dtype float16" in err
+    code, _, err = patscape(capsys, "index", str(store.path), "--dtype", "float16", "--threshold", "1000")
+    files = SpaceVectors.open(store, store.get_space(key), sync=False)
+    assert code == 0 and files.dtype == "float16" and files.docs.index_rows == N
+    assert "--dtype float16" not in err  # float16 already: no word
+    monkeypatch.setattr(disk, "physical_memory", lambda: None)  # the system does not say
+    code, _, err = patscape(capsys, "index", str(store.path), "--rebuild", "--ann", "--dtype", "float32")
+    assert code == 0 and "--dtype float16" not in err
+
+    monkeypatch.setattr(disk, "physical_memory", lambda: 8 * size)
+    monkeypatch.setenv("PATSCAPE_ANN_THRESHOLD", "1000")
+    np.save(tmp_path / "again.npy", clustered(N, DIMS, 7))
+    code, _, err = patscape(capsys, "import-vectors", str(store.path), str(tmp_path / "again.npy"),
+                            "--ids", str(tmp_path / "ids.txt"), "--model", "elsewhere:48")
+    assert code == 0, err
+    assert "note: the vector files and ANN index of" in err and "--dtype float16" in err
+
+
 def test_an_index_of_an_earlier_version_is_named_and_rebuilt_on_request(
     built: tuple[Store, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
