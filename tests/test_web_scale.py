@@ -59,6 +59,10 @@ def synthetic_points(n: int = N, topics: int = TOPICS, seed: int = 5) -> tuple[n
     return np.round(np.concatenate(xy)[order], 4), clusters[order].astype(np.int64)
 
 
+def topic_label(t: int) -> str:
+    return f"{WORDS[t % len(WORDS)]} \u00b7 {WORDS[(t * 3 + 1) % len(WORDS)]} {t}"
+
+
 def build_store(path: Path, n: int = N) -> Path:
     """A store of ``n`` documents and one run placing them (with topics, years and links)."""
     xy, clusters = synthetic_points(n)
@@ -84,7 +88,7 @@ def build_store(path: Path, n: int = N) -> Path:
             members = clusters == t
             per_year = {str(y): int(k) for y, k in zip(*np.unique(years[members], return_counts=True))}
             first = np.flatnonzero(members)[:4]
-            topics.append((t, f"{WORDS[t % len(WORDS)]} \u00b7 {WORDS[(t * 3 + 1) % len(WORDS)]} {t}", int(members.sum()), {
+            topics.append((t, topic_label(t), int(members.sum()), {
                 "keywords": {"en": [[WORDS[t % len(WORDS)], 0.3], [WORDS[(t * 3 + 1) % len(WORDS)], 0.2]]},
                 "codes": {"cpc": [[f"H0{t % 9 + 1}M", 0.6]]},
                 "representatives": [{"id": f"SYN-{i:06d}", "title": ""} for i in first],
@@ -154,10 +158,6 @@ PIXEL = """(id) => {
   for (const t of gd.data) { if (t.meta !== 'points') continue; const i = t.customdata.indexOf(id);
     if (i >= 0) return {x: box.left + xa._offset + xa.l2p(t.x[i]), y: box.top + ya._offset + ya.l2p(t.y[i])}; }
   return null; }"""
-
-
-def topic_label(t: int) -> str:
-    return f"{WORDS[t % len(WORDS)]} \u00b7 {WORDS[(t * 3 + 1) % len(WORDS)]} {t}"
 
 
 def open_map(page: Any, url: str, ready: str) -> float:
