@@ -32,7 +32,8 @@ os.environ.setdefault("PATSCAPE_NO_PROGRESS", "1")
 
 from patscape.embed import load_embedder  # noqa: E402
 from patscape.landscape.metrics import run_metrics  # noqa: E402
-from patscape.pipeline import build_map, document_text, embed, ingest  # noqa: E402
+from patscape.pipeline import build_map, embed, ingest  # noqa: E402
+from patscape.spaces import document_text  # noqa: E402
 from patscape.store import Store  # noqa: E402
 
 

@@ -43,8 +43,9 @@ os.environ.setdefault("PATSCAPE_NO_PROGRESS", "1")
 
 from patscape.embed import load_embedder  # noqa: E402
 from patscape.landscape.label import subclass  # noqa: E402
-from patscape.pipeline import PassageParams, build_map, document_text, embed, ingest  # noqa: E402
+from patscape.pipeline import build_map, embed, ingest  # noqa: E402
 from patscape.search import best_passage_per_document  # noqa: E402
+from patscape.spaces import PassageParams, document_text  # noqa: E402
 from patscape.store import Store  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"

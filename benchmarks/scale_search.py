@@ -42,7 +42,7 @@ def worker_search(store_path: str, queries: int, seed: int) -> None:
     """In a fresh process: queries through the index and by exact scan; prints JSON."""
     sys.path.insert(0, str(REPO))
     from patscape.filters import SearchFilter
-    from patscape.pipeline import pick_space
+    from patscape.spaces import pick_space
     from patscape.store import Store
     from patscape.vectors.disk import SpaceVectors
 
@@ -95,7 +95,7 @@ def worker_search(store_path: str, queries: int, seed: int) -> None:
 
 def worker_load(store_path: str) -> None:
     sys.path.insert(0, str(REPO))
-    from patscape.pipeline import pick_space
+    from patscape.spaces import pick_space
     from patscape.store import Store
 
     store = Store(store_path, create=False)

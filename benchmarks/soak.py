@@ -27,7 +27,7 @@ Not part of the test run. Everything runs on this machine, on loopback, in real 
    is stopped (SIGTERM).
 4. The store is checked with the server stopped: ``Store.check()`` all zero, every document has
    exactly one vector of its current text in the default space
-   (``patscape.pipeline.pick_space``), nothing left in ``STORE/uploads/``.
+   (``patscape.spaces.pick_space``), nothing left in ``STORE/uploads/``.
 
 A readable report is printed and the figures go to ``--out`` (JSON). Exit code 0 when nothing
 failed (no 5xx, no transport error, no failed job, no CLI failure, a consistent store), else 1.
@@ -462,7 +462,10 @@ def final_check(store_path: Path, expected: list[dict[str, Any]]) -> dict[str, A
     for r in expected:
         twins.setdefault((r.get("title") or "", r.get("abstract") or ""), set()).add(r["id"])
     sys.path.insert(0, str(CODE[0] if CODE else REPO))
-    from patscape.pipeline import pick_space
+    try:
+        from patscape.spaces import pick_space
+    except ImportError:  # a checkout from before patscape.spaces
+        from patscape.pipeline import pick_space
     from patscape.store import Store
 
     with Store(store_path, create=False) as store:

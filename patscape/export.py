@@ -12,6 +12,7 @@ import numpy as np
 from .errors import InputError
 from .landscape.graph import landscape_graph
 from .landscape.neighbours import nearest_neighbours
+from .report import write_report
 from .store import Store
 
 Format = Literal["csv", "parquet", "json", "graphml", "html"]
@@ -76,8 +77,6 @@ def export_run(store: Store, fmt: str, out: str | Path, run_id: int | None = Non
     elif fmt == "graphml":
         _write_graphml(store, view, out)
     else:
-        from .report import write_report
-
         write_report(view, out)
     return out
 

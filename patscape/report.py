@@ -41,6 +41,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from . import __version__
+
 __all__ = ["render_report", "write_report", "read_embedded_data"]
 
 #: Maps with more points than this are drawn with WebGL (and plotly's strict build); ``web/map.js``
@@ -180,7 +182,6 @@ def render_report(data: dict) -> str:
     "y", "date", "lang"}`` dicts (cluster -1 is an outlier), or the same as a dict of columns.
     NaN and infinite numbers are written as null.
     """
-    from . import __version__
 
     if not isinstance(data, Mapping):
         raise TypeError("report data must be a dict")

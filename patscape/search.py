@@ -12,6 +12,7 @@ from .embed import Embedder, load_embedder
 from .errors import InputError, NotFoundError
 from .records import Evidence, Hit, summary_text
 from .filters import SearchFilter
+from .spaces import pick_space
 from .store import Space, Store, StoredPassages
 from .vectors import VectorSource
 from .vectors.disk import PassageHit, SpaceVectors
@@ -65,8 +66,6 @@ def search(
     evidence: dict[str, Evidence] = {}
     if mode in ("vector", "hybrid"):
         if space is None:
-            from .pipeline import pick_space
-
             space = pick_space(store)
         vector_hits, evidence = _vector_search(store, space, query, like, embedder, where, candidates, vectors)
     keyword_hits: list[tuple[str, float]] = []

@@ -20,7 +20,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import InputError
+from .spaces import model_slug
 from .store import Space, Store, VectorRow
+from .vectors.sync import sync_vector_files
 
 BATCH = 4096
 
@@ -71,7 +73,7 @@ def import_vectors(
     source = hashlib.sha256(f"{model}\n{dims}".encode()).hexdigest()[:10]
     params = {"task": "document", "imported": {"file": str(path.resolve()), "id_column": id_column,
                                                "vector_column": vector_column}, "fields": [], "loader": {}}
-    space = Space(f"imported-{_slug(model)}-{dims}-{source}", model, f"imported:{source}", dims, params)
+    space = Space(f"imported-{model_slug(model)}-{dims}-{source}", model, f"imported:{source}", dims, params)
     store.ensure_space(space)
     report = ImportReport(store.get_space(space.key))
     seen: set[str] = set()
@@ -110,8 +112,6 @@ def import_vectors(
         if progress:
             progress(len(ids))
     store.mark_complete(space.key)
-    from .pipeline import sync_vector_files
-
     sync_vector_files(store, space.key, on_notice)
     report.space = store.get_space(space.key)
     report.missing = store.space_progress(report.space).missing
@@ -182,9 +182,3 @@ def _npy(path: Path, ids_path: Path) -> Iterator[tuple[list[str], NDArray[np.flo
         raise InputError(f"{ids_path}: {len(ids)} ids for {matrix.shape[0]} vectors in {path}")
     for start in range(0, len(ids), BATCH):
         yield ids[start : start + BATCH], np.asarray(matrix[start : start + BATCH], dtype=np.float32)
-
-
-def _slug(name: str) -> str:
-    from .pipeline import _slug as slug
-
-    return slug(name)

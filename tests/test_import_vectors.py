@@ -28,7 +28,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def vectors_of(work: Path, store: Path) -> tuple[list[str], np.ndarray]:
     """What a remote job would produce: hash:256 vectors of the same texts, unnormalised."""
     from patscape.embed import load_embedder
-    from patscape.pipeline import document_text
+    from patscape.spaces import document_text
     from patscape.store import Store
 
     with Store(store, create=False) as db:

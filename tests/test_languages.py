@@ -138,7 +138,7 @@ def test_phrases_are_shown_as_each_language_writes_them() -> None:
 
 
 def test_japanese_does_not_go_through_jieba(monkeypatch: pytest.MonkeyPatch) -> None:
-    import patscape.text as text
+    import patscape.text.segment as text
 
     def refuse():  # type: ignore[no-untyped-def]
         raise AssertionError("jieba read Japanese text")

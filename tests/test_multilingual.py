@@ -12,8 +12,9 @@ import pytest
 
 from patscape.cli import main
 from patscape.embed import load_embedder
-from patscape.pipeline import PassageParams, build_map, default_model, embed, ingest
+from patscape.pipeline import build_map, embed, ingest
 from patscape.search import search
+from patscape.spaces import PassageParams, default_model
 from patscape.store import Store
 
 from .conftest import REPO, write_jsonl

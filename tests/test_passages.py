@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from patscape.embed.hashing import HashingEmbedder
-from patscape.pipeline import PassageParams, embed, ingest
+from patscape.pipeline import embed, ingest
 from patscape.search import _fuse, search
+from patscape.spaces import PassageParams
 from patscape.store import Store, quantize
 
 from .conftest import REPO, write_jsonl
@@ -153,7 +154,7 @@ def test_like_in_hybrid_mode_fuses_the_keyword_ranking(slice_store: Store) -> No
 
 
 def test_evidence_only_where_a_passage_ranks_the_patent(fulltext_store: Store) -> None:
-    from patscape.pipeline import document_text
+    from patscape.spaces import document_text
 
     model = HashingEmbedder(512, max_tokens=4096)
     embed(fulltext_store, model, passages=PassageParams(window=64, overlap=8))

@@ -11,9 +11,10 @@ import pytest
 from patscape.embed.hashing import HashingEmbedder
 from patscape.errors import NotFoundError
 from patscape.export import export_run, run_view
-from patscape.pipeline import build_map, document_text, embed, ingest
+from patscape.pipeline import build_map, embed, ingest
 from patscape.records import Document
 from patscape.search import search
+from patscape.spaces import document_text
 from patscape.store import Store
 
 from .conftest import write_jsonl

@@ -9,6 +9,8 @@ import fcntl
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +19,9 @@ import pytest
 from patscape.filters import SearchFilter
 from patscape.records import Document
 from patscape.store import Store, VectorRow
-from patscape.vectors import disk
+from patscape.vectors import hnsw, memory
 from patscape.vectors.disk import SpaceVectors
+from patscape.vectors.state import MaskCache
 from patscape.vectors_io import import_vectors
 
 N, DIMS, TOPICS = 3000, 48, 25
@@ -133,7 +136,7 @@ def test_ann_index_finds_the_exact_neighbours_with_and_without_filters(built: tu
     assert files.docs is not None and files.docs.index is not None and files.docs.index_rows == N
     exact_recall, filtered_recall = [], []
     # filters letting more than this through walk the graph with a bitmap instead of a scan
-    monkeypatch.setattr(disk, "EXACT_FILTERED", 100)
+    monkeypatch.setattr(hnsw, "EXACT_FILTERED", 100)
     for target in queries(40):
         exact_recall.append(recall(files.nearest(target, 10), brute(store, key, target, 10)))
         for where in (FILTERS[0], FILTERS[2]):
@@ -249,7 +252,7 @@ def test_a_reader_answers_while_another_process_holds_the_files(built: tuple[Sto
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         changed = [f"D{i:05d}" for i in range(100, 130)]
         new = replace_vectors(store, key, changed, seed=13)
-        from patscape.pipeline import sync_vector_files
+        from patscape.vectors.sync import sync_vector_files
 
         sync_vector_files(store, key)  # skipped: the files are held
         reader = SpaceVectors.open(store, space)
@@ -332,14 +335,14 @@ def test_files_that_outgrow_a_quarter_of_the_memory_bring_a_word_about_float16(
     files = SpaceVectors.open(store, store.get_space(key), sync=False)
     size = files.docs.path.stat().st_size  # float32 files, no index yet (below the threshold)
     assert files.dtype == "float32" and not files.docs.index_path.exists()
-    monkeypatch.setattr(disk, "physical_memory", lambda: 4 * size)
+    monkeypatch.setattr(memory, "physical_memory", lambda: 4 * size)
     assert files.memory_advice() is None  # exactly a quarter: no word
-    monkeypatch.setattr(disk, "physical_memory", lambda: 4 * size - 4)
+    monkeypatch.setattr(memory, "physical_memory", lambda: 4 * size - 4)
     advice = files.memory_advice()
     assert advice is not None and f"patscape index {store.path} --dtype float16" in advice
 
     # the index makes the files larger: said when it is built, by `index` and by `import-vectors`
-    monkeypatch.setattr(disk, "physical_memory", lambda: 8 * size)
+    monkeypatch.setattr(memory, "physical_memory", lambda: 8 * size)
     code, _, err = patscape(capsys, "index", str(store.path), "--threshold", "1000")
     assert code == 0, err
     files = SpaceVectors.open(store, store.get_space(key), sync=False)
@@ -351,11 +354,11 @@ def test_files_that_outgrow_a_quarter_of_the_memory_bring_a_word_about_float16(
     files = SpaceVectors.open(store, store.get_space(key), sync=False)
     assert code == 0 and files.dtype == "float16" and files.docs.index_rows == N
     assert "--dtype float16" not in err  # float16 already: no word
-    monkeypatch.setattr(disk, "physical_memory", lambda: None)  # the system does not say
+    monkeypatch.setattr(memory, "physical_memory", lambda: None)  # the system does not say
     code, _, err = patscape(capsys, "index", str(store.path), "--rebuild", "--ann", "--dtype", "float32")
     assert code == 0 and "--dtype float16" not in err
 
-    monkeypatch.setattr(disk, "physical_memory", lambda: 8 * size)
+    monkeypatch.setattr(memory, "physical_memory", lambda: 8 * size)
     monkeypatch.setenv("PATSCAPE_ANN_THRESHOLD", "1000")
     np.save(tmp_path / "again.npy", clustered(N, DIMS, 7))
     code, _, err = patscape(capsys, "import-vectors", str(store.path), str(tmp_path / "again.npy"),
@@ -368,24 +371,137 @@ def test_an_index_of_an_earlier_version_is_named_and_rebuilt_on_request(
     built: tuple[Store, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, key = built
-    monkeypatch.setattr(disk, "HNSW_M", 16)  # the settings of an earlier version
-    monkeypatch.setattr(disk, "HNSW_EF_CONSTRUCTION", 128)
+    monkeypatch.setattr(hnsw, "HNSW_M", 16)  # the settings of an earlier version
+    monkeypatch.setattr(hnsw, "HNSW_EF_CONSTRUCTION", 128)
     code, _, err = patscape(capsys, "index", str(store.path), "--threshold", "1000")
     assert code == 0 and "note: the ANN index" not in err  # built with today's settings: nothing to say
     monkeypatch.undo()
-    assert disk.index_m(SpaceVectors.open(store, store.get_space(key)).docs.index) == 16
+    assert hnsw.index_m(SpaceVectors.open(store, store.get_space(key)).docs.index) == 16
     code, _, err = patscape(capsys, "index", str(store.path), "--threshold", "1000")
     assert code == 0 and "built by an earlier version (M 16)" in err and "--rebuild --ann" in err
     code, out, err = patscape(capsys, "index", str(store.path), "--rebuild", "--ann")
     assert code == 0 and "rewritten" in out and "note: the ANN index" not in err
     files = SpaceVectors.open(store, store.get_space(key))
-    assert disk.index_m(files.docs.index) == disk.HNSW_M == 48 and files.docs.index_rows == N
+    assert hnsw.index_m(files.docs.index) == hnsw.HNSW_M == 48 and files.docs.index_rows == N
 
 
 def test_search_effort_grows_with_the_index_and_the_environment_overrides_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PATSCAPE_ANN_EF", raising=False)
-    assert disk.ef_search(10, 50_000) == 256 and disk.ef_search(10, 250_000) == 256
-    assert disk.ef_search(10, 1_000_000) == 512 and disk.ef_search(10, 4_000_000) == 1024
-    assert disk.ef_search(400, 100_000) == 800  # never below twice the answers asked for
+    assert hnsw.ef_search(10, 50_000) == 256 and hnsw.ef_search(10, 250_000) == 256
+    assert hnsw.ef_search(10, 1_000_000) == 512 and hnsw.ef_search(10, 4_000_000) == 1024
+    assert hnsw.ef_search(400, 100_000) == 800  # never below twice the answers asked for
     monkeypatch.setenv("PATSCAPE_ANN_EF", "64")
-    assert disk.ef_search(10, 1_000_000) == 64
+    assert hnsw.ef_search(10, 1_000_000) == 64
+
+
+def test_threads_sharing_one_state_never_drop_the_same_filter_mask_twice(built: tuple[Store, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server's threads each open their own SpaceVectors (on their own store connection), and
+    share the state of the files they map, filter masks included. When two threads missed a
+    filter on a full mask cache at once, both could pick the same oldest mask to drop, and the
+    one dropping it second failed (KeyError). Here the first thread waits inside the cache, with its oldest mask
+    picked, until the second has either searched (then it dropped that same mask) or found the
+    cache's lock taken; both must then answer as a brute-force search does."""
+    store, key = built
+    files = SpaceVectors.open(store, store.get_space(key))
+    target = queries(1)[0]
+    wheres = [SearchFilter.parse(years=f"{year}-") for year in range(2006, 2008 + MaskCache.SIZE)]  # two more than it holds
+    for where in wheres[: MaskCache.SIZE]:  # a full cache
+        files.nearest(target, 10, where)
+    cache = files._masks
+    assert len(cache.masks) == MaskCache.SIZE
+    picked, go = threading.Event(), threading.Event()
+
+    class Masks(dict[tuple[str, SearchFilter], np.ndarray]):
+        first = True
+
+        def __iter__(self) -> Iterator[tuple[str, SearchFilter]]:
+            keys = list(super().__iter__())  # the oldest mask is picked here, then dropped
+            if Masks.first:
+                Masks.first = False
+                picked.set()
+                go.wait()
+            return iter(keys)
+
+    class Lock:
+        """The cache's lock, setting ``go`` when a thread finds it taken."""
+
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+
+        def __enter__(self) -> None:
+            if not self.lock.acquire(blocking=False):
+                go.set()
+                self.lock.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            self.lock.release()
+
+    monkeypatch.setattr(cache, "masks", Masks(cache.masks))
+    monkeypatch.setattr(cache, "lock", Lock())
+    found: dict[SearchFilter, list[tuple[str, float]]] = {}
+    errors: list[BaseException] = []
+
+    def search(where: SearchFilter, first: bool) -> None:
+        try:
+            if not first:
+                picked.wait()
+            with Store(store.path) as own:
+                mine = SpaceVectors.open(own, own.get_space(key), sync=False)
+                assert mine._masks is cache  # the same state of the files, the same masks
+                found[where] = mine.nearest(target, 10, where)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            (picked if first else go).set()  # never leave the other thread waiting
+
+    threads = [threading.Thread(target=search, args=(wheres[-2], True)), threading.Thread(target=search, args=(wheres[-1], False))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert len(found) == 2 and all(same(answer, brute(store, key, target, 10, where)) for where, answer in found.items())
+    assert len(cache.masks) == MaskCache.SIZE and set(wheres[-2:]) <= {where for _, where in cache.masks}
+
+
+def test_threads_searching_with_many_filters_while_another_brings_the_files_up_to_date(built: tuple[Store, str]) -> None:
+    """Requests of a server: threads searching with more filters than the mask cache holds, each
+    on its own store connection, while another thread brings the files up to date with vectors
+    already in the store. Every answer is the one a single thread gets."""
+    store, key = built
+    space = store.get_space(key)
+    changed = [f"D{i:05d}" for i in range(0, 600, 20)]
+    new = replace_vectors(store, key, changed, seed=17)  # the files are behind until the sync
+    wheres = [SearchFilter.parse(years=f"{year}-") for year in range(2008, 2009 + MaskCache.SIZE)] + FILTERS
+    targets = [new[0], queries(1)[0]]
+    single = SpaceVectors.open(store, space, sync=False)
+    expected = {(t, w): single.nearest(targets[t], 10, wheres[w]) for t in range(len(targets)) for w in range(len(wheres))}
+    assert all(same(answer, brute(store, key, targets[t], 10, wheres[w])) for (t, w), answer in expected.items())
+    wrong: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+
+    def search(shift: int) -> None:
+        try:
+            with Store(store.path) as own:
+                cases = list(expected)
+                for t, w in cases[shift:] + cases[:shift]:
+                    answer = SpaceVectors.open(own, own.get_space(key)).nearest(targets[t], 10, wheres[w])
+                    if not same(answer, expected[t, w]):
+                        wrong.append((t, w))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def sync() -> None:
+        try:
+            with Store(store.path) as own:
+                SpaceVectors(own, own.get_space(key)).sync()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=search, args=(shift,)) for shift in (0, 17, 34)] + [threading.Thread(target=sync)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and not wrong, (errors, wrong)
+    assert int(SpaceVectors.open(store, space, sync=False).meta["applied_seq"]) == store.vector_log_head(key)

@@ -7,6 +7,9 @@ from pathlib import Path
 import click
 
 from ..errors import InputError, MissingDependencyError
+from ..spaces import default_model
+from ..store import Store
+from . import create_app
 from .settings import LONG_INPUTS, Settings
 
 EPILOG = """\b
@@ -18,8 +21,8 @@ Examples:
 
 \b
 Clients:
-  OpenAI      base_url=http://127.0.0.1:8000/v1        model=minilm (or minilm:query)
-  Ollama      OLLAMA_BASE_URL=http://127.0.0.1:8000    model=minilm
+  OpenAI      base_url=http://127.0.0.1:8000/v1        model=use-multilingual (the store's model: GET /v1/models)
+  Ollama      OLLAMA_BASE_URL=http://127.0.0.1:8000    model=use-multilingual
 See docs/serving.md for Open WebUI, LangChain, LlamaIndex and Elasticsearch, and for who
 can reach which route ("Who can reach what").
 """
@@ -94,7 +97,6 @@ def serve(store: Path, model: str, host: str, port: int, api_key: str | None, ma
         import uvicorn
     except ImportError as exc:
         raise MissingDependencyError("uvicorn", "serve") from exc
-    from . import create_app
 
     app = create_app(settings)
     click.echo(f"patscape: serving {store} with {model} on http://{host}:{port}/ (model loading ...)", err=True)
@@ -122,9 +124,6 @@ def exposure_warning(host: str, has_key: bool, any_host: bool) -> str | None:
 def served_default(store: Path) -> str:
     """The model ``serve --model auto`` serves: that of the current map's space, else of the
     newest complete space, else the newest space's, else the corpus default."""
-    from ..pipeline import default_model
-    from ..store import Store
-
     with Store(store, create=False) as db:
         run = db.newest_run()
         if run is not None:

@@ -21,11 +21,12 @@ from typing import Any
 from ..embed import Embedder, load_embedder, resolve_alias
 from ..errors import NotFoundError
 from ..filters import SearchFilter
-from ..pipeline import pick_space
 from ..records import Hit
 from ..search import search as run_search
+from ..spaces import pick_space
 from ..store import RunInfo, Space, Store
 from ..text import display_phrase
+from ..vectors.milvus import open_vector_store  # imports pymilvus only when it opens one
 from .engine import Engine, SharedEmbedder
 from .schemas import corpus as schemas
 
@@ -302,8 +303,6 @@ def _open_vectors(uri: str | None) -> Any:
     """The vector store of ``serve --vector-store`` (opened once: a client per server), or None."""
     if not uri:
         return None
-    from ..vectors.milvus import open_vector_store
-
     return open_vector_store(uri)
 
 

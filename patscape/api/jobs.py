@@ -22,9 +22,11 @@ from typing import Any
 
 from ..errors import IncompleteSpaceError, NotFoundError, PatscapeError
 from ..ingest.limits import ReadLimits
-from ..pipeline import embed_into, pick_space
+from ..pipeline import embed as run_embed
+from ..pipeline import embed_into
 from ..pipeline import ingest as run_ingest
 from ..records import Problem
+from ..spaces import pick_space
 from ..store import Space, Store
 from . import placements as placing
 from .corpus import Corpus
@@ -276,8 +278,6 @@ class Jobs:
 
         if space is None:
             # No space yet: the served model, with its default options, makes the first one.
-            from ..pipeline import embed as run_embed
-
             report = run_embed(store, served, ids=job.documents, on_start=start, progress=progress)
         else:
             report = embed_into(store, space, self.corpus.embedder_for(space), ids=job.documents,

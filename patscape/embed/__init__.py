@@ -41,7 +41,7 @@ __all__ = [
     "resolve_alias",
 ]
 
-#: Chosen per corpus by :func:`patscape.pipeline.default_model`: all-MiniLM-L6-v2 for an
+#: Chosen per corpus by :func:`patscape.spaces.default_model`: all-MiniLM-L6-v2 for an
 #: English-only corpus, use-multilingual for any other.
 DEFAULT_MODEL = "auto"
 

@@ -36,7 +36,7 @@ COLUMNS: dict[str, Any] = {
     "n_tokens": np.int64, "truncated_tokens": np.int64, "passages": object, "error": object, "restarted": bool,
     "node": object,
 }
-#: The document fields the embedding reads (pipeline.TEXT_FIELDS and PASSAGE_FIELDS come from them).
+#: The document fields the embedding reads (spaces.TEXT_FIELDS and PASSAGE_FIELDS come from them).
 TEXT_COLUMNS = ("title", "abstract", "claims", "description", "text")
 
 

@@ -32,11 +32,14 @@ from threadpoolctl import threadpool_limits
 from ..chunking import normalize_rows
 from ..errors import CorpusTooSmallError
 from ..records import Document
+from .build import KeywordCounts, Landscape, assemble
 from .graph import topic_links
 from .label import _dominant_codes, label_topics
 from .metrics import run_metrics, silhouette_cosine
 from .neighbours import PROJECT_FROM, PROJECTED_DIMS, exact_knn, principal_basis
+from .params import MIN_DOCUMENTS, MapParams
 from .reduce import SecondProcess, second_process
+from .topics import fit_topics
 
 BLOCK = 8192
 #: A document outside the sample takes the topic of the similarity-weighted vote of this many
@@ -276,19 +279,17 @@ def build_sampled_landscape(
     sample: NDArray[np.float32],
     blocks: Callable[[], Iterable[tuple[int, NDArray[np.float32]]]],
     docs: Sequence[Document],
-    params: Any,
+    params: MapParams,
     seed: int = 42,
     on_stage: Callable[[str], None] | None = None,
     helper: SecondProcess | None = None,
-) -> Any:
+) -> Landscape:
     """The landscape of ``len(ids)`` documents fitted on ``sample`` (the vectors of ``rows``).
 
     ``blocks()`` yields ``(first row, vectors)`` for every row in order; ``params`` is a
     :class:`MapParams` resolved for the whole corpus; ``helper`` the second process to use (the
     caller's, already warmed up; one of its own when ``None``).
     """
-    from . import MIN_DOCUMENTS, KeywordCounts, assemble, fit_topics
-
     params.validate()
     n = len(ids)
     size = len(rows)

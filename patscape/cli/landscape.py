@@ -1,0 +1,126 @@
+"""The commands that build and write a landscape: ``map`` and ``export``."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import click
+
+from ..errors import InputError
+from ..export import export_run
+from ..landscape import MapParams
+from ..pipeline import build_map
+from ..spaces import pick_space
+from ..store import Store
+from ..vectors.milvus import export_to_milvus  # imports pymilvus only when it exports
+from .present import note, progress, run_summary
+
+
+# -- map ---------------------------------------------------------------------------------------
+@click.command("map")
+@click.argument("store", type=click.Path())
+@click.option("--space", default=None,
+              help="Embedding space key (default: the newest complete one; see `patscape info`). An incomplete "
+                   "space is used only when named here, on the documents it has.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed: same inputs and seed, same map.")
+@click.option("--min-cluster-size", type=int, default=None, help="Smallest topic (default: grows with the corpus).")
+@click.option("--min-samples", type=int, default=5, show_default=True, help="HDBSCAN density smoothing.")
+@click.option("--max-cluster-share", type=float, default=0.1, show_default=True,
+              help="A branch larger than this share of the corpus is split into its sub-topics where it has any.")
+@click.option("--components", type=int, default=5, show_default=True, help="UMAP dimensions that are clustered.")
+@click.option("--neighbors", type=int, default=30, show_default=True, help="UMAP neighbourhood size.")
+@click.option("--max-outliers", type=float, default=0.15, show_default=True,
+              help="Reassign outliers by neighbour vote until at most this share is left.")
+@click.option("--no-reassign", is_flag=True, help="Keep every HDBSCAN outlier as an outlier.")
+@click.option("--label-lang", default=None,
+              help="Label topics in this language (ISO 639-1, e.g. zh) wherever a topic has documents in it; "
+                   "other topics keep their main language. Default: each topic's main language.")
+@click.option("--sample-above", type=int, default=None,
+              help="Above this many documents, fit on a random sample and place the rest by their nearest sample "
+                   "documents (default 60000; the run records it).")
+@click.option("--sample-size", type=int, default=None, help="Documents in that sample (default 30000).")
+def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None, min_samples: int,
+         max_cluster_share: float, components: int, neighbors: int, max_outliers: float,
+         no_reassign: bool, label_lang: str | None, sample_above: int | None, sample_size: int | None) -> None:
+    """Build a landscape: reduce (UMAP), cluster (HDBSCAN), label topics, measure; stored as a run.
+
+    \b
+    Examples:
+      patscape map corpus/
+      patscape map corpus/ --seed 7 --min-cluster-size 40
+      patscape map corpus/ --label-lang zh          # Chinese labels where a topic has Chinese patents
+    """
+    params = MapParams(
+        n_components=components, n_neighbors=neighbors, min_cluster_size=min_cluster_size, min_samples=min_samples,
+        max_cluster_share=max_cluster_share, reassign=not no_reassign, max_outlier_share=max_outliers,
+        label_lang=label_lang.lower() if label_lang else None,
+    )
+    sampling = {"sample_above": sample_above, "sample_size": sample_size}
+    params = dataclasses.replace(params, **{k: v for k, v in sampling.items() if v is not None})
+    try:
+        params.validate()
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    started = time.perf_counter()
+    with Store(store, create=False) as db:
+        run_id = build_map(db, space, params, seed, on_stage=lambda s: click.echo(f"  {s} ...", err=True) if s != "done" else None,
+                           on_notice=note)
+        run = db.get_run(run_id)
+    click.echo(f"run {run_id} built in {time.perf_counter() - started:.1f}s")
+    click.echo(run_summary(run.metrics))
+
+
+# -- export ------------------------------------------------------------------------------------
+@click.command()
+@click.argument("store", type=click.Path())
+@click.option("--run", "run_id", type=int, default=None, help="Run id (default: the newest).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json", "graphml", "html", "milvus"]), required=True)
+@click.option("--out", default=None, type=click.Path(), help="File to write (every format but milvus).")
+@click.option("--uri", default=None, help="milvus: where to write: PATH.db (Milvus Lite), milvus://HOST:PORT (a server).")
+@click.option("--collection", default=None, help="milvus: the collection (default: patscape_ and the space key).")
+@click.option("--space", default=None, help="milvus: the space to export (default: --run's if given, else the newest complete).")
+@click.option("--replace", is_flag=True, help="milvus: overwrite the collection if it exists.")
+def export(store: str, run_id: int | None, fmt: str, out: str | None, uri: str | None, collection: str | None,
+           space: str | None, replace: bool) -> None:
+    """Write a run as CSV/Parquet (id, cluster, label, x, y, ...), JSON, GraphML or an HTML report,
+    or a space's document vectors to Milvus (for `search --vector-store`).
+
+    The HTML report is one self-contained file that works offline: the map, the topic table and
+    the evolution of topics per year.
+
+    \b
+    Examples:
+      patscape export corpus/ --format html --out landscape.html
+      patscape export corpus/ --run 2 --format parquet --out topics.parquet
+      patscape export corpus/ --format milvus --uri out/landscape.db
+      patscape export corpus/ --format milvus --uri milvus://milvus.internal:19530 --replace
+    """
+    if fmt == "milvus":
+        _export_milvus(store, run_id, uri, collection, space, replace)
+        return
+    if out is None:
+        raise InputError(f"--format {fmt} needs --out FILE")
+    with Store(store, create=False) as db:
+        path = export_run(db, fmt, out, run_id)
+    click.echo(f"wrote {path.resolve()}")
+
+
+def _export_milvus(store: str, run_id: int | None, uri: str | None, collection: str | None, space: str | None,
+                   replace: bool) -> None:
+    if not uri:
+        raise InputError("--format milvus needs --uri (PATH.db for Milvus Lite, milvus://HOST:PORT for a server)")
+    with Store(store, create=False) as db:
+        if space is None and run_id is not None:
+            space = db.get_run(run_id).space
+        chosen = pick_space(db, space)
+        update, close = progress(db.count_vectors(chosen.key), "vec", "export")
+        try:
+            report = export_to_milvus(db, chosen, uri, collection, replace=replace, progress=update)
+        finally:
+            close()
+    click.echo(f"exported {report.vectors} vectors ({report.dims} dims, {report.space}) to {report.target}, collection "
+               f"{report.collection} ({report.rows} rows, {report.index} index{', replaced' if report.replaced else ''}) "
+               f"in {report.seconds:.1f} s")
+    if report.prefixes_cut:
+        note(f"{report.prefixes_cut} documents have more than 4096 code prefixes; the longest were left out")

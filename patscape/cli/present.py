@@ -1,0 +1,64 @@
+"""What the commands print beyond their own summary line: progress bars, skipped records,
+notes, the one-line summary of a map run, and JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import click
+
+
+def progress(total: int, unit: str, desc: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """A progress bar on stderr (none when ``PATSCAPE_NO_PROGRESS=1``): its update and close."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
+               disable=os.environ.get("PATSCAPE_NO_PROGRESS") == "1")
+    return bar.update, bar.close
+
+
+def echo_problem(problem: Any) -> None:
+    click.echo(f"{'warning' if getattr(problem, 'kept', False) else 'skipped'}: {problem}", err=True)
+
+
+def note(message: str) -> None:
+    click.echo(f"note: {message}", err=True)
+
+
+def echo_json(value: Any) -> None:
+    """``value`` as one indented JSON document."""
+    click.echo(json.dumps(value, ensure_ascii=False, indent=1))
+
+
+def echo_json_lines(rows: Iterable[Any]) -> None:
+    """One JSON object per line."""
+    for row in rows:
+        click.echo(json.dumps(row, ensure_ascii=False))
+
+
+def run_summary(m: dict[str, Any]) -> str:
+    parts = [f"{m['topics']} topics", f"{m['outlier_share']:.1%} outliers (before reassignment {m['outlier_share_before_reassignment']:.1%})"]
+    if m.get("silhouette_cosine") is not None:
+        parts.append(f"silhouette {m['silhouette_cosine']:.3f}")
+    for key in ("cpc_subclass", "ipc_subclass"):
+        agreement = m.get("code_agreement", {}).get(key) or {}
+        clustered, after = agreement.get("clustered"), agreement.get("after_reassignment")
+        if clustered and after:
+            parts.append(f"ARI {key.replace('_', ' ')} {clustered['ari']:.3f} (after reassignment {after['ari']:.3f})")
+    if "landscape_f1_mean" in m:
+        parts.append(f"landscape F1 {m['landscape_f1_mean']:.3f}")
+    mix = m.get("language_mix", {})
+    if len(mix.get("corpus_languages", {})) > 1:
+        parts.append(f"{mix.get('mixed_topics', 0)} topics mix languages")
+    per_language = []
+    for lang, entry in (m.get("code_agreement_by_language") or {}).items():
+        ipc = (entry.get("ipc_subclass") or {}).get("clustered")
+        if ipc:
+            per_language.append(f"{lang} {ipc['nmi']:.2f}")
+    if per_language:
+        parts.append("NMI ipc subclass by language: " + ", ".join(per_language))
+    return "; ".join(parts)

@@ -1,0 +1,69 @@
+"""``patscape search``: similar patents to a text or to a document."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from ..filters import SearchFilter
+from ..search import search as run_search
+from ..spaces import pick_space, space_notice
+from ..store import Store
+from ..vectors.milvus import open_vector_store  # imports pymilvus only when it opens one
+from .present import echo_json_lines, note
+
+
+@click.command()
+@click.argument("store", type=click.Path())
+@click.argument("query", required=False)
+@click.option("--like", default=None, help="Find patents similar to this document id instead.")
+@click.option("-k", "--k", "k", type=int, default=10, show_default=True, help="Number of results.")
+@click.option("--lang", default=None, help="Only documents in this language (e.g. en, zh).")
+@click.option("--years", default=None, help="Only documents dated in these years: 2018-2023, 2018-, -2015 or 2020.")
+@click.option("--cpc", default=None, help="Only documents with a CPC or IPC code starting so (H01M, H01M10, H01M10/052).")
+@click.option("--mode", type=click.Choice(["vector", "keyword", "hybrid"]), default="vector", show_default=True)
+@click.option("--space", default=None,
+              help="Embedding space key (default: the newest complete one); an incomplete space only when named.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON lines.")
+@click.option("--vector-store", default=None, metavar="URI",
+              help="Rank by the document vectors exported there (default: the space of its collection): "
+                   "milvus:PATH.db?collection=NAME (Milvus Lite) or milvus://HOST:PORT?collection=NAME.")
+def search(store: str, query: str | None, like: str | None, k: int, lang: str | None, years: str | None,
+           cpc: str | None, mode: str, space: str | None, as_json: bool, vector_store: str | None) -> None:
+    """Similar patents to a QUERY text or to a document (--like ID); prior-art style.
+
+    \b
+    Examples:
+      patscape search corpus/ "buoyancy engine for an underwater glider"
+      patscape search corpus/ --like US-8611015-B2 -k 20
+      patscape search corpus/ "卫星姿态控制" --lang en     # a Chinese query, English answers
+      patscape search corpus/ "a paragraph copied from a specification"   # ranked by best passage
+      patscape search corpus/ "solid electrolyte" --years 2018- --cpc H01M10
+    """
+    where = SearchFilter.parse(lang=lang, years=years, cpc=cpc)
+
+    with Store(store, create=False) as db:
+        vectors = None
+        if vector_store and mode != "keyword":
+            vectors = open_vector_store(vector_store)
+        chosen = pick_space(db, space or (vectors.space_key if vectors else None)) if mode != "keyword" else None
+        if vectors is not None and chosen is not None:
+            vectors.check_space(chosen)
+        if chosen is not None:
+            notice = space_notice(db, chosen)[1]
+            if notice:
+                note(notice)
+        hits = run_search(db, query, like=like, k=k, where=where, mode=mode, space=chosen,  # type: ignore[arg-type]
+                          vectors=vectors)
+    if as_json:
+        echo_json_lines(dataclasses.asdict(hit) for hit in hits)
+        return
+    if not hits:
+        click.echo("no results")
+    for rank, hit in enumerate(hits, start=1):
+        topic = f"  [{hit.cluster}: {hit.label}]" if hit.cluster is not None else ""
+        click.echo(f"{rank:>3}. {hit.score:.3f}  {hit.id}  {hit.date or '':10}  {hit.title[:90]}{topic}")
+        if hit.passage is not None:
+            text = hit.passage.text if len(hit.passage.text) <= 240 else hit.passage.text[:237] + "..."
+            click.echo(f"       {hit.passage.field} [{hit.passage.start}:{hit.passage.end}] {hit.passage.score:.3f}: {text}")

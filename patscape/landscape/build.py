@@ -1,0 +1,140 @@
+"""A map of a whole corpus (:func:`build_landscape`), and the parts every map shares with the
+sampled one (:mod:`.sample`): the labels' keyword counts and the :class:`Landscape` assembled
+from computed parts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import CorpusTooSmallError
+from ..records import Document
+from .evolution import evolution
+from .graph import topic_links
+from .label import keyword_matrix, label_texts, label_topics
+from .metrics import run_metrics
+from .params import MIN_DOCUMENTS, MapParams
+from .reduce import Pending, SecondProcess, second_process
+from .topics import fit_topics
+
+
+@dataclass(frozen=True, slots=True)
+class Landscape:
+    """A built map. Arrays are aligned with ``ids``."""
+
+    ids: list[str]
+    labels: NDArray[np.int64]  # final topic per document, -1 = outlier
+    raw_labels: NDArray[np.int64]  # HDBSCAN's labels before reassignment
+    xy: NDArray[np.float32]  # (n, 2) map coordinates
+    topics: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    data: dict[str, Any]  # evolution years, topic links, document neighbours
+    params: MapParams
+    sampling: dict[str, Any] | None = None  # how a sampled map was made (None: fitted on all)
+
+
+def build_landscape(
+    ids: Sequence[str],
+    vectors: NDArray[np.float32],
+    docs: Sequence[Document],
+    params: MapParams | None = None,
+    seed: int = 42,
+    on_stage: Callable[[str], None] | None = None,
+    helper: SecondProcess | None = None,
+) -> Landscape:
+    """Reduce, cluster, label and measure ``vectors`` (n, dims; unit rows) of ``docs``.
+    ``helper``: the second process to use (the caller's, already warmed up; one of its own when
+    ``None``)."""
+    params = (params or MapParams()).resolved(len(ids))
+    params.validate()
+    n = len(ids)
+    assert params.min_cluster_size is not None
+    needed = max(MIN_DOCUMENTS, 2 * params.min_cluster_size)
+    if n < needed:
+        raise CorpusTooSmallError(f"{n} embedded documents are too few to build a landscape (need at least {needed})")
+    timings: dict[str, float] = {}
+
+    def stage(name: str) -> None:
+        timings[name] = time.perf_counter()
+        if on_stage:
+            on_stage(name)
+
+    with second_process(helper, n) as helper:
+        # the labels' keyword counts depend on the texts only: counted while this process clusters
+        keywords = KeywordCounts(helper, docs)
+        graph: dict[str, Any] = {}
+        labels, raw, xy, _ = fit_topics(vectors, params, seed, stage, helper, then=keywords.submit, graph=graph)
+        stage("label")
+        named = label_topics(docs, labels, vectors, label_lang=params.label_lang, keywords_of_docs=keywords.result())
+    stage("measure")
+    metrics = run_metrics(docs, vectors, labels, raw, seed)
+    metrics["neighbour_graph"] = graph
+    links = topic_links(docs, vectors, labels)
+    stage("done")
+    return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params)
+
+
+class KeywordCounts:
+    """:func:`keyword_matrix` of ``docs``' label texts, counted by ``helper`` once :meth:`submit`
+    is called (or here, when :meth:`result` is asked first)."""
+
+    def __init__(self, helper: SecondProcess, docs: Sequence[Document]) -> None:
+        self._helper, self._docs = helper, docs
+        self._pending: Pending | None = None
+
+    def submit(self) -> None:
+        self._pending = self._helper.submit(keyword_matrix, *label_texts(self._docs))
+
+    def result(self) -> Any:
+        return (self._pending or Pending(None, keyword_matrix, label_texts(self._docs))).result()
+
+
+def assemble(
+    ids: Sequence[str],
+    docs: Sequence[Document],
+    labels: NDArray[np.int64],
+    raw: NDArray[np.int64],
+    xy: NDArray[np.float32],
+    named: dict[int, Any],
+    metrics: dict[str, Any],
+    links: list[dict[str, Any]],
+    timings: dict[str, float],
+    params: MapParams,
+    sampling: dict[str, Any] | None = None,
+) -> Landscape:
+    """The :class:`Landscape` of computed parts: topic records, evolution, stage timings."""
+    growth = evolution(docs, labels)
+    names = list(timings)
+    metrics["timings_s"] = {a: round(timings[b] - timings[a], 3) for a, b in zip(names, names[1:])}
+    titles = {d.id: d.title for d in docs}
+    topics = []
+    for topic, info in sorted(named.items()):
+        topics.append(
+            {
+                "cluster": topic,
+                "label": info.label,
+                "label_lang": info.label_lang,
+                "size": int((labels == topic).sum()),
+                "keywords": info.keywords,
+                "codes": info.codes,
+                "representatives": [{"id": r, "title": titles.get(r, "")} for r in info.representatives],
+                "languages": info.languages,
+                "evolution": growth["topics"].get(str(topic), {}),
+            }
+        )
+    data = {
+        "years": growth["years"],
+        "recent_from": growth.get("recent_from"),
+        "recent_to": growth.get("recent_to"),
+        "partial_year": growth.get("partial_year"),
+        "data_to": growth.get("data_to"),
+        "corpus_growth": growth.get("corpus_growth"),
+        "outliers": growth["topics"].get("-1"),
+        "links": links,
+    }
+    return Landscape(list(ids), labels, raw, xy, topics, metrics, data, params, sampling)

@@ -1,0 +1,205 @@
+"""The embed stage: a vector per document (and per passage) of every document without one in
+a space, computed by an engine, written here one batch per transaction, with resume."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..embed import Embedder, Task, load_embedder
+from ..errors import SpaceMismatchError
+from ..records import Document
+from ..spaces import DEFAULT_FIELDS, PassageParams, document_text, field_text, resolve_model, space_for, space_options
+from ..store import PassageRow, Space, Store, VectorRow
+from ..vectors.sync import sync_vector_files
+from .progress import Progress
+
+
+@dataclass(slots=True)
+class EmbedReport:
+    space: Space
+    embedded: int
+    already: int
+    warnings: list[str]
+    #: Documents still without a vector in the space when the call ended (0: it covers the corpus).
+    missing: int = 0
+    #: Vectors dropped because their document was replaced while it was being embedded.
+    stale: int = 0
+
+
+#: Passes over documents replaced or added while an embed runs, before the embed stops.
+MAX_PASSES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedOptions:
+    """The options every batch of an embed is computed with (plain data: the Ray engine ships
+    it to its workers)."""
+
+    task: Task
+    dims: int | None
+    fields: tuple[str, ...]
+    overlap: int
+    max_chunks: int | None
+    passages: PassageParams | None
+
+
+#: A computed batch: its document vectors, and the passages of those documents (None: no passages).
+Computed = tuple[list[VectorRow], list[PassageRow] | None]
+#: Computes batches of document ids (read from ``store`` by the engine, in this process) and
+#: yields one or more :data:`Computed` per batch, in any order; it never writes to the store.
+EmbedEngine = Callable[[Store, Embedder, EmbedOptions, Sequence[Sequence[str]]], Iterator[Computed]]
+
+
+def embed_documents(
+    embedder: Embedder, docs: Sequence[Document], options: EmbedOptions, hashes: Sequence[str] | None = None
+) -> Computed:
+    """The vectors and passages of one batch of documents: the computation of every engine, so
+    that they store identical bytes. ``hashes``: the content hashes the rows carry (default: the
+    documents' own; a worker that receives only the text fields is given them)."""
+    result = embedder.embed(
+        [document_text(d, options.fields) for d in docs], options.task, options.dims,
+        overlap=options.overlap, max_chunks=options.max_chunks,
+    )
+    hashes = list(hashes) if hashes is not None else [d.content_hash for d in docs]
+    rows = [
+        VectorRow(d.id, hashes[i], result.vectors[i], result.n_chunks[i], result.n_tokens[i], result.truncated_tokens[i])
+        for i, d in enumerate(docs)
+    ]
+    passages = _passage_rows(embedder, docs, options.dims, options.passages) if options.passages else None
+    return rows, passages
+
+
+def local_engine(
+    store: Store, embedder: Embedder, options: EmbedOptions, batches: Sequence[Sequence[str]]
+) -> Iterator[Computed]:
+    """The default engine: every batch in this process, in order."""
+    for batch in batches:
+        yield embed_documents(embedder, list(store.iter_documents(batch)), options)
+
+
+def embed(
+    store: Store,
+    model: str | Embedder = "auto",
+    *,
+    task: Task = "document",
+    dims: int | None = None,
+    fields: Sequence[str] = DEFAULT_FIELDS,
+    overlap: int = 32,
+    max_chunks: int | None = None,
+    passages: PassageParams | None = PassageParams(),
+    batch_docs: int = 256,
+    progress: Progress | None = None,
+    on_start: Callable[[int], None] | None = None,
+    loader: Mapping[str, Any] | None = None,
+    auto_reason: str | None = None,
+    ids: Sequence[str] | None = None,
+    expect_space: str | None = None,
+    engine: EmbedEngine | None = None,
+) -> EmbedReport:
+    """Embed every document that has no vector in this space yet; each batch is committed.
+
+    A document gets one vector from ``fields`` (for the map and document similarity) and, unless
+    ``passages`` is None, one vector per passage of its full text (for passage-level search),
+    written in the same transaction. ``model="auto"`` picks :func:`default_model`.
+    ``loader``: the options ``model`` was (or is to be) loaded with (see ``load_embedder``).
+    ``auto_reason``: why ``auto`` chose this model, when the caller resolved it (kept with the space).
+    ``ids``: embed only these documents (an upload's own), not every document without a vector.
+    ``expect_space``: the key the options must give (:class:`SpaceMismatchError` otherwise,
+    before anything is stored). ``engine``: where the batches are computed (default
+    :func:`local_engine`; the Ray engine is :class:`patscape.engines.ray_embed.RayEngine`);
+    whatever the engine, every write happens here, one transaction per batch.
+
+    A document replaced while its batch was embedded keeps no vector of its old text; it (and
+    any document added meanwhile) is embedded in a further pass. The space becomes complete
+    when, at the end, every document of the store has a vector in it.
+    """
+    if isinstance(model, str):
+        model, reason = resolve_model(store, model)
+        auto_reason = auto_reason or reason
+    embedder = model if isinstance(model, Embedder) else load_embedder(model, **dict(loader or {}))
+    space = space_for(embedder, task, dims, fields, overlap, max_chunks, loader, passages)
+    if expect_space is not None and space.key != expect_space:
+        raise SpaceMismatchError(
+            f"{embedder.name} set up this way gives the embedding space {space.key}, not the store's {expect_space}: "
+            "serve or load the model with the options that space was built with (see `patscape info`)"
+        )
+    if auto_reason:
+        space = replace(space, params={**space.params, "default": f"auto: {auto_reason}"})
+    store.ensure_space(space)
+    todo = store.ids_without_vectors(space.key, among=ids)
+    total = store.count_documents() if ids is None else len(set(ids))
+    already = total - len(todo)
+    warnings = _language_warnings(store, embedder)
+    if on_start:
+        on_start(len(todo))
+    options = EmbedOptions(task, dims, tuple(fields), overlap, max_chunks, passages)
+    embedded = stale = 0
+    for _ in range(MAX_PASSES):
+        batches = [todo[start : start + batch_docs] for start in range(0, len(todo), batch_docs)]
+        for rows, passage_rows in (engine or local_engine)(store, embedder, options, batches):
+            stored = store.put_vectors(space.key, rows, passage_rows)  # the only write: in this process
+            embedded += stored
+            stale += len(rows) - stored
+            if progress:
+                progress(len(rows))
+        todo = store.ids_without_vectors(space.key, among=ids)
+        if not todo:
+            break
+    store.mark_complete(space.key)
+    sync_vector_files(store, space.key)
+    progress_now = store.space_progress(store.get_space(space.key))
+    return EmbedReport(store.get_space(space.key), embedded, already, warnings, progress_now.missing, stale)
+
+
+def embed_into(
+    store: Store,
+    space: Space,
+    embedder: Embedder,
+    *,
+    ids: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> EmbedReport:
+    """Embed into an existing space with exactly the options it was built with: the documents
+    ``ids`` (or every document without a vector). ``embedder`` must be ``space.model`` loaded
+    with the space's loader options; any difference raises :class:`SpaceMismatchError`."""
+    dims = space.dims if space.dims != embedder.native_dims else None
+    return embed(store, embedder, dims=dims, ids=ids, expect_space=space.key, progress=progress, on_start=on_start,
+                 **space_options(space))
+
+
+def _passage_rows(
+    embedder: Embedder, docs: Sequence[Document], dims: int | None, params: PassageParams
+) -> list[PassageRow]:
+    """Passages of every passage field of ``docs``, embedded for retrieval (task ``document``)."""
+    pairs = [(doc, name) for doc in docs for name in params.fields if field_text(doc, name)]
+    embedded = embedder.embed_passages(
+        [field_text(doc, name) for doc, name in pairs], "document", dims,
+        window=params.window, overlap=params.overlap, max_passages=params.max_per_field,
+    )
+    rows: list[PassageRow] = []
+    for (doc, name), passages in zip(pairs, embedded):
+        raw = getattr(doc, name)
+        offset = len(raw) - len(raw.lstrip())  # spans are in the stripped field
+        for vector, (begin, end) in zip(passages.vectors, passages.spans):
+            rows.append(PassageRow(doc.id, name, begin + offset, end + offset, vector, passages.truncated_tokens))
+    return rows
+
+
+def _language_warnings(store: Store, embedder: Embedder) -> list[str]:
+    if embedder.profile.multilingual:
+        return []
+    counts = store.language_counts()
+    total = sum(counts.values()) or 1
+    other = {lang: n for lang, n in counts.items() if lang not in ("en", "?")}
+    share = sum(other.values()) / total
+    if share < 0.02:
+        return []
+    langs = ", ".join(f"{lang} {n}" for lang, n in sorted(other.items(), key=lambda kv: -kv[1])[:5])
+    return [
+        f"{share:.0%} of the documents are not English ({langs}) but {embedder.name} is an English-only model: "
+        "topics will split by language. Use a multilingual model (e.g. st:/path/to/Qwen3-Embedding-0.6B) "
+        "for cross-lingual topics and search."
+    ]

@@ -1,0 +1,152 @@
+"""The map stage: a landscape of one space's vectors (fitted on a sample for a large corpus),
+stored as a new run in one transaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, replace
+from typing import Any
+
+import numpy as np
+
+from ..errors import StoreError
+from ..landscape import Landscape, MapParams, build_landscape
+from ..landscape.reduce import SecondProcess, background_for
+from ..landscape.sample import BLOCK, build_sampled_landscape, sample_rows
+from ..records import Document
+from ..spaces import pick_space, space_notice
+from ..store import Store, crash_point
+
+
+#: Plausible publication years (older or later dates are treated as unknown by the map).
+FIRST_YEAR = 1790
+
+
+def map_ready(docs: Sequence[Document]) -> tuple[list[Document], list[str]]:
+    """Documents as the landscape reads them, with fields it cannot use set aside (a store
+    ingested before validation existed may hold them): ``extra.landscape`` that is not a
+    mapping, ``extra.cites`` that is not a list of ids, an implausible year. Checked before
+    the expensive work so that a map never fails after clustering. Returns notices."""
+    import datetime
+
+    last_year = datetime.date.today().year + 2
+    fixed: dict[str, int] = {}
+    out: list[Document] = []
+    for doc in docs:
+        extra = doc.extra if isinstance(doc.extra, dict) else {}
+        changes: dict[str, Any] = {}
+        if "landscape" in extra and not isinstance(extra["landscape"], dict):
+            extra = {k: v for k, v in extra.items() if k != "landscape"}
+            fixed["extra.landscape is not a mapping"] = fixed.get("extra.landscape is not a mapping", 0) + 1
+        cites = extra.get("cites")
+        if cites is not None and not (isinstance(cites, list) and all(isinstance(c, str) for c in cites)):
+            if isinstance(cites, str):
+                extra = {**extra, "cites": [c for c in re.split(r"[;,|\s]+", cites) if c]}
+            else:
+                extra = {k: v for k, v in extra.items() if k != "cites"}
+            fixed["extra.cites is not a list of ids"] = fixed.get("extra.cites is not a list of ids", 0) + 1
+        if extra is not doc.extra:
+            changes["extra"] = extra
+        if doc.year is not None and not FIRST_YEAR <= doc.year <= last_year:
+            changes["date"] = None
+            fixed["implausible year"] = fixed.get("implausible year", 0) + 1
+        out.append(replace(doc, **changes) if changes else doc)
+    return out, [f"{n} documents: {what}; set aside for this map" for what, n in fixed.items()]
+
+
+def build_map(
+    store: Store,
+    space_key: str | None = None,
+    params: MapParams | None = None,
+    seed: int = 42,
+    on_stage: Callable[[str], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
+) -> int:
+    """Build a landscape from the vectors of one space and store it as a new run.
+
+    Without ``space_key`` the newest complete space is used (:func:`pick_space`). The map is
+    computed outside any transaction and stored in one: a killed map leaves no trace.
+    """
+    space = pick_space(store, space_key)
+    coverage, notice = space_notice(store, space)
+    if notice and on_notice:
+        on_notice(notice)
+    params = params or MapParams()
+    n = coverage.embedded
+    sampled = n > max(params.sample_above, params.sample_size)
+    with SecondProcess(background_for(min(n, params.sample_size) if sampled else n)) as helper:
+        helper.warm_up()  # the second process imports UMAP while this one reads the corpus
+        if sampled:
+            result = _sampled_map(store, space.key, n, params, seed, on_stage, on_notice, helper)
+        else:
+            ids, vectors = store.load_vectors(space.key)
+            docs, notices = map_ready(list(store.iter_documents(ids)))
+            for line in notices:
+                if on_notice:
+                    on_notice(line)
+            result = build_landscape(ids, vectors, docs, params, seed, on_stage, helper)
+    crash_point("map:computed")
+    run_params = {
+        "map": asdict(result.params),
+        "sampling": result.sampling or {"sampled": False, "documents": len(result.ids)},
+        "space": space.key,
+        "model": space.model,
+        "model_fingerprint": space.fingerprint,
+        "embedding": space.params,
+        "coverage": {"documents": coverage.documents, "embedded": coverage.embedded, "space_complete": space.complete},
+    }
+    points = [
+        (doc_id, int(label), int(raw), float(x), float(y))
+        for doc_id, label, raw, (x, y) in zip(result.ids, result.labels, result.raw_labels, result.xy)
+    ]
+    topics = [
+        (t["cluster"], t["label"], t["size"], {k: v for k, v in t.items() if k not in ("cluster", "label", "size")})
+        for t in result.topics
+    ]
+    return store.save_run(space.key, seed, run_params, result.metrics, result.data, points, topics)
+
+
+def _sampled_map(
+    store: Store,
+    space_key: str,
+    n: int,
+    params: MapParams,
+    seed: int,
+    on_stage: Callable[[str], None] | None,
+    on_notice: Callable[[str], None] | None,
+    helper: SecondProcess | None = None,
+) -> Landscape:
+    """A map of ``n`` documents fitted on a sample (:mod:`patscape.landscape.sample`). Vectors
+    are read twice, block by block (the sample, then the rest to place); the text of documents
+    outside the sample is not kept (labels read the sample)."""
+    changed = StoreError(f"the vectors of {space_key} changed while the map was built; run `patscape map` again")
+    rows = sample_rows(n, params.sample_size, seed)
+    ids: list[str] = []
+    parts = []
+    for block_ids, block in store.iter_vector_blocks(space_key, BLOCK):
+        start = len(ids)
+        ids.extend(block_ids)
+        lo, hi = np.searchsorted(rows, [start, len(ids)])
+        parts.append(block[rows[lo:hi] - start])
+    if len(ids) != n:
+        raise changed
+    sample = np.concatenate(parts)
+    # the texts of the sample only (labels read them); the rest without theirs, not even read
+    sample_docs = {d.id: d for d in store.iter_documents([ids[i] for i in rows.tolist()])}
+    docs, notices = map_ready([sample_docs.get(d.id, d) for d in store.iter_documents(ids, texts=False)])
+    if len(docs) != n:
+        raise changed
+    for line in notices:
+        if on_notice:
+            on_notice(line)
+
+    def blocks() -> Iterator[tuple[int, Any]]:
+        start = 0
+        for block_ids, block in store.iter_vector_blocks(space_key, BLOCK):
+            if block_ids != ids[start : start + len(block_ids)]:
+                raise changed
+            yield start, block
+            start += len(block_ids)
+
+    return build_sampled_landscape(ids, rows, sample, blocks, docs, params.resolved(n), seed, on_stage, helper)

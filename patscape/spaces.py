@@ -1,0 +1,198 @@
+"""Embedding spaces: what a document vector is made of, the key a set of embedding options
+gives, the model a corpus gets by default, and which space a command uses.
+
+The facts below the stages: search, vector import, the server and the stages themselves read
+them; this module imports no stage (:mod:`patscape.pipeline`) and no text processing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .embed import Embedder, Task, resolve_alias
+from .errors import IncompleteSpaceError, InputError, NotFoundError
+from .records import Document
+from .store import Space, SpaceProgress, Store
+
+# -- what a document vector is made of ------------------------------------------------------------
+#: The document vector: title, abstract and claims represent a patent best (benchmarks/multilingual.py).
+DEFAULT_FIELDS: tuple[str, ...] = ("title", "abstract", "claims")
+#: Fields that can make the document vector; ``first_claim`` is the first line of ``claims``.
+TEXT_FIELDS = ("title", "abstract", "first_claim", "claims", "description", "text")
+#: Fields cut into passages for passage-level search, in this order.
+PASSAGE_FIELDS = ("claims", "description", "text")
+
+
+def field_text(doc: Document, name: str) -> str:
+    """One field of a document as text (``first_claim``: the first line of the claims)."""
+    if name == "first_claim":
+        return doc.claims.strip().split("\n", 1)[0].strip() if doc.claims else ""
+    return str(getattr(doc, name, "") or "").strip()
+
+
+def document_text(doc: Document, fields: Sequence[str] = DEFAULT_FIELDS) -> str:
+    """The text that represents a document for embedding: the chosen fields, joined.
+
+    Falls back to every body field when the chosen ones hold nothing but the title (e.g. a
+    plain-text file has a title and a body but no abstract).
+    """
+    parts = [text for text in (field_text(doc, f) for f in fields) if text]
+    if len(parts) <= (1 if "title" in fields and doc.title.strip() else 0):
+        parts = [text for text in (field_text(doc, f) for f in ("title", "abstract", *PASSAGE_FIELDS)) if text]
+    return "\n".join(dict.fromkeys(parts))  # identical fields once (a patent's only claim is its first)
+
+
+# -- space keys ------------------------------------------------------------------------------------
+def model_slug(name: str) -> str:
+    """``st:/models/Qwen3-Embedding-0.6B`` -> ``st-qwen3-embedding-0-6b``; ``hash:256`` -> ``hash-256``."""
+    backend, _, rest = name.partition(":")
+    base = f"{backend}-{Path(rest).name}" if rest else backend
+    return re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")[:40] or "model"
+
+
+#: load_embedder options that change the vectors: kept with the space so that a query is
+#: embedded by the same model set up the same way (never secrets such as an API key).
+LOADER_OPTIONS = ("profile", "instructions", "max_tokens", "tokenizer")
+
+
+@dataclass(frozen=True, slots=True)
+class PassageParams:
+    """How the full text is cut into passages for passage-level search.
+
+    window: tokens per passage (the model's own tokens); overlap: tokens shared by neighbours;
+    max_per_field: passages kept per field and document (the rest is cut and counted);
+    fields: the fields cut into passages.
+    """
+
+    window: int = 128
+    overlap: int = 16
+    max_per_field: int = 256
+    fields: tuple[str, ...] = PASSAGE_FIELDS
+
+    def validate(self) -> None:
+        if self.window < 16:
+            raise InputError("passages need a window of at least 16 tokens")
+        if not 0 <= self.overlap < self.window // 2:
+            raise InputError("the passage overlap must be less than half the window")
+        if self.max_per_field < 1:
+            raise InputError("at least one passage per field")
+        unknown = [f for f in self.fields if f not in PASSAGE_FIELDS]
+        if unknown:
+            raise InputError(f"cannot cut {', '.join(unknown)} into passages; choose from {', '.join(PASSAGE_FIELDS)}")
+
+
+def space_for(
+    embedder: Embedder,
+    task: Task,
+    dims: int | None,
+    fields: Sequence[str],
+    overlap: int,
+    max_chunks: int | None,
+    loader: Mapping[str, Any] | None = None,
+    passages: PassageParams | None = None,
+) -> Space:
+    """The embedding space these options produce; its key changes whenever the vectors would."""
+    out_dims = embedder.check_dims(dims)
+    for name in fields:
+        if name not in TEXT_FIELDS:
+            raise InputError(f"unknown text field {name!r}; choose from {', '.join(TEXT_FIELDS)}")
+    if passages is not None:
+        passages.validate()
+    params = {
+        "task": task,
+        "template": embedder.profile.format("{text}", task),
+        "profile": embedder.profile.family,
+        "fields": list(fields),
+        "max_tokens": embedder.max_tokens,
+        "overlap": overlap,
+        "max_chunks": max_chunks,
+        "multilingual": embedder.profile.multilingual,
+        "loader": {k: v for k, v in (loader or {}).items() if k in LOADER_OPTIONS and v},
+    }
+    if passages is not None:
+        # Older spaces have no "passages" entry, so their keys stay what they were.
+        params["passages"] = {**asdict(passages), "fields": list(passages.fields), "task": "document", "dtype": "int8"}
+    digest = hashlib.sha256(
+        json.dumps([embedder.fingerprint(), out_dims, {k: v for k, v in params.items() if k not in ("task", "default")}],
+                   sort_keys=True).encode()
+    ).hexdigest()[:10]
+    return Space(f"{model_slug(embedder.name)}-{out_dims}-{digest}", embedder.name, embedder.fingerprint(), out_dims, params)
+
+
+def space_options(space: Space) -> dict[str, Any]:
+    """The :func:`~patscape.pipeline.embed` options a space was built with (its model loads with ``loader``)."""
+    params = space.params
+    stored = params.get("passages")
+    passages = None
+    if stored:
+        passages = PassageParams(window=int(stored["window"]), overlap=int(stored["overlap"]),
+                                 max_per_field=int(stored["max_per_field"]), fields=tuple(stored["fields"]))
+    return {
+        "task": params.get("task", "document"), "fields": tuple(params.get("fields", ("title", "abstract"))),
+        "overlap": int(params.get("overlap", 32)), "max_chunks": params.get("max_chunks"), "passages": passages,
+        "loader": dict(params.get("loader") or {}),
+    }
+
+
+# -- the default model ---------------------------------------------------------------------------
+def default_model(store: Store) -> tuple[str, str]:
+    """The embedded default for this corpus, and why: English-only -> all-MiniLM-L6-v2 (the
+    stronger English model), any other language -> the multilingual USE."""
+    counts = store.language_counts()
+    other = {lang: n for lang, n in counts.items() if lang not in ("en", "?")}
+    if not other:
+        return "minilm", "every document is English"
+    langs = ", ".join(f"{lang} {n}" for lang, n in sorted(other.items(), key=lambda kv: -kv[1])[:4])
+    return "use-multilingual", f"the corpus is multilingual ({langs})"
+
+
+def resolve_model(store: Store, name: str) -> tuple[str, str | None]:
+    """``name`` as given, or for ``auto`` the corpus default and why it was taken (else None)."""
+    if resolve_alias(name) != "auto":
+        return name, None
+    return default_model(store)
+
+
+# -- which space a command uses ------------------------------------------------------------------
+def pick_space(store: Store, key: str | None = None, model: str | None = None) -> Space:
+    """The space named by ``key`` (used as it is, complete or not), else the newest complete
+    space (of ``model`` when given). Without a complete space, :class:`IncompleteSpaceError`
+    names the newest one and how many documents it misses."""
+    spaces = store.spaces()
+    if not spaces:
+        raise NotFoundError(f"{store.path} has no embeddings yet; run `patscape embed {store.path}` first")
+    if key:
+        return store.get_space(key)
+    candidates = spaces
+    if model:
+        wanted = resolve_alias(model)
+        candidates = [s for s in spaces if s.model == wanted]
+        if not candidates:
+            raise NotFoundError(f"no embeddings of {model} in {store.path}; run `patscape embed --model {model}` first")
+    complete = [s for s in candidates if s.complete]
+    if complete:
+        return complete[-1]
+    newest = store.space_progress(candidates[-1])
+    raise IncompleteSpaceError(
+        f"the embedding space {newest.space.key} is incomplete: {newest.missing} of {newest.documents} documents "
+        f"have no vector yet; run `patscape embed {store.path}` to finish it, or pass --space {newest.space.key} "
+        "to use it as it is"
+    )
+
+
+def space_notice(store: Store, space: Space) -> tuple[SpaceProgress, str | None]:
+    """How much of the corpus ``space`` covers, and a one-line notice when it is not all."""
+    progress = store.space_progress(space)
+    if not progress.missing:
+        return progress, None
+    if not space.complete:
+        return progress, (f"using the incomplete space {space.key} as asked: {progress.missing} of "
+                          f"{progress.documents} documents have no vector and are left out")
+    return progress, (f"{progress.missing} documents ingested after {space.key} was embedded have no vector and are "
+                      f"left out; run `patscape embed {store.path}` to add them")

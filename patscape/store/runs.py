@@ -1,0 +1,142 @@
+"""Runs (maps): their parameters and metrics, the points of their documents, and their topics."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import NotFoundError
+from .connection import Connection
+from .rows import RunInfo
+
+
+class RunRepository(Connection):
+    """The ``runs``, ``run_points`` and ``topics`` tables."""
+
+    def save_run(
+        self,
+        space_key: str,
+        seed: int,
+        params: dict[str, Any],
+        metrics: dict[str, Any],
+        data: dict[str, Any],
+        points: Sequence[tuple[str, int, int, float, float]],
+        topics: Sequence[tuple[int, str, int, dict[str, Any]]],
+    ) -> int:
+        """Store a finished map in one transaction and return its run id.
+
+        ``points`` are ``(doc_id, cluster, raw_cluster, x, y)``; ``topics`` are
+        ``(cluster, label, size, data)``.
+        """
+        with self.transaction("map"):
+            cursor = self.db.execute(
+                "INSERT INTO runs (space, created_at, seed, params, metrics, data) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    space_key, time.time(), seed, json.dumps(params, sort_keys=True),
+                    json.dumps(metrics, ensure_ascii=False), json.dumps(data, ensure_ascii=False),
+                ),
+            )
+            run_id = int(cursor.lastrowid or 0)
+            self.db.executemany(
+                "INSERT INTO run_points VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, d, int(c), int(r), float(x), float(y)) for d, c, r, x, y in points],
+            )
+            self.db.executemany(
+                "INSERT INTO topics VALUES (?, ?, ?, ?, ?)",
+                [(run_id, int(c), label, int(size), json.dumps(data, ensure_ascii=False)) for c, label, size, data in topics],
+            )
+        return run_id
+
+    def runs(self) -> list[RunInfo]:
+        rows = self.db.execute("SELECT id, space, created_at, seed, params, metrics, data FROM runs ORDER BY id")
+        return [
+            RunInfo(int(i), s, float(t), int(seed), json.loads(p), json.loads(m), json.loads(d))
+            for i, s, t, seed, p, m, d in rows
+        ]
+
+    def newest_run(self, space_key: str | None = None) -> RunInfo | None:
+        """The newest run (of ``space_key`` when given), or None: the one definition of "the
+        current map" used by search, the server and uploads."""
+        if space_key is None:
+            row = self.db.execute("SELECT id, space, created_at, seed, params, metrics, data FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        else:
+            row = self.db.execute(
+                "SELECT id, space, created_at, seed, params, metrics, data FROM runs WHERE space = ? ORDER BY id DESC LIMIT 1",
+                (space_key,),
+            ).fetchone()
+        if row is None:
+            return None
+        i, sp, t, seed, params, metrics, data = row
+        return RunInfo(int(i), sp, float(t), int(seed), json.loads(params), json.loads(metrics), json.loads(data))
+
+    def get_run(self, run_id: int | None = None) -> RunInfo:
+        """The run with this id, or the newest run when ``run_id`` is None."""
+        if run_id is None:
+            newest = self.newest_run()
+            if newest is None:
+                raise NotFoundError(f"{self.path} has no runs yet; run `patscape map` first")
+            return newest
+        runs = self.runs()
+        for run in runs:
+            if run.id == run_id:
+                return run
+        if not runs:
+            raise NotFoundError(f"{self.path} has no runs yet; run `patscape map` first")
+        raise NotFoundError(f"no run {run_id} in {self.path} (runs: {', '.join(str(r.id) for r in runs)})")
+
+    def run_sizes(self, run_id: int) -> tuple[int, int]:
+        """``(documents, topics)`` of a run."""
+        documents = self.db.execute("SELECT COUNT(*) FROM run_points WHERE run_id = ?", (run_id,)).fetchone()[0]
+        topics = self.db.execute("SELECT COUNT(*) FROM topics WHERE run_id = ?", (run_id,)).fetchone()[0]
+        return int(documents), int(topics)
+
+    def run_point(self, run_id: int, doc_id: str) -> tuple[int, float, float] | None:
+        """``(cluster, x, y)`` of a document on a run, or None."""
+        row = self.db.execute(
+            "SELECT cluster, x, y FROM run_points WHERE run_id = ? AND doc_id = ?", (run_id, doc_id)
+        ).fetchone()
+        return (int(row[0]), float(row[1]), float(row[2])) if row is not None else None
+
+    def run_points_of(self, run_id: int, ids: Sequence[str]) -> dict[str, tuple[int, float, float]]:
+        """``{doc_id: (cluster, x, y)}`` of those of ``ids`` that are on the run."""
+        found: dict[str, tuple[int, float, float]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for doc_id, c, x, y in self.db.execute(
+                f"SELECT doc_id, cluster, x, y FROM run_points WHERE run_id = ? AND doc_id IN ({marks})", (run_id, *chunk)
+            ):
+                found[doc_id] = (int(c), float(x), float(y))
+        return found
+
+    def unplaced_ids(self, run_id: int, space_key: str, only: Sequence[str] | None = None) -> list[str]:
+        """Documents with a vector in the space that are not on the run: without ``only``, those
+        not placed yet either; with ``only``, those of ``only`` (placed before or not)."""
+        sql = (
+            "SELECT v.doc_id FROM vectors v JOIN documents d ON d.id = v.doc_id WHERE v.space = ? AND NOT EXISTS "
+            "(SELECT 1 FROM run_points r WHERE r.run_id = ? AND r.doc_id = v.doc_id)"
+        )
+        if only is None:
+            sql += " AND NOT EXISTS (SELECT 1 FROM serve_placements p WHERE p.run_id = ? AND p.doc_id = v.doc_id)"
+            return [row[0] for row in self.db.execute(sql + " ORDER BY v.doc_id", (space_key, run_id, run_id))]
+        found: list[str] = []
+        wanted = sorted(set(only))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found += [row[0] for row in self.db.execute(f"{sql} AND v.doc_id IN ({marks})", (space_key, run_id, *chunk))]
+        return sorted(found)
+
+    def run_points(self, run_id: int) -> list[tuple[str, int, int, float, float]]:
+        rows = self.db.execute(
+            "SELECT doc_id, cluster, raw_cluster, x, y FROM run_points WHERE run_id = ? ORDER BY doc_id", (run_id,)
+        )
+        return [(d, int(c), int(r), float(x), float(y)) for d, c, r, x, y in rows]
+
+    def run_topics(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT cluster, label, size, data FROM topics WHERE run_id = ? ORDER BY cluster", (run_id,)
+        )
+        return [{"cluster": int(c), "label": label, "size": int(n), **json.loads(data)} for c, label, n, data in rows]

@@ -1,0 +1,76 @@
+"""The change log of the vectors, and batched reads of vectors and passages, for the vector
+files beside the store (``patscape.vectors.disk``).
+
+Every change to a space's vectors leaves a row in ``vector_log`` (triggers of migration
+``m005_vector_log``, in the same transaction), so the files catch up from the last change they saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .connection import Connection
+
+
+class VectorLogRepository(Connection):
+    """The ``vector_log`` table, and the current vectors and passages of a space read in batches."""
+
+    def vector_log_head(self, space_key: str) -> int:
+        """The sequence number of the newest change to the space's vectors (0: none logged)."""
+        row = self.db.execute("SELECT MAX(seq) FROM vector_log WHERE space = ?", (space_key,)).fetchone()
+        return int(row[0] or 0)
+
+    def changed_documents(self, space_key: str, after: int, limit: int | None = None) -> tuple[int, list[str]]:
+        """``(head, ids)``: documents whose vector changed (stored, replaced or removed) after
+        change ``after``, and the newest change. With ``limit``, at most that many ids (then the
+        caller should rebuild instead)."""
+        head = self.vector_log_head(space_key)
+        sql = "SELECT DISTINCT doc_id FROM vector_log WHERE space = ? AND seq > ? AND seq <= ?"
+        args: tuple[Any, ...] = (space_key, after, head)
+        if limit is not None:
+            sql += " LIMIT ?"
+            args += (limit,)
+        return head, sorted(row[0] for row in self.db.execute(sql, args))
+
+    def count_vectors(self, space_key: str) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM vectors v JOIN documents d ON d.id = v.doc_id WHERE v.space = ?", (space_key,)
+        ).fetchone()
+        return int(row[0])
+
+    def iter_vector_rows(
+        self, space_key: str, ids: Sequence[str] | None = None, batch: int = 4096
+    ) -> Iterator[list[tuple[str, bytes]]]:
+        """``(doc_id, float32 blob)`` of the space's current vectors in batches, by document id;
+        every one, or those of ``ids``. Run inside :meth:`snapshot` for one consistent state."""
+        sql = "SELECT v.doc_id, v.vector FROM vectors v JOIN documents d ON d.id = v.doc_id WHERE v.space = ?"
+        yield from self._batched(sql, "v.doc_id", space_key, ids, batch)
+
+    def iter_passage_rows(
+        self, space_key: str, ids: Sequence[str] | None = None, batch: int = 16384
+    ) -> Iterator[list[tuple[str, str, int, int, bytes, float]]]:
+        """``(doc_id, field, start, end, int8 blob, scale)`` of the space's passages in batches,
+        a document's passages together and in their stored order."""
+        sql = (
+            "SELECT p.doc_id, p.field, p.char_start, p.char_end, p.vector, p.scale FROM passages p "
+            "JOIN documents d ON d.id = p.doc_id WHERE p.space = ?"
+        )
+        yield from self._batched(sql, "p.doc_id", space_key, ids, batch, order="p.doc_id, p.rowid")
+
+    def _batched(
+        self, sql: str, id_column: str, space_key: str, ids: Sequence[str] | None, batch: int, order: str | None = None
+    ) -> Iterator[list[Any]]:
+        order = order or id_column
+        if ids is None:
+            cursor = self.db.execute(f"{sql} ORDER BY {order}", (space_key,))
+            while rows := cursor.fetchmany(batch):
+                yield rows
+            return
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"{sql} AND {id_column} IN ({marks}) ORDER BY {order}", (space_key, *chunk)).fetchall()
+            if rows:
+                yield rows
