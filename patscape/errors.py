@@ -50,7 +50,8 @@ class MissingDependencyError(ModelError):
     """An optional dependency is not installed; the message names the extra to install."""
 
     def __init__(self, package: str, extra: str) -> None:
-        super().__init__(f"{package} is not installed: pip install 'patscape[{extra}]'")
+        super().__init__(f"{package} is not installed; it comes with patscape's {extra} extra: pip install "
+                         f"'patscape[{extra}]' (in a checkout of patscape: .venv/bin/pip install -e '.[{extra}]')")
 
 
 class CorpusTooSmallError(PatscapeError):

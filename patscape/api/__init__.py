@@ -7,6 +7,7 @@ importing this package does not, so the command line stays fast and can name wha
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingDependencyError
@@ -15,9 +16,19 @@ from .settings import LONG_INPUTS, LongInputs, Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["LONG_INPUTS", "LongInputs", "Settings", "create_app"]
+__all__ = ["LONG_INPUTS", "LongInputs", "Settings", "check_serve_extra", "create_app"]
 #: Import names of the ``serve`` extra's packages.
 SERVE_PACKAGES = frozenset({"fastapi", "starlette", "uvicorn", "multipart", "python_multipart", "prometheus_client"})
+
+
+def check_serve_extra() -> None:
+    """Raise :class:`MissingDependencyError` naming the first package of the ``serve`` extra that
+    cannot be imported (``patscape serve`` calls it before anything else)."""
+    for name in ("fastapi", "starlette", "uvicorn", "multipart", "prometheus_client"):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise MissingDependencyError(name, "serve") from exc
 
 
 def create_app(settings: Settings, **kwargs: Any) -> FastAPI:

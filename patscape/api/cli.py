@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError, MissingDependencyError
+from ..errors import InputError
 from ..spaces import default_model
 from ..store import Store
-from . import create_app
+from . import check_serve_extra, create_app
 from .settings import LONG_INPUTS, Settings
 
 EPILOG = """\b
@@ -77,6 +77,7 @@ def serve(store: Path, model: str, host: str, port: int, api_key: str | None, ma
     The model loads in the background; /health answers 200 once it is ready. The API is
     described at /docs (OpenAPI); Prometheus metrics are at /metrics.
     """
+    check_serve_extra()
     if not (store / "patscape.sqlite").exists():
         raise InputError(f"{store} is not a patscape store; run `patscape ingest {store} FILES` first")
     if model == "auto":
@@ -93,10 +94,7 @@ def serve(store: Path, model: str, host: str, port: int, api_key: str | None, ma
     warning = exposure_warning(host, api_key is not None, "*" in allowed_hosts)
     if warning:
         click.echo(warning, err=True)
-    try:
-        import uvicorn
-    except ImportError as exc:
-        raise MissingDependencyError("uvicorn", "serve") from exc
+    import uvicorn  # the serve extra, checked above
 
     app = create_app(settings)
     click.echo(f"patscape: serving {store} with {model} on http://{host}:{port}/ (model loading ...)", err=True)
