@@ -1,13 +1,20 @@
-"""Helpers of the server tests: a mapped test store (built once per session) and live servers.
+"""Helpers of the server tests: a mapped test store (built once per session), live servers and
+the browser of the web UI tests.
 
 Servers run in the test process (uvicorn in a background thread, on a free loopback port) so
 that tests can hand the app a model loader of their own; :func:`live_server` starts one,
 waits for it to answer, and stops it.
+
+The browser is Debian's Chromium (``/usr/bin/chromium``, which ``scripts/test.sh`` installs),
+driven by Playwright (in the ``dev`` extra); :func:`chromium` fails the test, naming the install
+command, when it is missing: never a skip. The served UI's tests (``test_web*.py``) share the
+:func:`browser` and :func:`ui` fixtures and :class:`Page` from here.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 import time
@@ -18,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from patscape.api import Settings, create_app
@@ -173,3 +181,103 @@ def map_labels(page: Any) -> list[str]:
     labels = [b["text"] for b in boxes if b["text"] != "legend"]
     assert labels and len(boxes) == len(labels) + 1  # and the legend
     return labels
+
+
+# -- the browser -----------------------------------------------------------------------------------
+#: Debian's Chromium: scripts/test.sh installs it; never a browser downloaded by a test tool.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def chromium_executable() -> str:
+    """:data:`CHROMIUM`; a missing one fails the calling test (setup) with the command that installs it."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium with `sudo apt-get install chromium` "
+                    "(scripts/test.sh does; never `playwright install`)", pytrace=False)
+    return CHROMIUM
+
+
+@contextmanager
+def chromium(profile: Path | None = None, **context_options: Any) -> Iterator[Any]:
+    """Headless :data:`CHROMIUM` through Playwright until the block ends: a Browser, or with
+    ``profile`` a persistent BrowserContext of that profile directory (``context_options`` such as
+    ``viewport`` are its pages' defaults)."""
+    executable = chromium_executable()
+    from playwright.sync_api import sync_playwright  # the dev extra: a missing Playwright is an error
+
+    with sync_playwright() as playwright:
+        if profile is None:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        else:
+            browser = playwright.chromium.launch_persistent_context(
+                str(profile), executable_path=executable, headless=True, args=CHROMIUM_ARGS, **context_options)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The served UI's browser (test_web*.py): a persistent context whose pages are 1400 x 1000."""
+    with chromium(tmp_path_factory.mktemp("chromium-profile"), viewport={"width": 1400, "height": 1000}) as context:
+        yield context
+
+
+class Page:
+    """A loaded UI page and what it did: console errors, page errors, requests."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        page.on("request", lambda request: self.requests.append(request.url))
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every point of the map's point traces: id, trace name, pixel position on the page."""
+        return self.page.evaluate(
+            """() => {
+              const gd = document.getElementById('map');
+              const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+              const out = [];
+              gd.data.forEach(t => {
+                if (t.meta !== 'points') return;
+                t.customdata.forEach((id, i) => out.push({
+                  id: id, trace: t.name, hover: t.hovertext[i],
+                  px: box.left + xa._offset + xa.l2p(t.x[i]), py: box.top + ya._offset + ya.l2p(t.y[i])}));
+              });
+              return out;
+            }"""
+        )
+
+    def overlay(self, name: str) -> list[str]:
+        return self.page.evaluate(
+            "(name) => (document.getElementById('map').data.find(t => t.meta === 'overlay:' + name) || {customdata: []}).customdata",
+            name,
+        )
+
+    def click_point(self, point_id: str) -> None:
+        point = next(p for p in self.points() if p["id"] == point_id)
+        self.page.mouse.move(point["px"], point["py"])
+        self.page.mouse.click(point["px"], point["py"])
+        wait_for(self.page, "(id) => document.body.dataset.selected === id", arg=point_id, timeout=30_000)
+
+
+@pytest.fixture
+def ui(browser: Any, server: LiveServer) -> Iterator[Page]:
+    """The UI of the module's ``server`` fixture, loaded; afterwards: nothing ran from a patent's
+    text, no script error, no request left the server."""
+    page = Page(browser.new_page())
+    page.page.goto(server.url + "/")
+    page.page.wait_for_selector("body[data-ready=yes]", timeout=60_000)
+    yield page
+    try:
+        assert page.page.evaluate("window.__pwned") is None, "a patent's text ran as a script"
+        assert not page.errors, page.errors
+        outside = [url for url in page.requests if not url.startswith(server.url) and not url.startswith("data:")]
+        assert not outside, outside  # nothing from the internet
+    finally:
+        page.page.close()

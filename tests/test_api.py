@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import langchain_openai
 import numpy as np
+import ollama
+import openai
 import pytest
-
-pytest.importorskip("fastapi")
-openai = pytest.importorskip("openai")
 
 from patscape.api import Settings, create_app
 from patscape.embed.hashing import HashingEmbedder
@@ -135,7 +135,6 @@ def test_task_by_model_suffix_and_by_field(hash_server: LiveServer) -> None:
 
 
 def test_langchain_openai_embeddings(hash_server: LiveServer) -> None:
-    langchain_openai = pytest.importorskip("langchain_openai")
     embeddings = langchain_openai.OpenAIEmbeddings(
         model="hash:256", base_url=hash_server.url + "/v1", api_key="unused", check_embedding_ctx_length=False,
         max_retries=0,
@@ -147,7 +146,6 @@ def test_langchain_openai_embeddings(hash_server: LiveServer) -> None:
 
 
 def test_ollama_client_embed_embeddings_and_tags(hash_server: LiveServer) -> None:
-    ollama = pytest.importorskip("ollama")
     client = ollama.Client(host=hash_server.url)
     response = client.embed(model="hash:256", input=TEXTS)
     np.testing.assert_allclose(np.array(response.embeddings), local_hash(TEXTS), atol=1e-6)
@@ -231,7 +229,6 @@ def test_api_key_is_required_when_set(strict_server: LiveServer) -> None:
     with pytest.raises(openai.AuthenticationError):
         openai_client(strict_server, key="wrong").embeddings.create(input="x", model="hash:256")
     assert len(openai_client(strict_server, key="sekrit-key").embeddings.create(input="x", model="hash:256").data) == 1
-    ollama = pytest.importorskip("ollama")
     with pytest.raises(ollama.ResponseError):
         ollama.Client(host=strict_server.url).embed(model="hash:256", input="x")
     keyed = ollama.Client(host=strict_server.url, headers={"Authorization": "Bearer sekrit-key"})

@@ -8,8 +8,6 @@ of that box (checked against the points counted here in Python); a click opens t
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,28 +16,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-pytest.importorskip("fastapi")
-sync_api = pytest.importorskip("playwright.sync_api")
-
 from patscape.api import Settings
 from patscape.records import Document
 from patscape.store import Space, Store
 
-from .api_helpers import LiveServer, live_server, map_labels, wait_for
+from .api_helpers import LiveServer, chromium, live_server, map_labels, wait_for
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 N = 200_000
 TOPICS = 60
 PARTIAL_YEAR, DATA_TO = 2024, "2024-06-30"
 WORDS = ["buoyancy", "glider", "antenna", "battery", "electrode", "sensor", "turbine", "valve", "lidar", "catalyst",
          "polymer", "gearbox", "inverter", "camera", "lens", "pump", "rotor", "membrane", "circuit", "vehicle"]
-
-pytestmark = [
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None and not os.environ.get("CI"),
-                       reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
 
 
 # -- the store -----------------------------------------------------------------------------------
@@ -131,13 +118,8 @@ def server(store: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium (never `playwright install`)"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 # -- what the page drew --------------------------------------------------------------------------
