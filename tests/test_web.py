@@ -21,10 +21,10 @@ from .api_helpers import (  # noqa: F401  (browser, ui: the shared fixtures of t
     HOSTILE,
     LiveServer,
     Page,
+    assert_map_labels,
     browser,
     copy_store,
     live_server,
-    map_labels,
     mapped_store,
     ui,
     wait_for,
@@ -93,12 +93,16 @@ def small_ui(browser: Any, server: LiveServer) -> Iterator[Page]:
 
 def test_in_a_small_window_topic_labels_cover_neither_each_other_nor_the_legend(small_ui: Page, server: LiveServer) -> None:
     page = small_ui.page
-    wait_for(page, "document.querySelectorAll('#map g.annotation').length > 0")
-    labels = map_labels(page)
     with server.client() as http:
+        view = http.get("/corpus/runs/latest/map").json()
         topics = [t for t in http.get("/corpus/runs/latest/topics").json()["topics"] if t["cluster"] >= 0]
-    assert len(labels) >= len(topics) - 2
-    assert any(max(topics, key=lambda t: t["size"])["label"][:29] in text for text in labels)
+    points = [(p["x"], p["y"], p["cluster"], p["placed"]) for p in view["points"]]
+    # exactly the labels that the placement rule keeps in this window, none covering another or the legend
+    labels = assert_map_labels(page, points, {t["cluster"]: t["label"] for t in topics})
+    biggest = max(topics, key=lambda t: t["size"])["label"]
+    assert labels[0] == (biggest if len(biggest) <= 30 else biggest[:29] + "\u2026")  # the largest topic's first
+    # every topic, its label drawn on the map or not, is in the topic table
+    assert sorted(page.locator("#topic-table tbody tr .tlabel").all_text_contents()) == sorted(t["label"] for t in topics)
 
 
 def test_clicking_a_point_opens_the_panel_with_similar_patents(ui: Page, server: LiveServer) -> None:

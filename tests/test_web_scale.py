@@ -20,7 +20,7 @@ from patscape.api import Settings
 from patscape.records import Document
 from patscape.store import Space, Store
 
-from .api_helpers import LiveServer, chromium, live_server, map_labels, wait_for
+from .api_helpers import LiveServer, assert_map_labels, chromium, live_server, map_labels, wait_for
 
 N = 200_000
 TOPICS = 60
@@ -268,14 +268,17 @@ def test_the_labels_of_a_crowded_map_never_cover_each_other(browser: Any, tmp_pa
 
     n = 15_000
     with Store(build_store(tmp_path / "store", n), create=False) as db:
-        out = write_report(run_view(db), tmp_path / "report.html")
+        view = run_view(db)
+    out = write_report(view, tmp_path / "report.html")
+    points = [(p["x"], p["y"], p["cluster"], False) for p in view["points"]]
+    labels = {t["cluster"]: t["label"] for t in view["topics"]}
     page = browser.new_page(viewport={"width": 1000, "height": 800})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         open_map(page, out.as_uri(), "document.body.dataset.rendered === 'yes'")
         assert page.evaluate("window.patscape.mapView.stats().lod") is False
-        shown = map_labels(page)
+        shown = assert_map_labels(page, points, labels)  # exactly those the placement rule keeps
         hidden = [t for t in range(TOPICS) if topic_label(t) not in shown]
         assert len(shown) <= 30 and hidden and hidden[0] < 30  # some of the 30 largest did not fit
         topic = hidden[0]
@@ -285,7 +288,7 @@ def test_the_labels_of_a_crowded_map_never_cover_each_other(browser: Any, tmp_pa
                       [[float(cx - 6), float(cx + 6)], [float(cy - 6), float(cy + 6)]])
         wait_for(page, "(label) => Array.from(document.querySelectorAll('#map g.annotation'))"
                        ".some(g => g.textContent === label)", arg=topic_label(topic), timeout=30_000)
-        map_labels(page)
+        assert topic_label(topic) in assert_map_labels(page, points, labels)
         assert not errors, errors
     finally:
         page.close()
