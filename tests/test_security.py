@@ -320,14 +320,30 @@ def test_serve_passes_the_security_options(serve_cli: Any) -> None:
     assert off.stderr.splitlines()[0].startswith("warning: --allow-host * turns the DNS-rebinding check off")
 
 
-def test_serve_refuses_a_bad_origin(tmp_path: Path) -> None:
-    from patscape.api.cli import serve
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--allow-origin", "*", "--allow-origin '*' is not a web origin: give scheme://host[:port], e.g. "
+                            "http://localhost:3000 (a wildcard or 'null' is not accepted)"),
+    ("--allow-host", "evil.example/x", "--allow-host 'evil.example/x' is not a host name or address (e.g. patscape.lan, "
+                                       "192.168.1.20, [fd00::1] or patscape.lan:8000), nor *"),
+])
+def test_serve_refuses_a_bad_allow_list_with_one_line_and_exit_code_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        option: str, value: str, message: str) -> None:
+    """`patscape serve` (the installed command: patscape.cli.main) refuses a bad --allow-origin or
+    --allow-host before it listens: one line on stderr, exit code 2 (InputError), no traceback."""
+    import uvicorn
+
+    from patscape.cli import main
+    from patscape.errors import InputError
 
     with Store(tmp_path / "store", create=True):
         pass
-    result = CliRunner().invoke(serve, [str(tmp_path / "store"), "--model", "hash:256", "--allow-origin", "*"])
-    assert result.exit_code != 0
-    assert "--allow-origin '*' is not a web origin" in str(result.exception)
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(app))
+    code = main(["serve", str(tmp_path / "store"), "--model", "hash:256", option, value])
+    out, err = capsys.readouterr()
+    assert (code, out, served) == (InputError.exit_code, "", []) and InputError.exit_code == 2
+    assert err == f"patscape: error: {message}\n"
 
 
 # -- Content-Security-Policy without eval ----------------------------------------------------------
