@@ -19,16 +19,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import langchain_openai
 import numpy as np
+import ollama
+import openai
 import pytest
-
-pytest.importorskip("fastapi")
-openai = pytest.importorskip("openai")
 
 from patscape.api import Settings, create_app
 from patscape.embed.hashing import HashingEmbedder
-from patscape.errors import ModelError, StoreError
+from patscape.errors import InputError, ModelError, StoreError
+from patscape.ingest import SUPPORTED
 from patscape.store import Store
+from patscape.text import display_phrase
 
 from .api_helpers import (
     HOSTILE,
@@ -118,8 +120,13 @@ def test_models_list_and_retrieve(hash_server: LiveServer) -> None:
     ids = [m.id for m in client.models.list().data]
     assert ids == ["hash:256", "hash:256:query", "hash:256:document", "hash:256:cluster"]
     assert client.models.retrieve("hash:256:query").id == "hash:256:query"
-    with pytest.raises(openai.NotFoundError):
+    with pytest.raises(openai.NotFoundError) as caught:
         client.models.retrieve("gpt-4o")
+    assert caught.value.status_code == 404
+    assert caught.value.body == {
+        "message": "the model 'gpt-4o' does not exist on this server; it serves hash:256, hash:256:query, "
+                   "hash:256:document, hash:256:cluster",
+        "type": "invalid_request_error", "param": "model_id", "code": "model_not_found"}
 
 
 def test_task_by_model_suffix_and_by_field(hash_server: LiveServer) -> None:
@@ -129,13 +136,13 @@ def test_task_by_model_suffix_and_by_field(hash_server: LiveServer) -> None:
     np.testing.assert_allclose(query.data[0].embedding, field.data[0].embedding, atol=1e-7)
     with hash_server.client() as http:
         bad = http.post("/v1/embeddings", json={"input": "x", "model": "hash:256", "task": "rerank"})
-        assert_openai_error(bad, 422)
+        error = assert_openai_error(bad, 422, "invalid_value")
+        assert (error["param"], error["message"]) == ("task", "task: Input should be 'query', 'document' or 'cluster'")
         refused = http.post("/v1/embeddings", json={"input": "x", "model": "hash:256", "instruction": "Find prior art"})
         assert assert_openai_error(refused, 400, "instruction_unsupported")["param"] == "instruction"
 
 
 def test_langchain_openai_embeddings(hash_server: LiveServer) -> None:
-    langchain_openai = pytest.importorskip("langchain_openai")
     embeddings = langchain_openai.OpenAIEmbeddings(
         model="hash:256", base_url=hash_server.url + "/v1", api_key="unused", check_embedding_ctx_length=False,
         max_retries=0,
@@ -147,7 +154,6 @@ def test_langchain_openai_embeddings(hash_server: LiveServer) -> None:
 
 
 def test_ollama_client_embed_embeddings_and_tags(hash_server: LiveServer) -> None:
-    ollama = pytest.importorskip("ollama")
     client = ollama.Client(host=hash_server.url)
     response = client.embed(model="hash:256", input=TEXTS)
     np.testing.assert_allclose(np.array(response.embeddings), local_hash(TEXTS), atol=1e-6)
@@ -158,10 +164,11 @@ def test_ollama_client_embed_embeddings_and_tags(hash_server: LiveServer) -> Non
     legacy = client.embeddings(model="hash:256", prompt=TEXTS[0])
     np.testing.assert_allclose(legacy.embedding, local_hash(TEXTS[:1])[0], atol=1e-6)
     names = [m.model for m in client.list().models]
-    assert "hash:256:latest" in names and "hash:256:query" in names
+    assert names == ["hash:256:latest", "hash:256:query", "hash:256:document", "hash:256:cluster"]
     with pytest.raises(ollama.ResponseError) as caught:
         client.embed(model="nomic-embed-text", input="x")
     assert caught.value.status_code == 404
+    assert caught.value.error["code"] == "model_not_found" and caught.value.error["param"] == "model"
 
 
 def test_ollama_truncate_false_refuses_long_input(hash_server: LiveServer) -> None:
@@ -178,6 +185,7 @@ def test_dimensions_refused_for_models_without_matryoshka(hash_server: LiveServe
     with pytest.raises(openai.BadRequestError) as caught:
         client.embeddings.create(input="x", model="hash:256", dimensions=64)
     error = caught.value.body
+    assert caught.value.status_code == 400
     assert error["param"] == "dimensions" and error["code"] == "dimensions_unsupported"
 
 
@@ -198,8 +206,11 @@ def test_dimensions_with_a_matryoshka_model() -> None:
             full = local_hash(texts, embedder=reference)
             cut = full[:, :64] / np.linalg.norm(full[:, :64], axis=1, keepdims=True)
             np.testing.assert_allclose(got, cut, atol=1e-6)
-        with pytest.raises(openai.BadRequestError):
+        with pytest.raises(openai.BadRequestError) as caught:
             client.embeddings.create(input="x", model="hash:256", dimensions=16)
+        assert caught.value.status_code == 400
+        assert caught.value.body == {"message": "dimensions must be between 32 and 256 for hash:256",
+                                     "type": "invalid_request_error", "param": "dimensions", "code": "invalid_value"}
 
 
 def test_long_input_is_chunked_and_counted(hash_server: LiveServer) -> None:
@@ -214,7 +225,7 @@ def test_long_input_rejected_by_policy(strict_server: LiveServer) -> None:
     client = openai_client(strict_server, key="sekrit-key")
     with pytest.raises(openai.BadRequestError) as caught:
         client.embeddings.create(input=" ".join(["word"] * 600), model="hash:256")
-    assert caught.value.body["code"] == "context_length_exceeded"
+    assert caught.value.status_code == 400 and caught.value.body["code"] == "context_length_exceeded"
     assert client.embeddings.create(input=" ".join(["word"] * 500), model="hash:256").usage.prompt_tokens == 500
 
 
@@ -226,16 +237,22 @@ def test_api_key_is_required_when_set(strict_server: LiveServer) -> None:
         assert missing.headers["www-authenticate"] == "Bearer"
         wrong = http.post("/v1/embeddings", json={"input": "x", "model": "hash:256"}, headers={"Authorization": "Bearer nope"})
         assert_openai_error(wrong, 401, "invalid_api_key")
-        assert_openai_error(http.post("/api/embed", json={"input": "x", "model": "hash:256"}), 401)
+        assert_openai_error(http.post("/api/embed", json={"input": "x", "model": "hash:256"}), 401, "invalid_api_key")
         assert http.get("/health").status_code == 200  # health stays open for probes
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.AuthenticationError) as caught:
         openai_client(strict_server, key="wrong").embeddings.create(input="x", model="hash:256")
-    assert len(openai_client(strict_server, key="sekrit-key").embeddings.create(input="x", model="hash:256").data) == 1
-    ollama = pytest.importorskip("ollama")
-    with pytest.raises(ollama.ResponseError):
+    assert caught.value.status_code == 401
+    assert caught.value.body == {"message": "incorrect API key", "type": "invalid_request_error", "param": None,
+                                 "code": "invalid_api_key"}
+    keyed_openai = openai_client(strict_server, key="sekrit-key").embeddings.create(input="x", model="hash:256")
+    np.testing.assert_allclose([vector(d.embedding) for d in keyed_openai.data], local_hash(["x"]), atol=1e-6)
+    with pytest.raises(ollama.ResponseError) as refused:
         ollama.Client(host=strict_server.url).embed(model="hash:256", input="x")
+    assert refused.value.status_code == 401
+    assert refused.value.error == {"message": "this server needs an API key: send `Authorization: Bearer <key>`",
+                                   "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}
     keyed = ollama.Client(host=strict_server.url, headers={"Authorization": "Bearer sekrit-key"})
-    assert len(keyed.embed(model="hash:256", input="x").embeddings[0]) == 256
+    np.testing.assert_allclose(keyed.embed(model="hash:256", input="x").embeddings, local_hash(["x"]), atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -266,7 +283,7 @@ def test_bad_embedding_requests(hash_server: LiveServer, body: dict, status: int
 def test_malformed_json_wrong_method_and_unknown_route(hash_server: LiveServer) -> None:
     with hash_server.client() as http:
         bad_json = http.post("/v1/embeddings", content=b'{"input": ', headers={"Content-Type": "application/json"})
-        assert "not valid JSON" in assert_openai_error(bad_json, 422)["message"]
+        assert assert_openai_error(bad_json, 422, "invalid_value")["message"] == "the request body is not valid JSON"
         assert_openai_error(http.get("/v1/embeddings"), 405, "method_not_allowed")
         assert_openai_error(http.get("/v2/anything"), 404, "not_found")
         assert_openai_error(http.get("/corpus/runs"), 404, "no_store")  # served without a store
@@ -414,8 +431,9 @@ def test_health_is_ready_only_once_the_model_is_loaded() -> None:
         health = http.get("/health")
         assert health.status_code == 503 and health.json()["status"] == "loading"
         loading = http.post("/v1/embeddings", json={"input": "x", "model": "hash:256"})
-        assert_openai_error(loading, 503, "model_loading")
-        assert loading.headers["retry-after"]
+        error = assert_openai_error(loading, 503, "model_loading")
+        assert error["message"] == "the model hash:256 is still loading; retry shortly" and error["type"] == "server_error"
+        assert loading.headers["retry-after"] == health.headers["retry-after"] == "2"
         release.set()
         wait_for(lambda: http.get("/health").status_code == 200)
         assert http.post("/v1/embeddings", json={"input": "x", "model": "hash:256"}).status_code == 200
@@ -430,15 +448,21 @@ def test_a_model_that_fails_to_load_is_reported() -> None:
         server.client() as http,
     ):
         wait_for(lambda: http.get("/health").json()["status"] == "failed")
-        assert "weights are missing" in http.get("/health").json()["error"]
-        assert_openai_error(http.post("/v1/embeddings", json={"input": "x", "model": "hash:256"}), 503, "model_failed")
+        health = http.get("/health")
+        assert health.status_code == 503 and health.json()["error"] == "ModelError: weights are missing"
+        error = assert_openai_error(http.post("/v1/embeddings", json={"input": "x", "model": "hash:256"}), 503, "model_failed")
+        assert error["message"] == "the model hash:256 could not be loaded: ModelError: weights are missing"
 
 
 def test_settings_and_store_are_checked_at_creation(tmp_path: Path) -> None:
-    with pytest.raises(StoreError):
-        create_app(Settings(store=tmp_path / "missing"))
-    with pytest.raises(Exception, match="max_inputs"):
+    missing = tmp_path / "missing"
+    with pytest.raises(StoreError) as caught:
+        create_app(Settings(store=missing))
+    assert type(caught.value) is StoreError
+    assert str(caught.value) == f"{missing} is not a patscape store (no patscape.sqlite); run `patscape ingest` first"
+    with pytest.raises(InputError) as caught:
         create_app(Settings(model="hash:256", max_inputs=10, queue_size=5))
+    assert type(caught.value) is InputError and str(caught.value) == "max_inputs (10) cannot exceed queue_size (5)"
 
 
 # -- the real default model, end to end ----------------------------------------------------------
@@ -446,21 +470,24 @@ def test_minilm_end_to_end_with_the_openai_client(minilm_server: LiveServer, min
     client = openai_client(minilm_server)
     texts = ["An underwater glider changes its buoyancy to move.", "Beam steering of a phased array antenna."]
     response = client.embeddings.create(input=texts, model="minilm")
-    got = np.array([d.embedding for d in response.data], dtype=np.float32)
-    expected = minilm.embed(texts, "document").vectors
+    got = np.array([vector(d.embedding) for d in response.data], dtype=np.float32)
+    local = minilm.embed(texts, "document")
+    expected = local.vectors
     assert got.shape == (2, 384)
-    assert np.all(np.sum(got * expected, axis=1) > 0.9999)
+    np.testing.assert_allclose(got, expected, atol=1e-5)  # the library's embedding of each text
+    assert response.usage.prompt_tokens == sum(local.n_tokens)
     # Token ids are decoded with the model's own tokenizer.
     ids = minilm.model.tokenizer.encode(texts[1], add_special_tokens=False)
     from_ids = client.embeddings.create(input=[ids], model="sentence-transformers/all-MiniLM-L6-v2", encoding_format="float")
-    assert float(np.dot(from_ids.data[0].embedding, expected[1])) > 0.999
+    np.testing.assert_allclose(from_ids.data[0].embedding, expected[1], atol=1e-5)
     assert from_ids.usage.prompt_tokens == len(ids)
     with pytest.raises(openai.BadRequestError) as caught:
         client.embeddings.create(input="x", model="minilm", dimensions=128)
-    assert caught.value.body["code"] == "dimensions_unsupported"
+    assert caught.value.status_code == 400
+    assert (caught.value.body["param"], caught.value.body["code"]) == ("dimensions", "dimensions_unsupported")
     with pytest.raises(openai.BadRequestError) as caught:
         client.embeddings.create(input=[[999_999]], model="minilm")
-    assert caught.value.body["code"] == "invalid_token"
+    assert caught.value.status_code == 400 and caught.value.body["code"] == "invalid_token"
 
 
 # -- the corpus API ------------------------------------------------------------------------------
@@ -473,16 +500,32 @@ def test_corpus_overview_runs_and_topics(minilm_server: LiveServer, store: Path)
         assert_openai_error(http.get("/corpus/runs/99"), 404, "not_found")
         assert_openai_error(http.get("/corpus/runs/soon"), 404, "not_found")
     with Store(store, create=False) as db:
-        documents = db.count_documents()
-        mapped = db.run_points(db.get_run().id)
-    assert corpus["documents"] == documents and corpus["model"] == "minilm"
-    assert [r["id"] for r in runs] == [run["id"]] and run["documents"] == len(mapped)
-    assert "silhouette_cosine" in run["metrics"]
+        info = db.get_run()
+        documents, languages = db.count_documents(), db.language_counts()
+        mapped = db.run_points(info.id)
+        stored = db.run_topics(info.id)
+        placed = db.placements(info.id)
+    assert corpus["documents"] == documents and corpus["languages"] == languages and corpus["model"] == "minilm"
+    assert [r["id"] for r in runs] == [run["id"]] == [info.id] and runs == [run]
+    assert (run["space"], run["seed"], run["params"]) == (info.space, info.seed, info.params)
+    assert run["documents"] == len(mapped) and run["topics"] == len(stored) and run["placed"] == len(placed)
+    assert run["metrics"] == info.metrics  # every metric of the run, with its stored value
+    assert run["metrics"]["silhouette_cosine"] == info.metrics["silhouette_cosine"]
+    # each topic as the store holds it: label, size, keywords of its main language, codes with their shares
+    assert topics["run"] == info.id and [t["cluster"] for t in topics["topics"]] == [t["cluster"] for t in stored]
+    for topic, held in zip(topics["topics"], stored):
+        assert held["label"] and held["keywords"] and held["codes"]  # the run names every topic
+        assert (topic["label"], topic["size"], topic["languages"]) == (held["label"], held["size"], held["languages"])
+        main = max(held["languages"], key=held["languages"].__getitem__)
+        assert topic["keywords"] == [display_phrase(word) for word, _ in held["keywords"][main]]
+        assert topic["keywords_by_language"] == {
+            lang: [display_phrase(word) for word, _ in words] for lang, words in held["keywords"].items()}
+        assert topic["codes"] == [{"scheme": scheme, "code": code, "share": share}
+                                  for scheme, entries in held["codes"].items() for code, share in entries]
+        assert {c["scheme"] for c in topic["codes"]} <= {"cpc", "ipc"}
+        assert topic["representatives"] == [{"id": r["id"], "title": r["title"]} for r in held["representatives"]]
     sizes = {t["cluster"]: t["size"] for t in topics["topics"]}
     assert sum(sizes.values()) == sum(1 for p in mapped if p[1] >= 0)
-    for topic in topics["topics"]:
-        assert topic["label"] and topic["keywords"] and topic["codes"]
-        assert {c["scheme"] for c in topic["codes"]} <= {"cpc", "ipc"}
 
 
 def test_map_evolution_and_graph(minilm_server: LiveServer, store: Path) -> None:
@@ -492,14 +535,22 @@ def test_map_evolution_and_graph(minilm_server: LiveServer, store: Path) -> None
         graph = http.get("/corpus/runs/latest/graph").json()
         topics = http.get("/corpus/runs/latest/topics").json()["topics"]
     with Store(store, create=False) as db:
-        mapped = {p[0]: p for p in db.run_points(db.get_run().id)}
+        info = db.get_run()
+        mapped = {p[0]: p for p in db.run_points(info.id)}
+        stored = db.run_topics(info.id)
     original = [p for p in view["points"] if not p["placed"]]
-    assert len(original) == len(mapped)
-    for point in original[:50]:
+    assert len(original) == len(mapped) == view["count"] - view["placed"]
+    for point in original:
         _, cluster, _, x, y = mapped[point["id"]]
         assert point["cluster"] == cluster and abs(point["x"] - x) < 1e-3 and abs(point["y"] - y) < 1e-3
     assert any(p["id"] == HOSTILE["id"] and p["title"] == HOSTILE["title"] for p in view["points"])
-    assert evolution["years"] == sorted(evolution["years"]) and evolution["topics"]
+    # the run's years and window, and each topic's patents per year, as the store holds them
+    assert evolution["years"] == info.data["years"] == sorted(evolution["years"])
+    for key in ("recent_from", "recent_to", "partial_year", "data_to", "corpus_growth"):
+        assert evolution[key] == info.data.get(key), key
+    assert evolution["topics"] == [
+        {"cluster": t["cluster"], "label": t["label"], "growth": t["evolution"]["growth"], "momentum": t["evolution"]["momentum"],
+         "per_year": {str(y): n for y, n in t["evolution"]["per_year"].items()}} for t in stored]
     for t in evolution["topics"]:
         assert all(str(y) in map(str, evolution["years"]) for y in t["per_year"])
     # each topic's growth comes with its evidence: its patents in the window, and the corpus's rate
@@ -508,12 +559,34 @@ def test_map_evolution_and_graph(minilm_server: LiveServer, store: Path) -> None
     for t in topics:
         assert t["recent"] == sum(n for y, n in years_of[t["cluster"]].items() if int(y) in window)
         assert t["corpus_growth"] == evolution["corpus_growth"]
-    assert {n["id"] for n in graph["nodes"]} == {t["cluster"] for t in topics}
-    nodes = {n["id"] for n in graph["nodes"]}
-    assert graph["links"] and all(link["source"] in nodes and link["target"] in nodes for link in graph["links"])
+    # the graph: a node per topic at the mean of its points, the run's links as edges
+    assert [(n["id"], n["label"], n["size"]) for n in graph["nodes"]] == [(t["cluster"], t["label"], t["size"]) for t in stored]
+    for node in graph["nodes"]:
+        xy = np.array([(p[3], p[4]) for p in mapped.values() if p[1] == node["id"]])
+        np.testing.assert_allclose([node["x"], node["y"]], xy.mean(axis=0), atol=1e-9)
+    assert info.data["links"] and graph["links"] == [
+        {"source": link["source"], "target": link["target"], "similarity": link["similarity"], "citations": link["citations"]}
+        for link in info.data["links"]]
 
 
-def test_search_by_text_by_id_and_modes(minilm_server: LiveServer) -> None:
+def stored_ranking(store: Path, target: np.ndarray, k: int, exclude: str | None = None) -> list[tuple[str, float]]:
+    """The ``k`` documents of the run's space nearest ``target`` by cosine, from the store's vectors."""
+    with Store(store, create=False) as db:
+        ids, vectors = db.load_vectors(db.get_run().space)
+    scores = vectors @ target
+    return sorted(((d, float(s)) for d, s in zip(ids, scores) if d != exclude), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+def stored_topics_of(store: Path, ids: list[str]) -> dict[str, tuple[int | None, str | None]]:
+    """(cluster, label) of ``ids`` in the newest run, as the store holds them (outliers: ``outlier``)."""
+    with Store(store, create=False) as db:
+        run = db.get_run()
+        labels = {t["cluster"]: t["label"] for t in db.run_topics(run.id)}
+        points = {d: db.run_point(run.id, d) for d in ids}
+    return {d: (p[0], labels.get(p[0], "outlier")) if p is not None else (None, None) for d, p in points.items()}
+
+
+def test_search_by_text_by_id_and_modes(minilm_server: LiveServer, store: Path, minilm) -> None:  # type: ignore[no-untyped-def]
     with minilm_server.client() as http:
         text = http.post("/corpus/search", json={"query": "phased array antenna beam steering", "k": 5}).json()
         like = http.post("/corpus/search", json={"like": HOSTILE["id"], "k": 5}).json()
@@ -522,13 +595,29 @@ def test_search_by_text_by_id_and_modes(minilm_server: LiveServer) -> None:
         assert_openai_error(http.post("/corpus/search", json={"query": "  "}), 400, "invalid_input")
         assert_openai_error(http.post("/corpus/search", json={"query": "a", "like": "b"}), 400, "invalid_input")
         assert_openai_error(http.post("/corpus/search", json={"like": "NO-SUCH-ID"}), 404, "not_found")
-        assert_openai_error(http.post("/corpus/search", json={"query": "a", "k": 0}), 422)
-    assert len(text["hits"]) == 5 and text["hits"][0]["score"] >= text["hits"][-1]["score"]
+        assert assert_openai_error(http.post("/corpus/search", json={"query": "a", "k": 0}), 422, "invalid_value")["param"] == "k"
+    # vector search: the documents nearest the library's embedding of the query, by the store's vectors
+    query = minilm.embed(["phased array antenna beam steering"], "query").vectors[0]
+    expected = stored_ranking(store, query, 5)
+    assert [h["id"] for h in text["hits"]] == [d for d, _ in expected]
+    np.testing.assert_allclose([h["score"] for h in text["hits"]], [score for _, score in expected], atol=2e-4)
     assert HOSTILE["id"] in [h["id"] for h in text["hits"]]
-    assert all(h["cluster"] is not None and h["label"] for h in text["hits"])
-    assert HOSTILE["id"] not in [h["id"] for h in like["hits"]] and len(like["hits"]) == 5
+    # like: the documents nearest the liked one's stored vector, itself left out
+    with Store(store, create=False) as db:
+        liked = db.get_vector(db.get_run().space, HOSTILE["id"])
+    expected_like = stored_ranking(store, liked, 5, exclude=HOSTILE["id"])
+    assert [h["id"] for h in like["hits"]] == [d for d, _ in expected_like]
+    np.testing.assert_allclose([h["score"] for h in like["hits"]], [score for _, score in expected_like], atol=1e-4)
+    # keyword: the store's BM25 ranking
+    with Store(store, create=False) as db:
+        bm25 = db.keyword_search("radome feed network", 500)[:3]
+    assert [(h["id"], h["score"]) for h in keyword["hits"]] == [(d, round(score, 4)) for d, score in bm25]
     assert HOSTILE["id"] in [h["id"] for h in keyword["hits"]]
-    assert len(hybrid["hits"]) == 4 and hybrid["mode"] == "hybrid"
+    assert (keyword["mode"], len(hybrid["hits"]), hybrid["mode"]) == ("keyword", 4, "hybrid")
+    # every hit carries its topic in the run as the store holds it
+    for hits in (text["hits"], like["hits"], keyword["hits"], hybrid["hits"]):
+        held = stored_topics_of(store, [h["id"] for h in hits])
+        assert [(h["cluster"], h["label"]) for h in hits] == [held[h["id"]] for h in hits]
     # hybrid is the reciprocal-rank fusion of the vector and keyword rankings (100 candidates each)
     with minilm_server.client() as http:
         vector_ranking = http.post("/corpus/search", json={"query": "satellite antenna", "k": 100}).json()["hits"]
@@ -560,18 +649,29 @@ def test_search_filters_by_years_and_code(minilm_server: LiveServer, store: Path
     assert all(2010 <= int(d["date"][:4]) <= 2014 and any(c.startswith("H01Q") for c in d["cpc"] + d["ipc"])
                for d in docs.values())
     assert keyword and all(2010 <= int(h["date"][:4]) <= 2014 for h in keyword)
+    with Store(store, create=False) as db:  # the store's BM25 ranking of what the filter keeps
+        ranked = db.keyword_search("antenna", 500)
+        kept = db.filter_ids([d for d, _ in ranked], SearchFilter.parse(years="2010-2014", cpc="H01Q"))
+    assert [h["id"] for h in keyword] == [d for d, _ in ranked if d in kept][:50]
 
 
-def test_document_with_its_ten_neighbours(minilm_server: LiveServer) -> None:
+def test_document_with_its_ten_neighbours(minilm_server: LiveServer, store: Path) -> None:
     with minilm_server.client() as http:
         doc = http.get(f"/corpus/documents/{HOSTILE['id']}").json()
         assert_openai_error(http.get("/corpus/documents/NO-SUCH-ID"), 404, "not_found")
     assert doc["title"] == HOSTILE["title"] and doc["abstract"] == HOSTILE["abstract"]
     assert doc["cpc"] == HOSTILE["cpc"] and doc["assignee"] == HOSTILE["assignee"] and doc["date"] == HOSTILE["date"]
-    assert doc["cluster"] is not None and doc["x"] is not None and not doc["placed"]
-    assert len(doc["neighbours"]) == 10 and HOSTILE["id"] not in [n["id"] for n in doc["neighbours"]]
-    scores = [n["score"] for n in doc["neighbours"]]
-    assert scores == sorted(scores, reverse=True)
+    # its place and topic in the run, as the store holds them
+    with Store(store, create=False) as db:
+        run = db.get_run()
+        cluster, x, y = db.run_point(run.id, HOSTILE["id"])
+        neighbours = stored_ranking(store, db.get_vector(run.space, HOSTILE["id"]), 10, exclude=HOSTILE["id"])
+    assert (doc["run"], doc["cluster"], doc["placed"]) == (run.id, cluster, False)
+    assert (doc["cluster"], doc["label"]) == stored_topics_of(store, [HOSTILE["id"]])[HOSTILE["id"]]
+    assert abs(doc["x"] - x) < 1e-9 and abs(doc["y"] - y) < 1e-9
+    # its ten nearest documents by the store's vectors, itself left out
+    assert [n["id"] for n in doc["neighbours"]] == [d for d, _ in neighbours]
+    np.testing.assert_allclose([n["score"] for n in doc["neighbours"]], [score for _, score in neighbours], atol=1e-4)
 
 
 def wait_for_job(http: httpx.Client, job: dict, timeout: float = 240) -> dict:
@@ -606,8 +706,8 @@ def test_upload_json_records_are_placed_on_the_map(minilm_server: LiveServer, st
         doc = http.get("/corpus/documents/UP-GLIDER").json()
         topics = {t["cluster"]: t for t in http.get("/corpus/runs/latest/topics").json()["topics"]}
         found = http.post("/corpus/search", json={"query": "buoyancy engine glider", "k": 3}).json()
-        assert_openai_error(http.get("/corpus/jobs/nope"), 404)
-        assert_openai_error(http.post("/corpus/documents", json={"records": []}), 422)
+        assert_openai_error(http.get("/corpus/jobs/nope"), 404, "not_found")
+        assert assert_openai_error(http.post("/corpus/documents", json={"records": []}), 422, "invalid_value")["param"] == "records"
     placed = {p["id"]: p for p in view["points"] if p["placed"]}
     assert set(placed) == {"UP-GLIDER", "UP-SAT"} and view["placed"] == 2
     assert doc["placed"] and doc["cluster"] == placed["UP-GLIDER"]["cluster"] and len(doc["neighbours"]) == 10
@@ -656,42 +756,107 @@ def test_multipart_upload_of_files(minilm_server: LiveServer, tmp_path: Path) ->
         assert solar["source"] == f"upload {done['id']}: solar_cell.txt"
         assert not Path("/etc/solar cell.txt").exists() and not Path("/etc/solar_cell.txt").exists()
         bad = wait_for_job(http, http.post("/corpus/uploads", files=[("files", ("deck.pptx", b"PK..", "x"))]).json())
-        assert bad["state"] == "failed" and "unsupported file type" in bad["message"]
+        assert bad["state"] == "failed" and bad["message"].endswith(f"deck.pptx: unsupported file type (supported: {SUPPORTED})")
         jobs = http.get("/corpus/jobs").json()
     assert {done["id"], bad["id"]} <= {j["id"] for j in jobs}
+
+
+#: Every operation of the API: (path, method) -> the schema of its body, its success status and the
+#: schema of that answer (``X[]``: a list of X).
+OPERATIONS = {
+    ("/v1/embeddings", "post"): ("EmbeddingCreate", "200", "EmbeddingListPublic"),
+    ("/v1/models", "get"): (None, "200", "ModelListPublic"),
+    ("/v1/models/{model_id}", "get"): (None, "200", "ModelPublic"),
+    ("/api/embed", "post"): ("EmbedCreate", "200", "EmbedPublic"),
+    ("/api/embeddings", "post"): ("EmbeddingsCreate", "200", "EmbeddingsPublic"),
+    ("/api/tags", "get"): (None, "200", "TagsPublic"),
+    ("/api/version", "get"): (None, "200", "VersionPublic"),
+    ("/health", "get"): (None, "200", "HealthPublic"),
+    ("/metrics", "get"): (None, "200", None),  # Prometheus text
+    ("/corpus", "get"): (None, "200", "CorpusPublic"),
+    ("/corpus/search", "post"): ("SearchCreate", "200", "SearchPublic"),
+    ("/corpus/documents", "post"): ("RecordsCreate", "202", "JobPublic"),
+    ("/corpus/documents/{doc_id}", "get"): (None, "200", "DocumentPublic"),
+    ("/corpus/uploads", "post"): ("Body_upload_corpus_uploads_post", "202", "JobPublic"),
+    ("/corpus/jobs", "get"): (None, "200", "JobPublic[]"),
+    ("/corpus/jobs/{job_id}", "get"): (None, "200", "JobPublic"),
+    ("/corpus/runs", "get"): (None, "200", "RunPublic[]"),
+    ("/corpus/runs/{run}", "get"): (None, "200", "RunPublic"),
+    ("/corpus/runs/{run}/topics", "get"): (None, "200", "TopicListPublic"),
+    ("/corpus/runs/{run}/map", "get"): (None, "200", "MapPublic"),
+    ("/corpus/runs/{run}/evolution", "get"): (None, "200", "EvolutionPublic"),
+    ("/corpus/runs/{run}/graph", "get"): (None, "200", "GraphPublic"),
+}
+
+
+def schema_name(schema: dict | None) -> str | None:
+    if not schema:
+        return None
+    if schema.get("type") == "array":
+        return f"{schema_name(schema['items'])}[]"
+    return schema["$ref"].rsplit("/", 1)[-1]
 
 
 def test_openapi_lists_every_resource(minilm_server: LiveServer) -> None:
     with minilm_server.client() as http:
         schema = http.get("/openapi.json").json()
-    paths = set(schema["paths"])
-    for path in ["/v1/embeddings", "/v1/models", "/api/embed", "/api/embeddings", "/api/tags", "/health", "/corpus/search",
-                 "/corpus/documents/{doc_id}", "/corpus/documents", "/corpus/uploads", "/corpus/jobs/{job_id}",
-                 "/corpus/runs", "/corpus/runs/{run}/topics", "/corpus/runs/{run}/map", "/corpus/runs/{run}/evolution",
-                 "/corpus/runs/{run}/graph"]:
-        assert path in paths, path
-    for name in ["EmbeddingCreate", "EmbeddingListPublic", "SearchCreate", "SearchPublic", "DocumentPublic", "MapPublic",
-                 "TopicListPublic", "GraphPublic", "RecordsCreate", "JobPublic"]:
-        assert name in schema["components"]["schemas"], name
+    described = {}
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            body = next(iter(operation.get("requestBody", {}).get("content", {}).values()), {}).get("schema")
+            status = next(code for code in operation["responses"] if code.startswith("2"))
+            answer = operation["responses"][status].get("content", {}).get("application/json", {}).get("schema")
+            described[(path, method)] = (schema_name(body), status, schema_name(answer))
+    assert described == OPERATIONS
+    for body, _, answer in OPERATIONS.values():  # and every schema they name is described
+        for name in (body, answer):
+            if name is not None:
+                assert name.removesuffix("[]") in schema["components"]["schemas"], name
 
 
-def test_metrics_count_requests_latency_batches_queue_and_tokens(minilm_server: LiveServer) -> None:
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of the sample ``name`` with exactly ``labels`` in a Prometheus text page, or None."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return None
+
+
+def test_metrics_count_requests_latency_batches_queue_and_tokens(minilm_server: LiveServer, minilm) -> None:  # type: ignore[no-untyped-def]
+    texts = ["metrics please", "and more"]
     with minilm_server.client() as http:
-        http.post("/v1/embeddings", json={"input": ["metrics please", "and more"], "model": "minilm"})
-        text = http.get("/metrics").text
-    assert 'patscape_requests_total{method="POST",route="/v1/embeddings",status="200"}' in text
-    assert 'patscape_request_seconds_bucket{le="0.5",route="/v1/embeddings"}' in text
-    assert "patscape_batch_size_bucket" in text and "patscape_queue_depth 0.0" in text
-    assert 'patscape_tokens_total{api="openai"}' in text and "patscape_model_loaded 1.0" in text
+        before = http.get("/metrics").text
+        response = http.post("/v1/embeddings", json={"input": texts, "model": "minilm"})
+        after = http.get("/metrics").text
+    assert response.status_code == 200
+
+    def grew(name: str, **labels: str) -> float:
+        now = metric(after, name, **labels)
+        assert now is not None, (name, labels)
+        return now - (metric(before, name, **labels) or 0.0)
+
+    post = {"route": "/v1/embeddings"}
+    assert grew("patscape_requests_total", method="POST", status="200", **post) == 1
+    assert grew("patscape_request_seconds_count", **post) == 1  # the request's latency, observed once
+    assert grew("patscape_request_seconds_bucket", le="+Inf", **post) == 1
+    assert grew("patscape_batch_size_count") == 1 and grew("patscape_batch_size_sum") == 2  # one model call of both
+    tokens = sum(minilm.embed(texts, "document").n_tokens)  # the library's count of the texts' tokens
+    assert grew("patscape_tokens_total", api="openai") == tokens == response.json()["usage"]["prompt_tokens"]
+    assert metric(after, "patscape_queue_depth") == 0 and metric(after, "patscape_model_loaded") == 1
 
 
 def test_serve_command_runs_the_server(tmp_path: Path, store: Path) -> None:
     port = free_port()
-    command = [sys.executable, "-c", "from patscape.api.cli import serve; serve()", str(store), "--model", "hash:256",
-               "--port", str(port), "--api-key", "k1"]
-    refused = subprocess.run(command[:3] + [str(tmp_path / "nothing")], capture_output=True, text=True, timeout=120,
-                             check=False)
-    assert refused.returncode != 0 and "not a patscape store" in (refused.stderr + refused.stdout)
+    serve = [sys.executable, "-m", "patscape", "serve"]  # the installed `patscape` command: patscape.cli.main
+    command = [*serve, str(store), "--model", "hash:256", "--port", str(port), "--api-key", "k1"]
+    nothing = tmp_path / "nothing"
+    refused = subprocess.run([*serve, str(nothing)], capture_output=True, text=True, timeout=120, check=False)
+    # a domain error: one line and exit code 2 (InputError), never a traceback
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == f"patscape: error: {nothing} is not a patscape store; run `patscape ingest {nothing} FILES` first\n"
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

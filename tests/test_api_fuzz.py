@@ -19,9 +19,6 @@ from urllib.parse import quote
 
 import pytest
 
-pytest.importorskip("fastapi")
-hypothesis = pytest.importorskip("hypothesis")
-
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st

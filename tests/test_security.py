@@ -8,17 +8,13 @@ the UI and CSP checks run a live server or the offline report in Debian's Chromi
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("fastapi")
 
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -29,7 +25,7 @@ from patscape.errors import InputError
 from patscape.report import WEBGL_POINTS, render_report
 from patscape.store import Store
 
-from .api_helpers import HOSTILE, assert_openai_error, copy_store, live_server, mapped_store
+from .api_helpers import HOSTILE, assert_openai_error, chromium, copy_store, live_server, mapped_store
 
 EMBED = {"input": "a buoyancy engine for an underwater glider", "model": "hash:256"}
 #: Every route that takes a write (or a POST) and a body that is valid for it.
@@ -41,9 +37,6 @@ WRITES = {
     "/corpus/documents": {"records": [{"id": "SEC-1", "title": "A glider"}]},
     "/corpus/uploads": None,  # multipart
 }
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 #: Collects Content-Security-Policy violations (eval included) before any page script runs.
 CSP_SPY = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
            "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
@@ -327,14 +320,30 @@ def test_serve_passes_the_security_options(serve_cli: Any) -> None:
     assert off.stderr.splitlines()[0].startswith("warning: --allow-host * turns the DNS-rebinding check off")
 
 
-def test_serve_refuses_a_bad_origin(tmp_path: Path) -> None:
-    from patscape.api.cli import serve
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--allow-origin", "*", "--allow-origin '*' is not a web origin: give scheme://host[:port], e.g. "
+                            "http://localhost:3000 (a wildcard or 'null' is not accepted)"),
+    ("--allow-host", "evil.example/x", "--allow-host 'evil.example/x' is not a host name or address (e.g. patscape.lan, "
+                                       "192.168.1.20, [fd00::1] or patscape.lan:8000), nor *"),
+])
+def test_serve_refuses_a_bad_allow_list_with_one_line_and_exit_code_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        option: str, value: str, message: str) -> None:
+    """`patscape serve` (the installed command: patscape.cli.main) refuses a bad --allow-origin or
+    --allow-host before it listens: one line on stderr, exit code 2 (InputError), no traceback."""
+    import uvicorn
+
+    from patscape.cli import main
+    from patscape.errors import InputError
 
     with Store(tmp_path / "store", create=True):
         pass
-    result = CliRunner().invoke(serve, [str(tmp_path / "store"), "--model", "hash:256", "--allow-origin", "*"])
-    assert result.exit_code != 0
-    assert "--allow-origin '*' is not a web origin" in str(result.exception)
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(app))
+    code = main(["serve", str(tmp_path / "store"), "--model", "hash:256", option, value])
+    out, err = capsys.readouterr()
+    assert (code, out, served) == (InputError.exit_code, "", []) and InputError.exit_code == 2
+    assert err == f"patscape: error: {message}\n"
 
 
 # -- Content-Security-Policy without eval ----------------------------------------------------------
@@ -352,20 +361,10 @@ def test_the_csp_of_the_ui_and_the_report_forbids_eval(embed_only: TestClient) -
     assert re.fullmatch(r"script-src 'sha256-[A-Za-z0-9+/=]+' 'sha256-[A-Za-z0-9+/=]+'", script_src(csp))
 
 
-needs_chromium = pytest.mark.skipif(shutil.which(CHROMIUM) is None and not os.environ.get("CI"),
-                                    reason="Debian's chromium is not installed (apt-get install chromium)")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium (never `playwright install`)"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 def wait_until(page: Any, expression: str, arg: Any = None, timeout: float = 60.0) -> None:
@@ -395,7 +394,6 @@ def map_points(n: int) -> list[dict[str, Any]]:
              "y": (i * 104729 % 997) / 10.0, "date": "2015-01-01", "lang": "en"} for i in range(n)]
 
 
-@needs_chromium
 @pytest.mark.parametrize(("n", "trace"), [(60, "scatter"), (WEBGL_POINTS + 1, "scattergl")])
 def test_the_report_draws_its_map_without_eval(browser: Any, tmp_path: Path, n: int, trace: str) -> None:
     path = tmp_path / "report.html"
@@ -425,7 +423,6 @@ def keyed_server(store: Path) -> Iterator[Any]:
         yield live
 
 
-@needs_chromium
 def test_the_ui_draws_webgl_without_eval(browser: Any, keyed_server: Any) -> None:
     page, _ = open_page(browser, keyed_server.url + "/")
     try:
@@ -442,7 +439,6 @@ def test_the_ui_draws_webgl_without_eval(browser: Any, keyed_server: Any) -> Non
         page.close()
 
 
-@needs_chromium
 def test_the_ui_asks_for_the_key_once_and_uses_it(browser: Any, keyed_server: Any) -> None:
     page, errors = open_page(browser, keyed_server.url + "/")
     sent: list[tuple[str, str | None]] = []

@@ -8,39 +8,27 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytest.importorskip("fastapi")
-sync_api = pytest.importorskip("playwright.sync_api")
-
 from patscape.api import Settings
 from patscape.store import Store
 
-from .api_helpers import (
+from .api_helpers import (  # noqa: F401  (browser, ui: the shared fixtures of the served UI)
     HOSTILE,
     LiveServer,
+    Page,
+    assert_map_labels,
+    browser,
     copy_store,
     live_server,
-    map_labels,
     mapped_store,
+    ui,
     wait_for,
 )
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-pytestmark = [
-    # On CI a missing browser is a failure (the browser fixture says so), never a silent skip.
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None and not os.environ.get("CI"),
-                       reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
 
 
 @pytest.fixture(scope="module")
@@ -53,76 +41,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(store: Path) -> Iterator[LiveServer]:
     with live_server(Settings(store=store, model="minilm")) as live:
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium (never `playwright install`)"
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
-
-
-class Page:
-    """A loaded UI page and what it did: console errors, page errors, requests."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
-        page.on("request", lambda request: self.requests.append(request.url))
-
-    def points(self) -> list[dict[str, Any]]:
-        """Every point of the map's point traces: id, trace name, pixel position on the page."""
-        return self.page.evaluate(
-            """() => {
-              const gd = document.getElementById('map');
-              const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
-              const out = [];
-              gd.data.forEach(t => {
-                if (t.meta !== 'points') return;
-                t.customdata.forEach((id, i) => out.push({
-                  id: id, trace: t.name, hover: t.hovertext[i],
-                  px: box.left + xa._offset + xa.l2p(t.x[i]), py: box.top + ya._offset + ya.l2p(t.y[i])}));
-              });
-              return out;
-            }"""
-        )
-
-    def overlay(self, name: str) -> list[str]:
-        return self.page.evaluate(
-            "(name) => (document.getElementById('map').data.find(t => t.meta === 'overlay:' + name) || {customdata: []}).customdata",
-            name,
-        )
-
-    def click_point(self, point_id: str) -> None:
-        point = next(p for p in self.points() if p["id"] == point_id)
-        self.page.mouse.move(point["px"], point["py"])
-        self.page.mouse.click(point["px"], point["py"])
-        wait_for(self.page, "(id) => document.body.dataset.selected === id", arg=point_id, timeout=30_000)
-
-
-@pytest.fixture
-def ui(browser: Any, server: LiveServer) -> Iterator[Page]:
-    page = Page(browser.new_page())
-    page.page.goto(server.url + "/")
-    page.page.wait_for_selector("body[data-ready=yes]", timeout=60_000)
-    yield page
-    try:
-        assert page.page.evaluate("window.__pwned") is None, "a patent's text ran as a script"
-        assert not page.errors, page.errors
-        outside = [url for url in page.requests if not url.startswith(server.url) and not url.startswith("data:")]
-        assert not outside, outside  # nothing from the internet
-    finally:
-        page.page.close()
 
 
 def mapped_ids(store: Path) -> set[str]:
@@ -175,12 +93,16 @@ def small_ui(browser: Any, server: LiveServer) -> Iterator[Page]:
 
 def test_in_a_small_window_topic_labels_cover_neither_each_other_nor_the_legend(small_ui: Page, server: LiveServer) -> None:
     page = small_ui.page
-    wait_for(page, "document.querySelectorAll('#map g.annotation').length > 0")
-    labels = map_labels(page)
     with server.client() as http:
+        view = http.get("/corpus/runs/latest/map").json()
         topics = [t for t in http.get("/corpus/runs/latest/topics").json()["topics"] if t["cluster"] >= 0]
-    assert len(labels) >= len(topics) - 2
-    assert any(max(topics, key=lambda t: t["size"])["label"][:29] in text for text in labels)
+    points = [(p["x"], p["y"], p["cluster"], p["placed"]) for p in view["points"]]
+    # exactly the labels that the placement rule keeps in this window, none covering another or the legend
+    labels = assert_map_labels(page, points, {t["cluster"]: t["label"] for t in topics})
+    biggest = max(topics, key=lambda t: t["size"])["label"]
+    assert labels[0] == (biggest if len(biggest) <= 30 else biggest[:29] + "\u2026")  # the largest topic's first
+    # every topic, its label drawn on the map or not, is in the topic table
+    assert sorted(page.locator("#topic-table tbody tr .tlabel").all_text_contents()) == sorted(t["label"] for t in topics)
 
 
 def test_clicking_a_point_opens_the_panel_with_similar_patents(ui: Page, server: LiveServer) -> None:

@@ -11,16 +11,21 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("fastapi")
-
 from patscape.api import Settings
 from patscape.landscape import MapParams
 from patscape.pipeline import build_map, embed, ingest
 from patscape.store import Store
 
-from .api_helpers import LiveServer, live_server, slice_records, wait_for
+from .api_helpers import (  # noqa: F401  (browser, ui: the shared fixtures of the served UI, on this module's server)
+    LiveServer,
+    Page,
+    browser,
+    live_server,
+    slice_records,
+    ui,
+    wait_for,
+)
 from .test_passages import fulltext_records, middle_passage
-from .test_web import Page, browser, ui  # noqa: F401  (the browser, and a page of this module's server)
 
 pytestmark = pytest.mark.model
 SCRIPT = "<script>window.__pwned = 4</script>"

@@ -11,8 +11,6 @@ happened to stop still fails the test.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,19 +18,13 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("fastapi")
-sync_api = pytest.importorskip("playwright.sync_api")
-
 from click.testing import CliRunner
 
 from patscape.api import Settings
 from patscape.store import Store
 
-from .api_helpers import LiveServer, live_server, slice_records
+from .api_helpers import LiveServer, chromium, live_server, slice_records
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 CSP_SPY = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
            "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
 
@@ -58,10 +50,6 @@ HOSTILE_DOCS = [
 ]
 #: Topic labels, keywords and codes of the hostile run (cycled over the topics).
 HOSTILE_LABELS = [f"{SCRIPT} antenna", f"{IMG} radome", f"{LINK}", f"{SVG} {QUOTES}"]
-
-needs_chromium = pytest.mark.skipif(shutil.which(CHROMIUM) is None and not os.environ.get("CI"),
-                                    reason="Debian's chromium is not installed (apt-get install chromium)")
-pytestmark = [needs_chromium]
 
 
 # -- the store -----------------------------------------------------------------------------------
@@ -102,13 +90,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- the browser ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium (never `playwright install`)"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Watched:
