@@ -5,9 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
+import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +36,31 @@ def one_line_error(result: subprocess.CompletedProcess[str], code: int, fragment
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("patscape: error:")]
     assert len(errors) == 1 and fragment in errors[0], result.stderr
+
+
+def stored_run(store: Path, run_id: int | None = None) -> dict[str, Any]:
+    """A run as the store holds it, read with SQL: its points, topics and documents."""
+    db = sqlite3.connect(store / "patscape.sqlite")
+    try:
+        if run_id is None:
+            (run_id,) = db.execute("SELECT MAX(id) FROM runs").fetchone()
+        points = db.execute(
+            "SELECT doc_id, cluster, raw_cluster, x, y FROM run_points WHERE run_id = ? ORDER BY doc_id", (run_id,)
+        ).fetchall()
+        topics = {c: (label, size) for c, label, size in db.execute(
+            "SELECT cluster, label, size FROM topics WHERE run_id = ? ORDER BY cluster", (run_id,))}
+        docs = {d: {"lang": lang, "cpc": json.loads(cpc), "title": title} for d, lang, cpc, title in db.execute(
+            "SELECT id, lang, cpc, title FROM documents")}
+        (metrics,) = db.execute("SELECT metrics FROM runs WHERE id = ?", (run_id,)).fetchone()
+    finally:
+        db.close()
+    return {"id": run_id, "points": points, "topics": topics, "docs": docs, "metrics": json.loads(metrics)}
+
+
+def expected_rows(run: dict[str, Any]) -> list[tuple[str, int, str, float, float]]:
+    """(id, cluster, label, x, y) of every point, as the exports write them (x, y to 4 places)."""
+    labels = {c: label for c, (label, _) in run["topics"].items()}
+    return [(d, c, labels.get(c, "outlier"), round(x, 4), round(y, 4)) for d, c, _, x, y in run["points"]]
 
 
 @pytest.fixture(scope="module")
@@ -61,17 +90,70 @@ def test_embed_resumes_with_nothing_left(mapped: Path) -> None:
 
 
 def test_map_is_reproducible_and_reports_metrics(mapped: Path) -> None:
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    from patscape.embed import load_embedder
+    from patscape.landscape.label import subclass
+
     second = run("map", str(mapped), "--seed", "3").stdout
-    assert "topics" in second and "outliers" in second
     info = json.loads(run("info", str(mapped), "--json").stdout)
     first_run, second_run = info["runs"][0], info["runs"][-1]
     assert first_run["metrics"]["topic_sizes"] == second_run["metrics"]["topic_sizes"]
     metrics = second_run["metrics"]
-    assert metrics["documents"] == 320 and metrics["topics"] >= 2
-    for key in ("outlier_share", "silhouette_cosine", "code_agreement", "landscape_f1", "language_mix"):
-        assert key in metrics
+    stored = stored_run(mapped, second_run["id"])
+    assert metrics == stored["metrics"]
+
+    # the metrics are the stored run's points, counted again
+    clusters = Counter(c for _, c, _, _, _ in stored["points"])
+    outliers = clusters.pop(-1, 0)
+    raw_outliers = sum(raw < 0 for _, _, raw, _, _ in stored["points"])
+    assert metrics["documents"] == len(stored["points"]) == 320
+    assert metrics["topics"] == len(metrics["topic_sizes"]) == len(stored["topics"]) == len(clusters) >= 2
+    assert metrics["topic_sizes"] == {str(c): n for c, n in clusters.items()}
+    assert {str(c): size for c, (_, size) in stored["topics"].items()} == metrics["topic_sizes"]
+    assert sum(metrics["topic_sizes"].values()) == metrics["documents"] - outliers
+    assert metrics["outlier_share"] == round(outliers / 320, 4)
+    assert metrics["outlier_share_before_reassignment"] == round(raw_outliers / 320, 4)
     assert metrics["language_mix"]["corpus_languages"] == {"en": 240, "zh": 80}
-    assert second_run["params"]["model_fingerprint"] and second_run["seed"] == 3
+    per_topic = {}
+    for doc_id, c, _, _, _ in stored["points"]:
+        if c >= 0:
+            per_topic.setdefault(str(c), Counter())[stored["docs"][doc_id]["lang"]] += 1
+    assert {t: v["languages"] for t, v in metrics["language_mix"]["topics"].items()} == per_topic
+    assert metrics["language_mix"]["mixed_topics"] == sum(max(n.values()) / sum(n.values()) < 0.9 for n in per_topic.values())
+    f1 = metrics["landscape_f1"]
+    assert f1 and metrics["landscape_f1_mean"] == round(sum(v["f1"] for v in f1.values()) / len(f1), 4)
+    reference = {d: subclass(v["cpc"][0]) if v["cpc"] else None for d, v in stored["docs"].items()}
+    for kind, column in (("clustered", 2), ("after_reassignment", 1)):
+        pairs = [(reference[p[0]], p[column]) for p in stored["points"] if p[column] >= 0 and reference[p[0]]]
+        truth, labels = [t for t, _ in pairs], [c for _, c in pairs]
+        assert metrics["code_agreement"]["cpc_subclass"][kind] == {
+            "ari": round(adjusted_rand_score(truth, labels), 4), "nmi": round(normalized_mutual_info_score(truth, labels), 4),
+            "docs": len(pairs), "classes": len(set(truth))}
+    assert -1 < metrics["silhouette_cosine"] < 1
+
+    # the summary printed is the stored run's figures
+    built, summary = second.splitlines()
+    assert re.fullmatch(rf"run {second_run['id']} built in \d+\.\ds", built)
+    agreement = metrics["code_agreement"]
+    assert summary.split("; ") == [
+        f"{metrics['topics']} topics",
+        f"{outliers / 320:.1%} outliers (before reassignment {raw_outliers / 320:.1%})",
+        f"silhouette {metrics['silhouette_cosine']:.3f}",
+        *(f"ARI {key.replace('_', ' ')} {agreement[key]['clustered']['ari']:.3f} "
+          f"(after reassignment {agreement[key]['after_reassignment']['ari']:.3f})" for key in ("cpc_subclass", "ipc_subclass")),
+        f"landscape F1 {metrics['landscape_f1_mean']:.3f}",
+        f"{metrics['language_mix']['mixed_topics']} topics mix languages",
+        "NMI ipc subclass by language: " + ", ".join(
+            f"{lang} {entry['ipc_subclass']['clustered']['nmi']:.2f}" for lang, entry in metrics["code_agreement_by_language"].items()),
+    ]
+
+    # the run names the model that made its space, by that model's own fingerprint
+    (space,) = info["spaces"]
+    params = second_run["params"]
+    assert second_run["seed"] == 3 and second_run["space"] == space["key"] == params["space"]
+    assert params["model"] == space["model"] == "use-multilingual"  # auto: the corpus is multilingual
+    assert params["model_fingerprint"] == space["fingerprint"] == load_embedder(params["model"]).fingerprint()
     a = mapped / "a.csv"
     b = mapped / "b.csv"
     run("export", str(mapped), "--run", str(first_run["id"]), "--format", "csv", "--out", str(a))
@@ -104,29 +186,53 @@ def test_search_by_text_by_id_and_by_language(mapped: Path) -> None:
     assert len(like) == 5 and target not in [h["id"] for h in like]
     chinese = [json.loads(line) for line in run("search", str(mapped), "催化剂", "--lang", "zh", "--mode", "hybrid", "--json").stdout.splitlines()]
     assert chinese and all(h["lang"] == "zh" for h in chinese)
-    keyword = run("search", str(mapped), "催化剂", "--mode", "keyword", "--json").stdout.splitlines()
-    assert keyword and all("催化" in json.loads(line)["title"] or json.loads(line)["lang"] == "zh" for line in keyword)
+    # keyword: the patents holding the word itself come first, then those holding only parts of it
+    # (the query is 催化剂 and its parts: 催化, 化剂, 催, 化, 剂)
+    from patscape.store import Store
+    from patscape.records import searchable_text
+
+    with Store(mapped, create=False) as db:
+        texts = {d.id: searchable_text(d) for d in db.iter_documents()}
+    holding = {doc_id for doc_id, text in texts.items() if "催化剂" in text}
+    assert len(holding) == 7
+    keyword = [json.loads(line)["id"] for line in run("search", str(mapped), "催化剂", "--mode", "keyword", "--json").stdout.splitlines()]
+    assert len(keyword) == 10 and set(keyword[:7]) == holding
+    assert all("催化剂" not in texts[doc_id] and set("催化剂") & set(texts[doc_id]) for doc_id in keyword[7:])
 
 
 def test_exports(mapped: Path, tmp_path: Path) -> None:
     import networkx as nx
     import pyarrow.parquet as pq
 
+    from patscape.report import read_embedded_data
+
     for fmt in ("csv", "parquet", "json", "graphml", "html"):
         run("export", str(mapped), "--format", fmt, "--out", str(tmp_path / f"out.{fmt}"))
+    stored = stored_run(mapped)  # the newest run, which export writes by default
+    rows = expected_rows(stored)
+    assert len(rows) == 320 and {c for _, c, _, _, _ in rows} >= {0, 1}
     with (tmp_path / "out.csv").open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    assert len(rows) == 320 and list(rows[0])[:5] == ["id", "cluster", "label", "x", "y"]
-    assert {int(r["cluster"]) for r in rows} >= {0, 1}
-    table = pq.read_table(tmp_path / "out.parquet")
-    assert table.num_rows == 320 and table.column_names[:5] == ["id", "cluster", "label", "x", "y"]
+        table = list(csv.DictReader(handle))
+    assert list(table[0])[:5] == ["id", "cluster", "label", "x", "y"]
+    assert [(r["id"], int(r["cluster"]), r["label"], float(r["x"]), float(r["y"])) for r in table] == rows
+    parquet = pq.read_table(tmp_path / "out.parquet")
+    assert parquet.column_names[:5] == ["id", "cluster", "label", "x", "y"]
+    assert list(zip(*(parquet.column(name).to_pylist() for name in ("id", "cluster", "label", "x", "y")))) == rows
     data = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
-    assert len(data["points"]) == 320 and data["topics"] and "metrics" in data
+    assert data["run"]["id"] == stored["id"] and data["metrics"] == stored["metrics"]
+    assert [(p["id"], p["cluster"], p["label"], p["x"], p["y"]) for p in data["points"]] == rows
+    assert [p["raw_cluster"] for p in data["points"]] == [raw for _, _, raw, _, _ in stored["points"]]
+    assert [p["title"] for p in data["points"]] == [stored["docs"][d]["title"] for d, *_ in stored["points"]]
+    assert {t["cluster"]: (t["label"], t["size"]) for t in data["topics"]} == stored["topics"]
     graph = nx.read_graphml(tmp_path / "out.graphml")
-    kinds = {d["kind"] for _, d in graph.nodes(data=True)}
-    assert kinds == {"topic", "patent"} and graph.number_of_nodes() == 320 + len(data["topics"])
+    kinds = Counter(d["kind"] for _, d in graph.nodes(data=True))
+    assert kinds == {"topic": len(stored["topics"]), "patent": 320}
+    # the report carries the same run: every point, topic label and figure, and says how many patents
     html = (tmp_path / "out.html").read_text(encoding="utf-8")
-    assert "<html" in html.lower() and data["topics"][0]["label"].split(" · ")[0] in html
+    assert read_embedded_data(html) == data
+    labels = [label for label, _ in stored["topics"].values()]
+    assert len(set(labels)) == len(labels) and all(label in html for label in labels)
+    assert stored["metrics"]["documents"] == 320 and f"landscape — {mapped.name}, run {stored['id']}</title>" in html
 
 
 def test_bad_inputs_get_one_line_errors(tmp_path: Path, mapped: Path) -> None:
@@ -163,11 +269,27 @@ def test_too_small_corpus(tmp_path: Path) -> None:
 
 
 def test_demo_on_the_packaged_sample(tmp_path: Path) -> None:
+    from patscape.report import read_embedded_data
+
+    from .conftest import SAMPLE
+
     out = run("demo", "--workdir", str(tmp_path / "demo")).stdout
     report = tmp_path / "demo" / "report.html"
-    assert report.exists() and f"file://{report.resolve()}" in out
-    rows = list(csv.DictReader((tmp_path / "demo" / "topics.csv").open(encoding="utf-8")))
-    assert len(rows) == 1000
+    assert f"file://{report.resolve()}" in out
+    stored = stored_run(tmp_path / "demo" / "store")
+    with SAMPLE.open(encoding="utf-8") as handle:
+        sample_ids = sorted(json.loads(line)["id"] for line in handle)
+    assert [p[0] for p in stored["points"]] == sample_ids and len(sample_ids) == 1000
+    rows = expected_rows(stored)
+    with (tmp_path / "demo" / "topics.csv").open(encoding="utf-8") as handle:
+        table = [(r["id"], int(r["cluster"]), r["label"], float(r["x"]), float(r["y"])) for r in csv.DictReader(handle)]
+    assert table == rows
+    data = read_embedded_data(report.read_text(encoding="utf-8"))
+    assert [(p["id"], p["cluster"], p["label"], p["x"], p["y"]) for p in data["points"]] == rows
+    assert {t["cluster"]: (t["label"], t["size"]) for t in data["topics"]} == stored["topics"]
+    assert data["metrics"] == stored["metrics"] and data["metrics"]["documents"] == 1000
+    metrics = stored["metrics"]
+    assert f"    {metrics['topics']} topics; {metrics['outlier_share']:.1%} outliers" in out
 
 
 def test_embed_resumes_after_kill(tmp_path: Path, dev_slice: Path) -> None:

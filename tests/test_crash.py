@@ -89,30 +89,76 @@ def test_ingest_killed_after_n_batches_keeps_them_and_resumes(work: Path, embedd
     assert problems(store) == {}
 
 
+#: ``patscape ingest`` whose reader hands over a record only when the test has written one byte
+#: to its stdin: the test decides how far the ingest can get, so it is certainly still running
+#: (blocked or mid-batch) when the test kills it, whatever the speed of the machine.
+GATED_INGEST = """
+import sys
+import patscape.pipeline as pipeline
+from patscape.cli import main
+
+gate = open(0, "rb", buffering=0)
+read_path = pipeline.read_path
+
+def gated(path, *args, **kwargs):
+    items = read_path(path, *args, **kwargs)  # raises at once for a missing file, as the real one does
+
+    def granted():
+        for item in items:
+            if gate.read(1) != b"+":  # end of stdin: the test is gone, read no further
+                return
+            yield item
+
+    return granted()
+
+pipeline.read_path = gated
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_ingest_killed_from_outside_at_any_instant_loses_at_most_one_batch(work: Path, embedded: Path) -> None:
     """Killed by the test while it watches the store (not at a chosen point): the store holds
-    whole batches only, and a re-run completes it."""
+    whole batches only, and a re-run completes it. The test grants 95 of the 150 records, so the
+    ingest (batches of 10) can commit at most 90 of them and cannot finish before it is killed;
+    it is killed as soon as the test sees 30 stored, wherever it then is (between commits,
+    inside one, or waiting for the next record)."""
     store = work / "ingest-sigkill"
+    granted = 95
+    log = (work / "ingest-sigkill.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "patscape", "ingest", str(store), "patents.jsonl", "--batch", "10"],
-        cwd=work, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-c", GATED_INGEST, "ingest", str(store), "patents.jsonl", "--batch", "10"],
+        cwd=work, env=env(), stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
     )
+    try:
+        assert process.stdin is not None
+        process.stdin.write(b"+" * granted)
+        process.stdin.flush()
 
-    def some_committed() -> bool:
-        if process.poll() is not None:
-            return True
-        try:
-            return count(store, "documents") >= 30
-        except sqlite3.Error:
-            return False
+        def some_committed() -> bool:
+            if process.poll() is not None:
+                return True
+            try:
+                return count(store, "documents") >= 30
+            except sqlite3.Error:
+                return False
 
-    wait_until(some_committed, 120, "the first batches to be committed", every=0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+        wait_until(some_committed, 120, "the first batches to be committed", every=0.01)
+        assert process.poll() is None, (work / "ingest-sigkill.log").read_text()  # still running when killed
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdin.close()  # type: ignore[union-attr]
+        log.close()
+    assert process.returncode == KILLED
     stored = count(store, "documents")
-    assert stored % 10 == 0 and stored >= 30
+    assert stored % 10 == 0 and 30 <= stored <= granted // 10 * 10  # whole batches, and not the whole file
     assert problems(store) == {}
-    assert cli(work, "ingest", str(store), "patents.jsonl", "--batch", "10").returncode == 0
+    again = cli(work, "ingest", str(store), "patents.jsonl", "--batch", "10")
+    assert again.returncode == 0, again.stderr
+    assert f"{N_DOCS - stored} added" in again.stdout and f"{stored} unchanged" in again.stdout
     assert picture(store)["documents"] == picture(embedded)["documents"]
 
 

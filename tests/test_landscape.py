@@ -71,9 +71,23 @@ def test_build_landscape_recovers_blobs_and_is_reproducible() -> None:
     assert first.metrics["topics"] == 6
     assert first.metrics["landscape_f1"]["gliders"]["f1"] > 0.9
     assert first.metrics["code_agreement"]["cpc_subclass"]["clustered"]["ari"] > 0.9
-    assert first.xy.shape == (len(ids), 2)
-    topic_words = {t["label"] for t in first.topics}
-    assert any("glider" in label for label in topic_words)
+    # the 2-D map keeps the blobs apart: every patent's nearest patent on the map is of its own
+    # blob, and every patent is nearer its own blob's centre than any other blob's
+    xy = first.xy.astype(np.float64)
+    assert xy.shape == (len(ids), 2) and np.isfinite(xy).all()
+    gaps = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=-1)
+    np.fill_diagonal(gaps, np.inf)
+    assert (truth[gaps.argmin(axis=1)] == truth).all()
+    centres = np.stack([xy[truth == k].mean(axis=0) for k in range(6)])
+    assert (np.linalg.norm(xy[:, None, :] - centres[None], axis=-1).argmin(axis=1) == truth).all()
+    # each topic is labelled with the words of the blob it holds most of, one topic per blob
+    blob_of = {}
+    for topic in first.topics:
+        blob = int(np.bincount(truth[first.labels == topic["cluster"]], minlength=6).argmax())
+        words = set(topic["label"].replace("·", " ").split())
+        assert words and words <= set(WORDS[blob][0].split()), (topic["label"], WORDS[blob][0])
+        blob_of[topic["cluster"]] = blob
+    assert sorted(blob_of.values()) == list(range(6))
 
 
 def test_too_small_corpus_is_refused() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -62,19 +63,26 @@ def test_map_search_and_view(store: Store) -> None:
     embed(store, HashingEmbedder(256))
     run_id = build_map(store, seed=1)
     view = run_view(store, run_id)
-    assert len(view["points"]) == 320 and view["topics"]
+    assert len(view["points"]) == 320
     assert view["run"]["params"]["map"]["min_cluster_size"] == 10  # chosen from the corpus size
+    # one topic per cluster on the map, numbered from 0, each as large as its points and at least
+    # the smallest topic; the rest are outliers
+    counted = Counter(p["cluster"] for p in view["points"])
+    outliers = counted.pop(-1, 0)
     sizes = {t["cluster"]: t["size"] for t in view["topics"]}
-    counted = {}
-    for p in view["points"]:
-        counted[p["cluster"]] = counted.get(p["cluster"], 0) + 1
-    assert all(counted[c] == n for c, n in sizes.items())
+    assert sizes == dict(counted) and sorted(sizes) == list(range(len(sizes)))
+    assert len(sizes) == view["metrics"]["topics"] >= 2 and min(sizes.values()) >= 10
+    assert sum(sizes.values()) + outliers == 320 and view["metrics"]["outlier_share"] == round(outliers / 320, 4)
+    assert all(p["label"] == ({t["cluster"]: t["label"] for t in view["topics"]}.get(p["cluster"], "outlier"))
+               for p in view["points"])
+    assert all(t["label"] for t in view["topics"]) and len({t["label"] for t in view["topics"]}) == len(sizes)
     target = view["points"][0]["id"]
     hits = search(store, like=target, k=5)
     assert len(hits) == 5 and target not in [h.id for h in hits]
     assert all(h.cluster is not None for h in hits)
     keyword = search(store, "satellite", mode="keyword", k=5)
-    assert keyword
+    holding = [d.id for d in store.iter_documents() if "satellite" in f"{d.title} {d.abstract}".lower()]
+    assert len(holding) >= 5 and len(keyword) == 5
     for hit in keyword:
         doc = store.get_document(hit.id)
         assert "satellite" in f"{doc.title} {doc.abstract}".lower()

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import math
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from plotly.offline import get_plotlyjs
 
-from patscape import report
+from patscape import __version__
 from patscape.report import REPORT_SCRIPTS, REPORT_STYLES, WEB_DIR, read_embedded_data, render_report, write_report
 
 HOSTILE = "<script>alert(1)</script> & <b>bold</b>"
@@ -23,6 +25,7 @@ CHINESE = "一种水下滑翔机的浮力调节装置及其控制方法"
 
 SCRIPT = re.compile(r"<script([^>]*)>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 DATA_BLOCK = re.compile(r'<script type="application/json" id="data">(.*?)</script>', re.DOTALL)
+HARNESS = Path(__file__).with_name("report_dom.js")
 
 
 def sample_data() -> dict:
@@ -76,6 +79,68 @@ def page() -> str:
     return render_report(sample_data())
 
 
+# -- the page's own script, run under node on a small DOM (tests/report_dom.js) ---------------------
+ELEMENT = re.compile(r'<(\w+)\b([^>]*?)\bid="([^"]+)"([^>]*)>')
+
+
+def node() -> str:
+    path = shutil.which("node")
+    if path is None:
+        pytest.fail("node is not installed: the report's script is run with node (apt-get install nodejs)", pytrace=False)
+    return path
+
+
+def run_page(page: str, tmp_path: Path, probe: str | None = None) -> dict[str, Any]:
+    """Render ``page`` the way a browser runs it: its app script on the page's own elements (the
+    ids of its HTML), reading its data block, with plotly recorded instead of drawn. ``probe`` is
+    a JavaScript function of ``window.patscape`` run afterwards; its answer is ``out["probe"]``."""
+    markup = SCRIPT.sub(lambda m: m.group(0) if 'id="data"' in m.group(1) else "", page)
+    ids: dict[str, dict[str, Any]] = {}
+    for m in ELEMENT.finditer(markup):
+        tag, attrs, ident = m.group(1), f" {m.group(2)} {m.group(4)}", m.group(3)
+        entry: dict[str, Any] = {"tag": tag, "hidden": bool(re.search(r"\shidden\b", attrs)),
+                                 "checked": bool(re.search(r"\schecked\b", attrs))}
+        if tag == "select":  # a select's value is its first option's
+            entry["value"] = re.search(r'<option value="([^"]*)"', markup[m.end():]).group(1)
+        ids[ident] = entry
+    spec = {"ids": ids, "data": DATA_BLOCK.search(page).group(1), "app": SCRIPT.findall(page)[2][1],
+            "title": html.unescape(re.search(r"<title>(.*?)</title>", page).group(1)), "probe": probe}
+    spec_path = tmp_path / "page.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    done = subprocess.run([node(), str(HARNESS), str(spec_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def plotly_strings(out: dict[str, Any]) -> list[str]:
+    """Every string the page handed to plotly (trace data and layouts)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for call in out["plotly"]:
+        walk(call["data"])
+        walk(call["layout"])
+    return found
+
+
+def last_draw(out: dict[str, Any], div: str) -> dict[str, Any]:
+    return [c for c in out["plotly"] if c["div"] == div and c["fn"] in ("react", "newPlot")][-1]
+
+
+def esc(text: str) -> str:
+    """What plotly must be given for plain text: ``&``, ``<`` and ``>`` as entities."""
+    return html.escape(text, quote=False)
+
+
 def test_no_external_loads(page: str) -> None:
     # No element may load a resource: no script src, no stylesheet links, no remote media or frames.
     assert not re.search(r"<script\b[^>]*\bsrc\s*=", page, re.IGNORECASE)
@@ -118,10 +183,38 @@ def test_hostile_titles_do_not_appear_raw(page: str) -> None:
     block = DATA_BLOCK.search(page).group(1)
     assert not set("<>&") & set(block)
     assert "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)" in block
-    # The app only writes data to the DOM as text and escapes what it hands to plotly.
-    app = SCRIPT.findall(page)[2][1]
-    assert "innerHTML" not in app and "insertAdjacentHTML" not in app and "document.write" not in app
-    assert ".replace(/</g, '&lt;')" in app
+
+
+def test_the_views_show_hostile_text_as_text_and_hand_it_to_plotly_escaped(page: str, tmp_path: Path) -> None:
+    """The page's script, run: text reaches the page only as text nodes, and every string given to
+    plotly (which reads a little HTML) has hostile markup as entities."""
+    out = run_page(page, tmp_path, probe="async (P) => { await P.panel.show('US-101-B2'); return P.source.kind; }")
+    assert out["misuse"] == []  # no innerHTML, outerHTML, insertAdjacentHTML, document.write
+    assert out["text"]["errors"] == "" and out["body"]["data-rendered"] == "yes"
+    assert out["probe"] == "embedded"  # the report's own data layer, not the served one
+    labels = [t["label"] for t in sample_data()["topics"]]
+    # as text in the page: the topic table (labels, representative titles), the map's topic menu,
+    # the document panel
+    for label in labels:
+        assert label in out["text"]["topic-table"]
+    assert BREAKOUT in out["text"]["topic-table"] and CHINESE in out["text"]["topic-table"]
+    assert out["text"]["map-topic"] == "".join(f"#{c} {label} (15)" for c, label in enumerate(labels))
+    assert out["text"]["doc-title"] == BREAKOUT and out["text"]["doc-id"] == "US-101-B2"
+    assert out["text"]["title"] == "patscape landscape — run 3"
+    # to plotly: only the page's own tags (<b>, <br>, <i>); everything else escaped
+    strings = plotly_strings(out)
+    for text in strings:
+        assert "<" not in re.sub(r"</?b>|<br>|</?i>", "", text), text
+    for raw in (HOSTILE, BREAKOUT, labels[1]):
+        assert not any(raw in text for text in strings)
+    points = [t for t in last_draw(out, "map")["data"] if t.get("meta") == "points"]
+    hover = {i: h for t in points for i, h in zip(t["customdata"], t["hovertext"])}
+    assert hover["US-100-B2"] == f"<b>{esc(HOSTILE)}</b><br>US-100-B2 · 2000-03-01 · en<br>outlier (no topic)"
+    assert hover["US-101-B2"] == f"<b>{esc(BREAKOUT)}</b><br>US-101-B2 · 2001-03-02 · en<br>#0 {esc(labels[0])}"
+    annotations = [c for c in out["plotly"] if c["div"] == "map" and c["fn"] == "relayout"][-1]["layout"]["annotations"]
+    assert sorted(a["text"] for a in annotations) == sorted(esc(label) for label in labels)
+    names = [t["name"] for t in last_draw(out, "evolution")["data"]]
+    assert names == [esc(f"#{c} {label}") for c, label in enumerate(labels)]
 
 
 def test_title_is_escaped_in_head() -> None:
@@ -149,7 +242,7 @@ def test_points_may_be_given_as_columns(page: str) -> None:
     assert render_report(data) == page
 
 
-def test_non_finite_numbers_become_null() -> None:
+def test_non_finite_numbers_become_null(tmp_path: Path) -> None:
     data = sample_data()
     data["metrics"]["silhouette_cosine"] = float("nan")
     data["points"][5]["x"] = float("inf")
@@ -160,9 +253,46 @@ def test_non_finite_numbers_become_null() -> None:
 
     embedded = json.loads(DATA_BLOCK.search(page).group(1), parse_constant=no_constants)
     assert embedded["metrics"]["silhouette_cosine"] is None
-    assert embedded["points"]["columns"]["x"][5] is None
-    assert embedded["points"]["columns"]["x"][6] == data["points"][6]["x"]
-    assert not math.isnan(embedded["points"]["columns"]["y"][5])
+    columns = embedded["points"]["columns"]
+    assert columns["x"][5] is None
+    # only the non-finite number is dropped: the point keeps its y and everything else
+    assert {k: v[5] for k, v in columns.items() if k != "x"} == {k: v for k, v in data["points"][5].items() if k != "x"}
+    assert columns["x"][:5] + columns["x"][6:] == [p["x"] for p in data["points"][:5] + data["points"][6:]]
+
+    # the page: the point has no position, so it is not drawn, not in its topic's centre on the
+    # graph, and no patent's neighbour on the map (nor has it neighbours)
+    probe = """async (P) => {
+      const pts = await P.source.map(), graph = await P.source.graph();
+      return { count: pts.count, xIsNaN: Number.isNaN(pts.x[5]), y: pts.y[5], nodes: graph.nodes,
+               alone: (await P.source.document('US-105-B2')).neighbours.map(h => h.id),
+               near: (await P.source.document('US-109-B2')).neighbours.map(h => h.id) };
+    }"""
+    out = run_page(page, tmp_path, probe)
+    assert out["misuse"] == [] and out["text"]["errors"] == ""
+    got, points = out["probe"], data["points"]
+    assert got["count"] == 60 and got["xIsNaN"] is True and got["y"] == points[5]["y"]
+    drawn = [i for t in last_draw(out, "map")["data"] if t.get("meta") == "points" for i in t["customdata"]]
+    assert sorted(drawn) == sorted(p["id"] for i, p in enumerate(points) if i != 5)
+    assert out["body"]["data-map-drawn"] == "59"
+
+    def centre(cluster: int) -> list[float]:
+        sx = sy = 0.0
+        n = 0
+        for i, p in enumerate(points):  # in order, as the page sums them
+            if p["cluster"] == cluster and i != 5:
+                sx += p["x"]
+                sy += p["y"]
+                n += 1
+        return [sx / n, sy / n]
+
+    assert points[5]["cluster"] == 0
+    assert {n["id"]: [n["x"], n["y"]] for n in got["nodes"]} == {c: centre(c) for c in (0, 1, 2)}
+    assert got["alone"] == []
+    x0, y0 = points[9]["x"], points[9]["y"]
+    by_distance = sorted((((p["x"] - x0) * (p["x"] - x0) + (p["y"] - y0) * (p["y"] - y0)), j)
+                         for j, p in enumerate(points) if j not in (5, 9))
+    assert got["near"] == [points[j]["id"] for _, j in by_distance[:10]]
+    assert "US-105-B2" not in got["near"]
 
 
 def test_sparse_data_still_renders() -> None:
@@ -182,11 +312,10 @@ def test_write_report_writes_utf8(tmp_path, page: str) -> None:
     assert read_embedded_data(written.read_text(encoding="utf-8")) == sample_data()
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_app_script_is_valid_javascript(tmp_path, page: str) -> None:
     app = tmp_path / "app.js"
     app.write_text(SCRIPT.findall(page)[2][1], encoding="utf-8")
-    result = subprocess.run(["node", "--check", str(app)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([node(), "--check", str(app)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
 
 
@@ -197,17 +326,46 @@ def test_the_report_runs_the_views_of_the_served_ui(page: str) -> None:
     served = (WEB_DIR / "index.html").read_text(encoding="utf-8")
     shared = [name for name in REPORT_SCRIPTS if name not in ("data-embedded.js", "report-app.js")]
     assert all(f'<script src="/static/{name}"></script>' in served for name in shared)
-    assert '<script src="/static/data-served.js"></script>' in served and "P.source = {\n    kind: 'served'" not in app
-    for name in REPORT_STYLES:
-        assert (WEB_DIR / name).read_text(encoding="utf-8") in page
-    # report.py itself holds no JavaScript (nor a page or styles)
-    source = Path(report.__file__).read_text(encoding="utf-8")
-    assert "function (" not in source and "Plotly." not in source and "<body" not in source and "{ margin" not in source
+    assert '<script src="/static/data-served.js"></script>' in served and "data-served.js" not in REPORT_SCRIPTS
+    # the page is web/report.html with its slots filled: nothing else of report.py's own (no
+    # script, page or styles) is in it
+    template = (WEB_DIR / "report.html").read_text(encoding="utf-8")
+    pieces = re.split(r"@@([A-Z]+)@@", template)
+    slots = pieces[1::2]
+    pattern = "".join(re.escape(piece) if i % 2 == 0 else "(.*?)" for i, piece in enumerate(pieces))
+    filled = re.fullmatch(pattern, page, re.DOTALL)
+    assert filled is not None
+    expected = {
+        "VERSION": html.escape(__version__), "TITLE": html.escape(sample_data()["title"]),
+        "CSS": "\n".join((WEB_DIR / name).read_text(encoding="utf-8") for name in REPORT_STYLES),
+        "DATA": DATA_BLOCK.search(page).group(1), "PLOTLY": get_plotlyjs(), "APP": app,
+    }
+    for slot, value in zip(slots, filled.groups()):
+        if slot in expected:
+            assert value == expected[slot], slot
+    assert sorted(set(slots) - set(expected)) == ["CSP", "PLOTLYVERSION"]  # the policy is checked above
 
 
-def test_partial_year_travels_to_the_page() -> None:
+def test_partial_year_travels_to_the_page(tmp_path: Path) -> None:
     data = sample_data()
     data.update(partial_year=2019, recent_from=2014, recent_to=2018)
     page = render_report(data)
     assert read_embedded_data(page)["partial_year"] == 2019
-    assert 'id="evo-note"' in page  # the evolution view writes its note there
+    # the evolution view names the partial year, its newest date and the years growth uses, and
+    # shades it in the chart
+    out = run_page(page, tmp_path)
+    newest = max(p["date"] for p in data["points"] if p["date"].startswith("2019"))
+    assert newest == "2019-03-06"
+    assert out["text"]["evo-note"] == (f"2019 is partial (data to {newest}): it is shaded in the chart and left out of "
+                                       "growth and momentum, which use 2014\u20132018.")
+    assert out["hidden"]["evo-note"] is False and out["body"]["data-partial-year"] == "2019"
+    layout = last_draw(out, "evolution")["layout"]
+    assert [(s["x0"], s["x1"]) for s in layout["shapes"]] == [(2018.5, 2019)]
+    assert [a["text"] for a in layout["annotations"]] == ["2019 partial"]
+
+
+def test_a_report_without_a_partial_year_has_no_note(page: str, tmp_path: Path) -> None:
+    out = run_page(page, tmp_path)
+    assert out["text"]["evo-note"] == "" and out["hidden"]["evo-note"] is True
+    assert out["body"]["data-partial-year"] == ""
+    assert last_draw(out, "evolution")["layout"]["shapes"] == []

@@ -118,8 +118,10 @@ def align_pieces(text: str, pieces: list[bytes]) -> list[tuple[int, int]]:
 
     Byte-level BPE (Qwen, GPT-2, Llama 3) pieces concatenate to the text's exact bytes. WordPiece
     and SentencePiece pieces do not (lower case, accents stripped, a space marks a word start,
-    ``[UNK]`` is empty): they are found in a normalised copy of the text from left to right. The
-    spans only say where a window may be cut; the base class counts every window again.
+    ``[UNK]`` is empty): they are found in a normalised copy of the text from left to right, and
+    a piece not found there (``[UNK]``) covers the rest of its word, as the tokenizer's own
+    offsets do. The spans only say where a window may be cut; the base class counts every
+    window again.
     """
     data = text.encode("utf-8")
     if b"".join(pieces) == data:
@@ -143,19 +145,36 @@ def align_pieces(text: str, pieces: list[bytes]) -> list[tuple[int, int]]:
     norm = "".join(norm_chars)
     spans = []
     cursor = 0
+    unknown: tuple[int, int] | None = None  # (span, where it ends so far) of the last unknown piece
+
+    def rest_of_word(limit: int) -> None:
+        # an unknown piece stands for its whole word ([UNK] replaces one): up to the next space
+        # or the next piece found, whichever comes first
+        if unknown is None:
+            return
+        index, end = unknown
+        while end < limit and not norm[end].isspace():
+            end += 1
+        spans[index] = (spans[index][0], owners[end - 1] + 1)
+
     for piece in pieces:
         key = "".join(_fold(piece.decode("utf-8", "ignore"))).replace("\u2581", " ").strip()
         while cursor < len(norm) and norm[cursor].isspace():
             cursor += 1
         found = norm.find(key, cursor, cursor + len(key) + 64) if key else -1
         if found < 0:
-            # An unknown or empty piece ([UNK], a byte fallback): it covers the next character.
+            # An unknown or empty piece ([UNK], a byte fallback): it covers the next character
+            # (and, once the next piece is found, the rest of its word).
             end = min(cursor + 1, len(norm))
             spans.append((owners[cursor] if cursor < len(norm) else len(text), owners[end - 1] + 1 if end > cursor else len(text)))
+            unknown = (len(spans) - 1, end) if end > cursor else None
             cursor = end
             continue
+        rest_of_word(found)
+        unknown = None
         spans.append((owners[found], owners[found + len(key) - 1] + 1))
         cursor = found + len(key)
+    rest_of_word(len(norm))
     return spans
 
 
