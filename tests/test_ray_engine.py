@@ -4,7 +4,8 @@ own, and stopped at the end whatever happens (those processes only: never `ray s
 
 Every Ray run is compared with an uninterrupted run of the local engine, byte for byte (vectors,
 passages, spaces), after a clean run, a driver SIGKILLed after its second commit and run again,
-and a worker SIGKILLed in the middle of the job.
+a worker SIGKILLed in the middle of the job, and a batch that kills every actor that starts it
+(stopped after 3 deaths, then run again).
 """
 
 from __future__ import annotations
@@ -247,6 +248,52 @@ def test_worker_killed_mid_job_is_restarted_and_its_batch_recomputed(ingested: P
     assert problems(store) == {}
 
 
+#: Times a batch may kill its actor before the embed stops (ray_embed.MAX_ACTOR_DEATHS, documented).
+DEATHS = 3
+
+
+@pytest.mark.timeout(600)  # without a bound, the batch is retried for ever
+def test_a_batch_that_kills_its_actor_every_time_stops_the_embed_and_keeps_the_other_batches(
+    ingested: Path, reference: Path, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = copy(ingested, "ray-poison")
+    todo = sorted(picture(store)["documents"])  # embed takes the documents in id order
+    batches = [todo[i : i + int(BATCH)] for i in range(0, N_DOCS, int(BATCH))]
+    for name, value in RAY_ENV.items():
+        monkeypatch.setenv(name, value)
+    import ray  # only now: Ray takes its auth settings from the environment when first imported
+
+    ray.init(address=cluster, logging_level="ERROR", log_to_driver=False)  # to read Ray's own actor table
+    try:
+        before = set(ray._private.state.actors())
+        # Every actor that starts the 3rd batch SIGKILLs itself (store.crash_point), as one that
+        # runs out of memory on it would; Ray restarts it and retries the batch on it.
+        done = embed_ray(store, cluster, crash="ray-batch-2")
+        restarts = [(info["ActorClassName"], info["NumRestarts"])
+                    for key, info in ray._private.state.actors().items() if key not in before]
+    finally:
+        ray.shutdown()
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"patscape: error: a batch of {BATCH} documents ({', '.join(batches[2][:3])}, ...) "
+                           f"killed its Ray actor {DEATHS} times"), done.stderr
+    assert "run the same command again" in last
+    assert sum(n for _, n in restarts) == DEATHS, restarts  # Ray's own count: each death restarted an actor
+    stored = {doc for _, doc in picture(store)["vectors"]}
+    assert set(batches[0]) | set(batches[1]) <= stored  # the batches before it were committed
+    assert not stored & set(batches[2])
+    assert all(set(batch) <= stored or not set(batch) & stored for batch in batches)  # whole batches only
+    want = picture(reference)
+    assert picture(store)["vectors"] == {k: v for k, v in want["vectors"].items() if k[1] in stored}
+    assert picture(store)["spaces"] == {k: False for k in want["spaces"]}
+    again = embed_ray(store, cluster)  # the same command resumes: only the rest is embedded
+    assert again.returncode == 0, again.stderr
+    assert f"embedded {N_DOCS - len(stored)} documents" in again.stdout and "(complete)" in again.stdout
+    assert picture(store) == want
+    assert problems(store) == {}
+
+
 def test_the_packaged_default_model_gives_identical_bytes_on_ray(work: Path, corpus: Path, cluster: str) -> None:
     few = work / "few.jsonl"  # a handful of documents, three with claims and a description
     few.write_text("".join(corpus.read_text(encoding="utf-8").splitlines(keepends=True)[:6]), encoding="utf-8")
@@ -298,6 +345,10 @@ def test_an_unreachable_address_is_a_one_line_error(ingested: Path) -> None:
 
 
 def test_ray_options_need_the_ray_engine(ingested: Path) -> None:
-    done = cli(ingested.parent, "embed", str(ingested), "--model", MODEL, "--address", "127.0.0.1:6379")
-    assert done.returncode == 2
-    assert "--address, --actors and --gpus-per-actor need --engine ray" in done.stderr
+    for option in (["--address", "127.0.0.1:6379"], ["--max-actor-deaths", "2"]):
+        done = cli(ingested.parent, "embed", str(ingested), "--model", MODEL, *option)
+        assert done.returncode == 2
+        assert "--address, --actors, --gpus-per-actor and --max-actor-deaths need --engine ray" in done.stderr
+    done = cli(ingested.parent, "embed", str(ingested), "--model", MODEL, "--engine", "ray", "--max-actor-deaths", "0")
+    assert done.returncode == 2  # the value reaches the engine, which refuses it before starting Ray
+    assert done.stderr.strip().splitlines()[-1] == "patscape: error: --max-actor-deaths must be at least 1"
