@@ -54,11 +54,14 @@ from .present import note, progress
               help="ray: the head of an existing Ray cluster (default: start Ray on this machine).")
 @click.option("--actors", type=int, default=None, help="ray: embedders at once (default: one per CPU of the cluster).")
 @click.option("--gpus-per-actor", type=float, default=0.0, help="ray: GPUs each actor reserves (e.g. 1 for a GPU model).")
+@click.option("--max-actor-deaths", type=int, default=None, metavar="N",
+              help="ray: stop when one batch has killed its actor N times, e.g. out of memory (default 3); "
+                   "the batches already embedded stay.")
 def embed(store: str, model: str, task: str, profile: str | None, instructions: tuple[str, ...],
           max_tokens: int | None, gpu_layers: int | None, tokenizer: str | None, concurrency: int | None,
           dims: int | None, fields: str, passage_tokens: int, passage_overlap: int, max_passages: int,
           no_passages: bool, overlap: int, max_chunks: int | None, batch: int, engine: str, address: str | None,
-          actors: int | None, gpus_per_actor: float) -> None:
+          actors: int | None, gpus_per_actor: float, max_actor_deaths: int | None) -> None:
     """Embed the documents of STORE that have no vector for this model yet.
 
     Each document gets a vector of --fields (for the map and similar patents) and, from its full
@@ -80,8 +83,8 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
         raise InputError("--batch must be at least 1")
     if max_chunks is not None and max_chunks < 1:
         raise InputError("--max-chunks must be at least 1")
-    if engine != "ray" and (address or actors or gpus_per_actor):
-        raise InputError("--address, --actors and --gpus-per-actor need --engine ray")
+    if engine != "ray" and (address or actors or gpus_per_actor or max_actor_deaths is not None):
+        raise InputError("--address, --actors, --gpus-per-actor and --max-actor-deaths need --engine ray")
     field_list = tuple(f.strip() for f in fields.split(",") if f.strip())
     parsed: dict[str, str] = {}
     for item in instructions:
@@ -109,7 +112,8 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
     with Store(store, create=False) as db:
         try:
             job = run_embed_job(db, model, loader=loader, runtime=runtime, engine=engine,  # type: ignore[arg-type]
-                                address=address, actors=actors, gpus_per_actor=gpus_per_actor, task=task,  # type: ignore[arg-type]
+                                address=address, actors=actors, gpus_per_actor=gpus_per_actor,
+                                max_actor_deaths=max_actor_deaths, task=task,  # type: ignore[arg-type]
                                 dims=dims, fields=field_list, overlap=overlap, max_chunks=max_chunks,
                                 passages=passages, batch_docs=batch, on_model=chosen, on_engine=ready,
                                 on_start=start, progress=lambda n: bar["update"](n))

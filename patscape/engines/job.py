@@ -48,6 +48,7 @@ def run_embed_job(
     address: str | None = None,
     actors: int | None = None,
     gpus_per_actor: float = 0.0,
+    max_actor_deaths: int | None = None,
     task: Task = "document",
     dims: int | None = None,
     fields: Sequence[str] = DEFAULT_FIELDS,
@@ -80,7 +81,7 @@ def run_embed_job(
         runner = None
         if engine == "ray":
             runner = stack.enter_context(RayEngine(model, {**loader, **runtime}, address=address, actors=actors,
-                                                   gpus_per_actor=gpus_per_actor))
+                                                   gpus_per_actor=gpus_per_actor, max_actor_deaths=max_actor_deaths))
             if on_engine:
                 on_engine(runner, time.perf_counter() - started)
         report = embed(db, embedder, task=task, dims=dims, fields=fields, overlap=overlap, max_chunks=max_chunks,

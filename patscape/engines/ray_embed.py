@@ -6,7 +6,10 @@ and writes every computed batch itself, one transaction each: workers only compu
 open the store (it is a local SQLite file). Each actor loads the model once, with the options
 of the space, and runs :func:`patscape.pipeline.embed_documents` on whole batches, so the stored
 bytes are those of the local engine. A worker that dies is restarted and its batch retried by
-Ray; a killed driver loses only the batches in flight, and the same command resumes.
+Ray, until one batch has killed its actor :data:`MAX_ACTOR_DEATHS` times (running out of memory
+on it, say): then the job stops with an error naming that batch. Whatever stops the job, the
+batches already written stay (a killed driver loses only the batches in flight), and the same
+command resumes.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from ..store import PassageRow, Store, VectorRow, crash_point
 WINDOW_BYTES = 512 * 2**20
 #: Seconds the actors (model loading included) may take to start.
 ACTOR_START_S = 1800
+#: Times one batch may kill its actor before the job stops (``--max-actor-deaths``): a batch
+#: that runs its actor out of memory would otherwise be retried for ever.
+MAX_ACTOR_DEATHS = 3
 #: What an actor returns per document, in order (vectors and passages as exact bytes).
 COLUMNS: dict[str, Any] = {
     "batch": np.int64, "doc_id": object, "content_hash": object, "vector": object, "n_chunks": np.int64,
@@ -50,6 +56,8 @@ class RayEngine:
     ``actors``: embedders at once (default: one per ``cpus_per_actor`` CPUs, or per
     ``gpus_per_actor`` GPUs, of the cluster). ``window_bytes``: text read from the store and
     handed to Ray at a time (one Ray Data job each, whose actors load the model once).
+    ``max_actor_deaths``: times one batch may kill its actor (default :data:`MAX_ACTOR_DEATHS`)
+    before the job stops with a :class:`ModelError` naming the batch.
     """
 
     def __init__(
@@ -62,9 +70,12 @@ class RayEngine:
         cpus_per_actor: float = 1.0,
         gpus_per_actor: float = 0.0,
         window_bytes: int = WINDOW_BYTES,
+        max_actor_deaths: int | None = None,
     ) -> None:
         if actors is not None and actors < 1:
             raise InputError("--actors must be at least 1")
+        if max_actor_deaths is not None and max_actor_deaths < 1:
+            raise InputError("--max-actor-deaths must be at least 1")
         if cpus_per_actor <= 0 or gpus_per_actor < 0:
             raise InputError("an actor needs more than 0 CPUs (and 0 or more GPUs)")
         self.model = model
@@ -74,6 +85,7 @@ class RayEngine:
         self.gpus_per_actor = gpus_per_actor
         self.requested_actors = actors
         self.window_bytes = window_bytes
+        self.max_actor_deaths = MAX_ACTOR_DEATHS if max_actor_deaths is None else max_actor_deaths
         self.actors = 0
         #: Batches computed by an actor that Ray had restarted after it died.
         self.restarted_batches = 0
@@ -142,8 +154,14 @@ class RayEngine:
         if not self.actors:
             self.start()
         crash = os.environ.get("PATSCAPE_CRASH_AFTER")
-        # Ray Data restarts a dead actor and retries its batch (max_restarts and max_task_retries
-        # are unlimited by default for actor pools); a model error fails the job at once.
+        # Ray Data restarts a dead actor and retries its batch on it (max_restarts and
+        # max_task_retries are unlimited by default for actor pools); the actors count the times
+        # each batch was started, in an actor of this job, and refuse a batch that has killed its
+        # actor max_actor_deaths times. A refused batch, like a model error, fails the job at once.
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        attempts = ray.remote(_Attempts).options(num_cpus=0, scheduling_strategy=here).remote()  # the driver's node if it can
         remote: dict[str, Any] = {"num_cpus": self.cpus_per_actor}
         if self.gpus_per_actor:
             remote["num_gpus"] = self.gpus_per_actor
@@ -152,7 +170,8 @@ class RayEngine:
         for tables in _windows(store, batches, self.window_bytes):
             dataset = ray.data.from_arrow(tables).map_batches(
                 _ActorEmbedder,
-                fn_constructor_args=(self.model, self.load_options, embedder.fingerprint(), options),
+                fn_constructor_args=(self.model, self.load_options, embedder.fingerprint(), options, attempts,
+                                     self.max_actor_deaths),
                 # One block is one batch of the local engine, so the model sees the same groups of
                 # texts (GPU actors need a batch size: a block is never longer than one batch).
                 batch_size=max(len(ids) for ids in batches) if self.gpus_per_actor else None,
@@ -205,13 +224,27 @@ def _windows(store: Store, batches: Sequence[Sequence[str]], budget: int) -> Ite
         yield window
 
 
+class _Attempts:
+    """The times each batch (by number) was started by an actor, for one engine call. Ray retries
+    a batch only when its actor died, so a batch started n times has killed its actor n - 1 times."""
+
+    def __init__(self) -> None:
+        self.started: dict[int, int] = {}
+
+    def begin(self, number: int) -> int:
+        self.started[number] = self.started.get(number, 0) + 1
+        return self.started[number]
+
+
 class _ActorEmbedder:
     """The Ray Data callable class: one embedder per actor, loaded once, fed whole batches."""
 
-    def __init__(self, model: str, load_options: Mapping[str, Any], fingerprint: str, options: EmbedOptions) -> None:
+    def __init__(self, model: str, load_options: Mapping[str, Any], fingerprint: str, options: EmbedOptions,
+                 attempts: Any, max_deaths: int) -> None:
         import ray
 
         self.options = options
+        self.attempts, self.max_deaths = attempts, max_deaths
         self.node = ray.get_runtime_context().get_node_id()
         self.restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.failure: str | None = None
@@ -226,14 +259,16 @@ class _ActorEmbedder:
                             "files on every node")
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if not self.restarted:  # the crash tests kill a first-generation worker once (store.crash_point)
-            crash_point("ray-actor")
         numbers = np.asarray(batch["batch"])
         out: dict[str, list[Any]] = {k: [] for k in COLUMNS}
         try:
+            self._begin(batch, numbers)
+            if not self.restarted:  # the crash tests kill a first-generation worker once (store.crash_point)
+                crash_point("ray-actor")
             if self.failure or self.embedder is None:
                 raise ModelError(self.failure or "no embedder")
             for number in dict.fromkeys(numbers.tolist()):  # a block is one batch; be safe if Ray merged two
+                crash_point(f"ray-batch-{number}")  # the crash tests kill every actor that starts this batch
                 picked = np.flatnonzero(numbers == number)
                 docs = [Document(id=str(batch["doc_id"][i]), **{c: str(batch[c][i]) for c in TEXT_COLUMNS}) for i in picked]
                 rows, passages = embed_documents(self.embedder, docs, self.options,
@@ -250,6 +285,21 @@ class _ActorEmbedder:
             out = {k: [] for k in COLUMNS}
             self._row(out, int(numbers[0]) if len(numbers) else -1, "", "", b"", 0, 0, 0, b"", str(exc) or type(exc).__name__)
         return {k: np.asarray(v, dtype=COLUMNS[k]) for k, v in out.items()}
+
+    def _begin(self, batch: dict[str, np.ndarray], numbers: np.ndarray) -> None:
+        """Count this attempt at each batch of the block; refuse one that has killed its actor
+        ``max_deaths`` times (a :class:`ModelError` naming its first documents)."""
+        import ray
+
+        for number in dict.fromkeys(numbers.tolist()):
+            deaths = ray.get(self.attempts.begin.remote(number)) - 1
+            if deaths >= self.max_deaths:
+                ids = [str(batch["doc_id"][i]) for i in np.flatnonzero(numbers == number)]
+                raise ModelError(
+                    f"a batch of {len(ids)} documents ({', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''}) killed "
+                    f"its Ray actor {deaths} times (out of memory?); the batches already embedded are stored: "
+                    "lower --batch or give the actors more memory, then run the same command again"
+                )
 
     def _row(self, out: dict[str, list[Any]], *values: Any) -> None:
         for name, value in zip(COLUMNS, (*values, self.restarted, self.node)):
