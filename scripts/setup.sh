@@ -31,8 +31,23 @@ if [ "$covered" = no ]; then
   # The CPU build of torch first: anything that pulls torch later finds it satisfied.
   .venv/bin/python -m pip install -q "torch==2.13.0"
   if [ -n "$extras" ]; then spec=".[$extras]"; else spec="."; fi
-  # llama-cpp-python (the gguf backend, in the dev extra) compiles llama.cpp: ~10-15 min once, then pip's wheel cache.
-  CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}" \
-    .venv/bin/python -m pip install -q -e "$spec"
+  case "$extras" in
+    dev|gguf)
+      # llama-cpp-python (the GGUF backend) compiles llama.cpp: ~10-15 min, once. Built for any CPU of
+      # this architecture, not for this one (-march=native): a native build on a CPU that advertises
+      # AMX died with "Illegal instruction" in a virtual machine that does not enable it, and pip's
+      # own wheel cache, keyed by version only, would carry a native build to other machines. The
+      # wheel is kept in patscape's cache, keyed by version and build flags.
+      llama_version=0.3.36
+      llama_flags="-DGGML_NATIVE=OFF"
+      wheels="${PATSCAPE_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/patscape/wheels}/llama-cpp-python-$llama_version-$(printf %s "$llama_flags" | sha256sum | cut -c1-8)"
+      if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+        CMAKE_ARGS="$llama_flags" CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}" \
+          .venv/bin/python -m pip wheel -q --no-deps --no-cache-dir -w "$wheels" "llama-cpp-python==$llama_version"
+      fi
+      .venv/bin/python -m pip install -q --no-deps --force-reinstall "$wheels"/llama_cpp_python-*.whl
+      ;;
+  esac
+  .venv/bin/python -m pip install -q -e "$spec"
   echo "$want" > "$stamp"
 fi
