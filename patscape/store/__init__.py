@@ -9,6 +9,8 @@ composed into :class:`Store`:
 - :mod:`.spaces`: embedding spaces, document vectors and int8 passages;
 - :mod:`.vector_log`: the change log of the vectors and batched reads for the vector files;
 - :mod:`.filter_sql`: search filters as SQL, and the reads that apply them;
+- :mod:`.vector_slots`: the vector files' own database (which document each row of the files holds),
+  used by :mod:`patscape.vectors` and joined by ``matching_slots``;
 - :mod:`.runs`: runs (maps), their points and topics;
 - :mod:`.placements`: uploads placed on a run;
 - :mod:`.jobs`: upload jobs and the uploads folder;

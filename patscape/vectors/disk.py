@@ -3,7 +3,7 @@
 SQLite stays the source of truth (every vector is written there in one transaction with its
 document's content hash); these files are a derived, rebuildable copy laid out for search
 (:mod:`patscape.vectors.layout`), with a database of which document each row holds
-(:mod:`patscape.vectors.slots`).
+(:mod:`patscape.store.vector_slots`).
 
 Rows are only appended: a replaced or removed vector leaves a dead row (masked at search) until
 the dead rows pass a quarter of the file, when everything is written again under a new
@@ -17,7 +17,6 @@ the store and scored exactly (``pending``), so every search sees the store as it
 :class:`SpaceVectors` is the one way in; its parts live beside this module:
 
 ``layout``    where the files are and how a generation's rows are named and mapped
-``slots``     the slots database (every SQL statement on it)
 ``state``     the state of the files one ``SpaceVectors`` answers from, mapped once per process
               and shared by a server's threads (with the lock of its filter-mask cache)
 ``update``    :meth:`SpaceVectors.sync`: appending, rewriting, building the index

@@ -11,7 +11,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..filters import SearchFilter
-from . import hnsw, slots
+from ..store import vector_slots as slots
+from . import hnsw
 from .hnsw import ef_search
 from .layout import BLOCK, _matrix, _Table
 from .state import FilesState

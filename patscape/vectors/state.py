@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from ..filters import SearchFilter
 from ..store import Space, Store
-from . import slots
+from ..store import vector_slots as slots
 from .hnsw import _read_index, ann_threshold
 from .layout import FORMAT, _Table, directory
 

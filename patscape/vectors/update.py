@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from . import slots
+from ..store import vector_slots as slots
 from .hnsw import _new_index
 from .layout import BLOCK, DTYPES, FORMAT, _dequantize, _flush, _matrix, _truncate
 from .memory import MemoryMixin

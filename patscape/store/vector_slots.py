@@ -4,8 +4,9 @@ files (``meta``: format, generation, dtype, rows, the change of the store applie
 
 Every SQL statement on it is here. Each generation of the files has its own slot tables
 (``docs_<gen>``, ``passages_<gen>``), so that a reader still on the previous one keeps its ids.
-The store reads these tables too: ``Store.matching_slots`` ATTACHes the database to join them
-with the documents a filter selects.
+It lives in the store package, the one place that speaks SQL, beside ``Store.matching_slots``
+(filter_sql.py), which ATTACHes this database to join its tables with the documents a filter
+selects; :mod:`patscape.vectors` uses it through this module.
 """
 
 from __future__ import annotations
