@@ -9,12 +9,19 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
 from ..records import Document
 from .label import section, subclass
 
 SILHOUETTE_SAMPLE = 5000
+
+
+def sklearn_metrics():  # type: ignore[no-untyped-def]
+    """scikit-learn's metrics module, imported when a run is measured: it takes 1-2 s to import,
+    which every command that imports the pipeline (``patscape ingest``, ``embed``) would pay."""
+    from sklearn import metrics
+
+    return metrics
 
 
 def first_code_labels(docs: Sequence[Document], kind: str, level: str) -> list[str | None]:
@@ -34,9 +41,10 @@ def agreement(labels: NDArray[np.int64], reference: Sequence[str | None]) -> dic
     if mask.sum() < 2 or len(set(ref[mask])) < 2:
         return None
     truth = ref[mask].astype(str)
+    metrics = sklearn_metrics()
     return {
-        "ari": round(float(adjusted_rand_score(truth, labels[mask])), 4),
-        "nmi": round(float(normalized_mutual_info_score(truth, labels[mask])), 4),
+        "ari": round(float(metrics.adjusted_rand_score(truth, labels[mask])), 4),
+        "nmi": round(float(metrics.normalized_mutual_info_score(truth, labels[mask])), 4),
         "docs": int(mask.sum()),
         "classes": int(len(set(truth))),
     }
@@ -123,7 +131,7 @@ def silhouette_cosine(vectors: NDArray[np.float32], labels: NDArray[np.int64], s
     idx = np.flatnonzero(mask)
     if len(idx) > SILHOUETTE_SAMPLE:
         idx = np.random.default_rng(seed).choice(idx, SILHOUETTE_SAMPLE, replace=False)
-    return round(float(silhouette_score(vectors[idx], labels[idx], metric="cosine")), 4)
+    return round(float(sklearn_metrics().silhouette_score(vectors[idx], labels[idx], metric="cosine")), 4)
 
 
 def run_metrics(
