@@ -417,9 +417,10 @@ def copy_of(mapped: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(mapped / "store", tmp_path / "store"))
 
 
-def test_document_neighbours_come_from_the_vector_store(mapped: Path, tmp_path: Path) -> None:
+def test_document_neighbours_come_from_the_vector_store(mapped: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """GET /corpus/documents/{id}: the 10 neighbours are Milvus's answer (proof: its Chinese rows
-    are deleted, so a Chinese patent's neighbours are the nearest English ones)."""
+    are deleted, so a Chinese patent's neighbours are the nearest English ones). The server
+    closes its client when it stops."""
     from fastapi.testclient import TestClient
 
     from patscape.api import Settings, create_app
@@ -435,8 +436,13 @@ def test_document_neighbours_come_from_the_vector_store(mapped: Path, tmp_path: 
     assert [d for d, _ in local] != [d for d, _ in english]  # else the test would prove nothing
     drop_chinese(path, here=True)
     settings = Settings(store=mapped / "store", model="hash:64", vector_store=f"milvus:{path}")
+    closed: list[str] = []
+    real = MilvusVectors.close
+    monkeypatch.setattr(MilvusVectors, "close", lambda self: (closed.append(self.collection), real(self)))
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as http:
         response = http.get(f"/corpus/documents/{chinese}")
+        assert closed == []
+    assert closed == [collection_name(space.key)]
     assert response.status_code == 200, response.text
     assert [(h["id"], h["score"]) for h in response.json()["neighbours"]] == [(d, round(s, 4)) for d, s in english]
 
@@ -527,12 +533,14 @@ def settings_vectors(http):  # type: ignore[no-untyped-def]
     return http.app.state.corpus.vectors
 
 
-def test_cli_search_closes_the_milvus_client(exported, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_search_closes_the_milvus_client(exported, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from patscape.cli.search import search
 
-    store, _, report, uri, _ = exported
+    store, space = exported[:2]
+    uri = str(tmp_path / "cli-close.db")
+    report = export_to_milvus(store, space, uri)
     closed: list[str] = []
     real = MilvusVectors.close
 

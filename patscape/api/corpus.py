@@ -52,6 +52,11 @@ class Corpus:
         #: ``serve --vector-store``: the document vectors are ranked there (a Milvus collection)
         self.vectors = _open_vectors(engine.settings.vector_store)
 
+    def close(self) -> None:
+        """Close the ``--vector-store`` client (the server is stopping)."""
+        if self.vectors is not None:
+            self.vectors.close()
+
     @contextmanager
     def store(self) -> Iterator[Store]:
         with Store(self.path, create=False) as store:
