@@ -48,7 +48,9 @@ def search(
 
     Document vectors are searched through ``vectors`` when given (e.g. Milvus), otherwise
     through the space's memory-mapped files beside the store: an exact scan below the ANN
-    threshold, the HNSW index above it (:mod:`patscape.vectors.disk`).
+    threshold, the HNSW index above it (:mod:`patscape.vectors.disk`). A vector store holds
+    document vectors only: a text query of a space with passages is refused with it
+    (:class:`InputError`), never answered half from the local files.
     """
     if (query is None) == (like is None):
         raise InputError("give either query text or --like ID")
@@ -118,14 +120,16 @@ def _vector_search(
     vectors: VectorSource | None = None,
 ) -> tuple[list[tuple[str, float]], dict[str, Evidence]]:
     """Ranked (id, score) by cosine, and the best passage of each document that has passages."""
+    if vectors is not None and like is None and space.params.get("passages"):
+        raise InputError(passages_refused(space))
     if like is not None:
-        target = store.get_vector(space.key, like)
+        target = store.get_vector(space.key, like)  # SQLite holds every vector of the space
     else:
         assert query is not None
         model = embedder or load_embedder(space.model, **space.params.get("loader", {}))
         dims = space.dims if space.dims != model.native_dims else None
         target = model.embed([query], "query", dims).vectors[0]
-    local = SpaceVectors.open(store, space) if vectors is None or (like is None and space.params.get("passages")) else None
+    local = SpaceVectors.open(store, space) if vectors is None else None
     source: VectorSource = vectors if vectors is not None else local  # type: ignore[assignment]
     scores = dict(source.nearest(target, candidates, where, exclude=like))
     best_passages: dict[str, PassageHit] = {}
@@ -149,6 +153,15 @@ def _vector_search(
         evidence[doc.id] = Evidence(hit.field, hit.start, hit.end, str(getattr(doc, hit.field, ""))[hit.start:hit.end],
                                     round(hit.score, 4))
     return ranked, evidence
+
+
+def passages_refused(space: Space) -> str:
+    """Why a text query of a space with passages is refused with a vector store."""
+    return (
+        f"the vector store holds document vectors only, and a text query of the space {space.key} also ranks "
+        "its passage vectors, which are not there: to search passages, serve (or search) without "
+        "--vector-store; --like ID and keyword searches work with it"
+    )
 
 
 def best_passage_per_document(stored: StoredPassages, target: NDArray[np.float32], block: int = 65536) -> dict[str, tuple[int, float]]:

@@ -386,3 +386,173 @@ def test_serve_searches_the_vector_store(exported, tmp_path: Path) -> None:  # t
     assert ids == [doc_id for doc_id, _ in expected]
     with pytest.raises(StoreError, match="no Milvus Lite file"):
         create_app(Settings(store=store.path, model="hash:64", vector_store=f"milvus:{tmp_path / 'none.db'}"))
+
+
+# -- serve --vector-store beyond /corpus/search: neighbours, passages, uploads; the CLI's client ----
+HELD_BACK = 4  # patents of the slice left out of the mapped store, to be uploaded
+
+
+@pytest.fixture(scope="module")
+def mapped(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
+    """The slice but its last English and last Chinese patents (uploaded by the tests), embedded
+    with ``hash:64`` (no passages) and mapped: a store with a run."""
+    from patscape.landscape import MapParams
+    from patscape.pipeline import build_map, embed, ingest
+
+    work = tmp_path_factory.mktemp("milvus-mapped")
+    rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
+    held = {r["id"] for r in [r for r in rows if r["lang"] == "en"][-HELD_BACK // 2:] + [r for r in rows if r["lang"] == "zh"][-HELD_BACK // 2:]}
+    write_jsonl(work / "mapped.jsonl", [r for r in rows if r["id"] not in held])
+    write_jsonl(work / "held.jsonl", [r for r in rows if r["id"] in held])
+    with Store(work / "store") as store:
+        ingest(store, [work / "mapped.jsonl"])
+        embed(store, "hash:64", passages=None)
+        build_map(store, params=MapParams(min_cluster_size=8), seed=7)
+    return work
+
+
+def copy_of(mapped: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(mapped / "store", tmp_path / "store"))
+
+
+def test_document_neighbours_come_from_the_vector_store(mapped: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GET /corpus/documents/{id}: the 10 neighbours are Milvus's answer (proof: its Chinese rows
+    are deleted, so a Chinese patent's neighbours are the nearest English ones). The server
+    closes its client when it stops."""
+    from fastapi.testclient import TestClient
+
+    from patscape.api import Settings, create_app
+
+    path = tmp_path / "neighbours.db"
+    with Store(mapped / "store", create=False) as store:
+        space = store.spaces()[0]
+        export_to_milvus(store, space, str(path))
+        run = store.newest_run()
+        chinese = next(d for d, *_ in store.run_points(run.id) if store.get_document(d).lang == "zh")
+        local = exact(store, space, store.get_vector(space.key, chinese), 10, exclude=chinese)
+        english = exact(store, space, store.get_vector(space.key, chinese), 10, SearchFilter(lang="en"), exclude=chinese)
+    assert [d for d, _ in local] != [d for d, _ in english]  # else the test would prove nothing
+    drop_chinese(path, here=True)
+    settings = Settings(store=mapped / "store", model="hash:64", vector_store=f"milvus:{path}")
+    closed: list[str] = []
+    real = MilvusVectors.close
+    monkeypatch.setattr(MilvusVectors, "close", lambda self: (closed.append(self.collection), real(self)))
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as http:
+        response = http.get(f"/corpus/documents/{chinese}")
+        assert closed == []
+    assert closed == [collection_name(space.key)]
+    assert response.status_code == 200, response.text
+    assert [(h["id"], h["score"]) for h in response.json()["neighbours"]] == [(d, round(s, 4)) for d, s in english]
+
+
+def test_a_text_query_of_a_space_with_passages_is_refused_with_a_vector_store(corpus: Path, tmp_path: Path) -> None:
+    """The collection holds document vectors only: a text query that would also rank passages
+    is a 400 saying so (never half from Milvus, half from the local files); --like works."""
+    from fastapi.testclient import TestClient
+
+    from patscape.api import Settings, create_app
+
+    with Store(tmp_path / "store") as store:
+        pipeline.ingest(store, [corpus])
+        pipeline.embed(store, "hash:64")  # with passages (the default)
+        space = store.spaces()[0]
+        assert space.params.get("passages")
+        export_to_milvus(store, space, str(tmp_path / "passages.db"))
+        some = store.load_vectors(space.key)[0][5]
+    settings = Settings(store=tmp_path / "store", model="hash:64", vector_store=f"milvus:{tmp_path / 'passages.db'}")
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as http:
+        for mode in ("vector", "hybrid"):
+            response = http.post("/corpus/search", json={"query": "lithium battery electrode", "mode": mode})
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["message"] == (
+                f"the vector store holds document vectors only, and a text query of the space {space.key} also ranks "
+                "its passage vectors, which are not there: to search passages, serve (or search) without "
+                "--vector-store; --like ID and keyword searches work with it"
+            )
+        assert http.post("/corpus/search", json={"like": some, "k": 3}).status_code == 200
+        assert http.post("/corpus/search", json={"query": "battery", "mode": "keyword"}).status_code == 200
+
+
+def test_uploads_are_placed_through_the_vector_store_and_written_to_it(mapped: Path, tmp_path: Path) -> None:
+    """POST /corpus/documents with --vector-store: the new patents are placed among the
+    neighbours Milvus returns and their vectors (with lang, year and code prefixes) are written
+    to the collection, so /corpus/search finds them."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from patscape.api import Settings, create_app
+
+    store_path = copy_of(mapped, tmp_path)
+    path = tmp_path / "uploads.db"
+    with Store(store_path, create=False) as store:
+        space = store.spaces()[0]
+        export_to_milvus(store, space, str(path))
+    drop_chinese(path, here=True)  # so that placement through Milvus shows: English neighbours only
+    held = [json.loads(line) for line in (mapped / "held.jsonl").read_text(encoding="utf-8").splitlines()]
+    fields = ("id", "title", "abstract", "lang", "date", "cpc", "ipc")
+    settings = Settings(store=store_path, model="hash:64", vector_store=f"milvus:{path}")
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as http:
+        answer = http.post("/corpus/documents", json={"records": [{k: r.get(k) for k in fields} for r in held]})
+        assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 120
+        while (job := http.get(f"/corpus/jobs/{answer.json()['id']}").json())["state"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+        assert job["state"] == "done" and job["placed"] == len(held), job
+        assert job["message"] is None, job
+        new = held[0]["id"]
+        found = http.post("/corpus/search", json={"like": new, "k": 500})
+        assert found.status_code == 200, found.text
+        hits = [h["id"] for h in found.json()["hits"]]
+        vectors = settings_vectors(http)
+        rows = {r["id"]: r for r in vectors.client.query(
+            vectors.collection, ids=[r["id"] for r in held], output_fields=["id", "lang", "year", "cpc_prefixes", "vector"])}
+    assert {h["id"] for h in held[1:]} <= set(hits)  # the other uploads are found through Milvus
+    with Store(store_path, create=False) as store:
+        run = store.newest_run()
+        placements = {p.doc_id: p for p in store.placements(run.id)}
+        mapped_ids = {d for d, *_ in store.run_points(run.id)}
+        for record in held:
+            doc = store.get_document(record["id"])
+            vector = store.get_vector(space.key, doc.id)
+            row = rows[doc.id]
+            assert (row["lang"], row["year"], list(row["cpc_prefixes"])) == (
+                doc.lang or "", date_year(doc.date), code_prefixes([*doc.cpc, *doc.ipc]))
+            assert np.allclose(np.asarray(row["vector"], dtype=np.float32), vector, atol=1e-6)
+            # placed among the 10 nearest mapped documents Milvus holds (its Chinese rows are gone)
+            english = [d for d, _ in exact(store, space, vector, 1000, SearchFilter(lang="en")) if d in mapped_ids][:10]
+            assert list(placements[doc.id].neighbours) == english
+    assert any(r["lang"] == "zh" for r in held)
+
+
+def settings_vectors(http):  # type: ignore[no-untyped-def]
+    """The server's open vector store (the app's corpus holds it)."""
+    return http.app.state.corpus.vectors
+
+
+def test_cli_search_closes_the_milvus_client(exported, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from patscape.cli.search import search
+
+    store, space = exported[:2]
+    uri = str(tmp_path / "cli-close.db")
+    report = export_to_milvus(store, space, uri)
+    closed: list[str] = []
+    real = MilvusVectors.close
+
+    def close(self: MilvusVectors) -> None:
+        closed.append(self.collection)
+        real(self)
+
+    monkeypatch.setattr(MilvusVectors, "close", close)
+    spec = f"milvus:{uri}?collection={report.collection}"
+    done = CliRunner().invoke(search, [str(store.path), "battery", "-k", "3", "--vector-store", spec])
+    assert done.exit_code == 0, done.output
+    assert closed == [report.collection]
+    failed = CliRunner().invoke(search, [str(store.path), "battery", "--space", "nope", "--vector-store", spec])
+    assert failed.exit_code != 0
+    assert closed == [report.collection] * 2  # closed when the search fails too

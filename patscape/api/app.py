@@ -56,6 +56,8 @@ def create_app(settings: Settings, *, loader: Loader | None = None) -> FastAPI:
             await engine.stop()
             if jobs is not None:
                 jobs.shutdown()
+            if corpus is not None:
+                corpus.close()  # the --vector-store client, after the last upload job wrote to it
 
     app = FastAPI(title="patscape", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings

@@ -65,8 +65,9 @@ can reach which route ("Who can reach what").
 @click.option("--public-metrics", is_flag=True, default=False,
               help="Serve /metrics without the API key (default: it wants the key when one is set).")
 @click.option("--vector-store", default=None, metavar="URI",
-              help="Rank corpus searches by the document vectors exported there: milvus:PATH.db?collection=NAME "
-                   "(Milvus Lite) or milvus://HOST:PORT?collection=NAME (see docs/scale.md).")
+              help="Rank corpus searches, neighbours and upload placement by the document vectors exported there, "
+                   "and write uploads to it (text queries of a space with passages are refused): "
+                   "milvus:PATH.db?collection=NAME (Milvus Lite) or milvus://HOST:PORT?collection=NAME (see docs/scale.md).")
 def serve(store: Path, model: str, host: str, port: int, api_key: str | None, max_batch: int, max_batch_tokens: int,
           queue_size: int, max_inputs: int, max_tokens: int, long_inputs: str, max_body_bytes: int, max_upload_bytes: int,
           max_jobs: int, max_upload_files: int, max_upload_expanded_bytes: int, max_pdf_pages: int,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..embed import Embedder, load_embedder, resolve_alias
-from ..errors import NotFoundError
+from ..errors import NotFoundError, SpaceMismatchError
 from ..filters import SearchFilter
 from ..records import Hit
 from ..search import search as run_search
@@ -52,6 +52,11 @@ class Corpus:
         #: ``serve --vector-store``: the document vectors are ranked there (a Milvus collection)
         self.vectors = _open_vectors(engine.settings.vector_store)
 
+    def close(self) -> None:
+        """Close the ``--vector-store`` client (the server is stopping)."""
+        if self.vectors is not None:
+            self.vectors.close()
+
     @contextmanager
     def store(self) -> Iterator[Store]:
         with Store(self.path, create=False) as store:
@@ -72,6 +77,18 @@ class Corpus:
                 model: Embedder = load_embedder(space.model, **loader)
                 self._embedders[key] = SharedEmbedder(model)
             return self._embedders[key]
+
+    def vectors_of(self, space: Space) -> Any:
+        """``serve --vector-store`` when it holds ``space`` (the collection's space, model and
+        dims: :meth:`~patscape.vectors.milvus.MilvusVectors.check_space`), else None: the
+        space's local vector files."""
+        if self.vectors is None:
+            return None
+        try:
+            self.vectors.check_space(space)
+        except SpaceMismatchError:
+            return None
+        return self.vectors
 
     # -- runs --------------------------------------------------------------------------------------
     @staticmethod
@@ -266,7 +283,9 @@ class Corpus:
                     cluster, x, y = row
                     label = labels.get(cluster, "outlier")
                 if store.has_vector(info.space, doc_id):
-                    neighbours = run_search(store, like=doc_id, k=NEIGHBOURS, mode="vector", space=store.get_space(info.space))
+                    space = store.get_space(info.space)
+                    neighbours = run_search(store, like=doc_id, k=NEIGHBOURS, mode="vector", space=space,
+                                            vectors=self.vectors_of(space))
             return schemas.DocumentPublic(
                 id=doc.id, title=doc.title, abstract=doc.abstract, text=doc.text, claims=doc.claims,
                 description=doc.description, lang=doc.lang, date=doc.date,

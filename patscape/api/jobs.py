@@ -284,9 +284,19 @@ class Jobs:
                                 on_start=start, progress=progress)
         job.embedded = report.embedded
         self._save(job)
+        # serve --vector-store: the collection holds the space's document vectors; it places the
+        # documents and gets theirs, so that /corpus/search finds them
+        vectors = self.corpus.vectors_of(space) if space is not None else None
         if run_id is None:
             job.message = "the store has no map yet; run `patscape map` to place these documents"
-            return
-        job.stage, job.done, job.total, job.run = "place", 0, len(job.documents), run_id
-        placed = placing.place_unmapped(store, run_id, only=job.documents)
-        job.placed = job.done = len(placed)
+        else:
+            job.stage, job.done, job.total, job.run = "place", 0, len(job.documents), run_id
+            placed = placing.place_unmapped(store, run_id, only=job.documents, vectors=vectors)
+            job.placed = job.done = len(placed)
+        if vectors is not None:
+            job.stage = "vector store"
+            vectors.add(store, job.documents)
+        elif self.corpus.vectors is not None:
+            note = (f"not added to the vector store: {self.corpus.vectors.describe()} holds the space "
+                    f"{self.corpus.vectors.space_key}, these documents went to {space.key if space else 'a new space'}")
+            job.message = f"{job.message}; {note}" if job.message else note

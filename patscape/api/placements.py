@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..store import Placement, Store
+from ..vectors import VectorSource
 from ..vectors.disk import SpaceVectors
 
 NEIGHBOURS = 10
@@ -35,12 +36,15 @@ def locate(xy: NDArray[np.float32], clusters: NDArray[np.int64], sims: NDArray[n
     return position.astype(np.float32), cluster
 
 
-def place_unmapped(store: Store, run_id: int, k: int = NEIGHBOURS, only: Iterable[str] | None = None) -> list[Placement]:
+def place_unmapped(
+    store: Store, run_id: int, k: int = NEIGHBOURS, only: Iterable[str] | None = None, vectors: VectorSource | None = None,
+) -> list[Placement]:
     """Place every document with a vector in the run's space that is neither mapped nor placed.
 
     ``only`` limits the work to those ids (placed again if they were placed before). Neighbours
-    are found through the space's vector files (the ANN index on a large corpus), never by
-    loading every vector. The placements are stored in one transaction and returned.
+    are found through ``vectors`` when given (``serve --vector-store`` holding the run's space),
+    else the space's vector files (the ANN index on a large corpus), never by loading every
+    vector. The placements are stored in one transaction and returned.
     """
     run = store.get_run(run_id)
     space = store.get_space(run.space)
@@ -50,7 +54,7 @@ def place_unmapped(store: Store, run_id: int, k: int = NEIGHBOURS, only: Iterabl
         hashes = store.content_hashes(new_ids)
     if not rows:
         return []
-    files = SpaceVectors.open(store, space)
+    files: VectorSource = vectors if vectors is not None else SpaceVectors.open(store, space)
     result = []
     for doc_id, blob in rows:
         vector = np.frombuffer(blob, dtype=np.float32)
@@ -68,7 +72,7 @@ def place_unmapped(store: Store, run_id: int, k: int = NEIGHBOURS, only: Iterabl
 
 
 def _mapped_neighbours(
-    store: Store, files: SpaceVectors, run_id: int, vector: NDArray[np.float32], k: int
+    store: Store, files: VectorSource, run_id: int, vector: NDArray[np.float32], k: int
 ) -> list[tuple[str, tuple[int, float, float], float]]:
     """The ``k`` nearest documents on the run: ``(id, (cluster, x, y), cosine)``, nearest first."""
     wanted = 4 * k

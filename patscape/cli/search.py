@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import ExitStack
 
 import click
 
@@ -43,10 +44,10 @@ def search(store: str, query: str | None, like: str | None, k: int, lang: str | 
     """
     where = SearchFilter.parse(lang=lang, years=years, cpc=cpc)
 
-    with Store(store, create=False) as db:
+    with Store(store, create=False) as db, ExitStack() as closing:
         vectors = None
         if vector_store and mode != "keyword":
-            vectors = open_vector_store(vector_store)
+            vectors = closing.enter_context(open_vector_store(vector_store))  # closed however search ends
         chosen = pick_space(db, space or (vectors.space_key if vectors else None)) if mode != "keyword" else None
         if vectors is not None and chosen is not None:
             vectors.check_space(chosen)

@@ -251,23 +251,8 @@ def export_to_milvus(
         written = cut = 0
         with store.snapshot(), _dropped_on_failure(client, name):
             for rows in store.iter_vector_rows(space.key, batch=batch):
-                fields = store.filter_fields([doc_id for doc_id, _ in rows])
-                entities = []
-                for doc_id, blob in rows:
-                    if len(doc_id.encode("utf-8")) > ID_BYTES:
-                        raise InputError(f"document id {doc_id[:40]!r}... is longer than Milvus keys ({ID_BYTES} bytes)")
-                    lang, date, cpc, ipc = fields.get(doc_id, (None, None, [], []))
-                    prefixes = code_prefixes([*cpc, *ipc])
-                    if len(prefixes) > MAX_PREFIXES:
-                        prefixes, cut = prefixes[:MAX_PREFIXES], cut + 1
-                    entities.append({
-                        "id": doc_id,
-                        "vector": np.frombuffer(blob, dtype=np.float32),
-                        "lang": lang if lang and len(lang.encode("utf-8")) <= LANG_BYTES else "",
-                        "year": date_year(date),
-                        "cpc_prefixes": prefixes,
-                        "cpc_text": "|" + "|".join(prefixes) + "|",
-                    })
+                entities, batch_cut = _entities(store, rows)
+                cut += batch_cut
                 _call("inserting vectors", target, client.insert, name, entities)
                 written += len(entities)
                 if progress is not None:
@@ -285,6 +270,30 @@ def export_to_milvus(
         vectors=written, rows=rows_counted, index=kind, replaced=existed, prefixes_cut=cut,
         seconds=time.perf_counter() - started,
     )
+
+
+def _entities(store: Store, rows: list[tuple[str, bytes]]) -> tuple[list[dict[str, Any]], int]:
+    """The collection rows of ``rows`` (doc_id, vector blob): the vector with what search filters
+    on (lang, year, code prefixes), and how many documents had their prefixes cut."""
+    fields = store.filter_fields([doc_id for doc_id, _ in rows])
+    entities = []
+    cut = 0
+    for doc_id, blob in rows:
+        if len(doc_id.encode("utf-8")) > ID_BYTES:
+            raise InputError(f"document id {doc_id[:40]!r}... is longer than Milvus keys ({ID_BYTES} bytes)")
+        lang, date, cpc, ipc = fields.get(doc_id, (None, None, [], []))
+        prefixes = code_prefixes([*cpc, *ipc])
+        if len(prefixes) > MAX_PREFIXES:
+            prefixes, cut = prefixes[:MAX_PREFIXES], cut + 1
+        entities.append({
+            "id": doc_id,
+            "vector": np.frombuffer(blob, dtype=np.float32),
+            "lang": lang if lang and len(lang.encode("utf-8")) <= LANG_BYTES else "",
+            "year": date_year(date),
+            "cpc_prefixes": prefixes,
+            "cpc_text": "|" + "|".join(prefixes) + "|",
+        })
+    return entities, cut
 
 
 @contextmanager
@@ -470,6 +479,20 @@ class MilvusVectors:
         )
         hits = [(str(hit["id"]), float(hit["distance"])) for hit in found[0] if str(hit["id"]) != exclude]
         return sorted(hits, key=lambda kv: (-kv[1], kv[0]))[:k]
+
+    def add(self, store: Store, ids: list[str], batch: int = 2000) -> int:
+        """Write the vectors ``store`` holds for ``ids`` in the collection's space (an upload's
+        documents), as export writes them; a document already there is replaced (upsert).
+        Returns the rows written."""
+        written = 0
+        for rows in store.iter_vector_rows(self.space_key, ids, batch=batch):
+            entities, _ = _entities(store, rows)
+            if entities:
+                _call("writing vectors", self.target, self.client.upsert, self.collection, entities)
+                written += len(entities)
+        if written:
+            _call("flushing the collection", self.target, self.client.flush, self.collection)
+        return written
 
     def count(self) -> int:
         return int(_call("counting rows", self.target, self.client.get_collection_stats, self.collection).get("row_count", 0))
