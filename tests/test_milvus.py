@@ -25,15 +25,12 @@ from patscape.store import Space, Store
 from patscape.vectors.milvus import (
     MilvusVectors,
     _create,
-    _literal,
-    code_prefixes,
     collection_name,
-    date_year,
     export_to_milvus,
-    milvus_filter,
     open_vector_store,
     parse_target,
 )
+from patscape.vectors.milvus_fields import _literal, code_prefixes, date_year, milvus_filter
 
 from .conftest import dev_records, write_jsonl
 

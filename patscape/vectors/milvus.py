@@ -45,13 +45,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError, MissingDependencyError, NotFoundError, SpaceMismatchError, StoreError
-from ..filters import _CPC_PREFIX, SearchFilter
+from ..filters import SearchFilter
 from ..store import Space, Store
+from .milvus_fields import CODE_BYTES, code_prefixes, date_year, milvus_filter
 
 FORMAT = "1"
 ID_BYTES = 4096
 LANG_BYTES = 32
-CODE_BYTES = 16
 #: Milvus caps an array field at 4096 elements and a string at 65,535 bytes; a document with
 #: more code prefixes keeps the shortest ones (and is counted in the export report).
 MAX_PREFIXES = 3600
@@ -60,7 +60,6 @@ CPC_TEXT_BYTES = 65535
 MAX_LIMIT = 16384
 TOKEN_ENV = "PATSCAPE_MILVUS_TOKEN"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
-_LANG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _PROPERTY = "patscape."
 
 
@@ -335,63 +334,6 @@ def _create(client: Any, target: Target, name: str, space: Space, kind: str) -> 
     # not waited for: Milvus Lite cannot report index progress (the wait would log errors), and
     # the server builds the index as segments are sealed; load_collection waits at the end
     _call("creating the indexes", target, client.create_index, name, params, sync=False)
-
-
-def date_year(date: str | None) -> int:
-    """The year of an ISO date as the store reads it (its first four characters), 0 when unknown."""
-    head = (date or "").strip()[:4]
-    return int(head) if len(head) == 4 and head.isdigit() else 0
-
-
-def code_prefixes(codes: list[str]) -> list[str]:
-    """Every prefix of the codes that is a valid ``--cpc`` value, shortest first, each once."""
-    found: set[str] = set()
-    for code in codes:
-        code = str(code)
-        for end in range(1, min(len(code), CODE_BYTES) + 1):
-            if _CPC_PREFIX.match(code[:end]):
-                found.add(code[:end])
-    return sorted(found, key=lambda p: (len(p), p))
-
-
-# -- search ------------------------------------------------------------------------------------------
-def milvus_filter(where: SearchFilter | None, cpc_match: str = "array") -> str:
-    """``where`` as a Milvus filter expression ("" for none). Values are checked against what
-    the store can hold, then quoted, so no --lang or --cpc text can change the expression.
-
-    ``cpc_match``: ``array`` asks ``array_contains(cpc_prefixes, P)`` (a server answers it from
-    an INVERTED index); ``like`` asks ``cpc_text like "%|P|%"`` (Milvus Lite evaluates array
-    conditions row by row in Python: 15-19 s a search at 100k against 0.6-0.7 s for LIKE,
-    which it evaluates column-wise). Both select the same documents (tested).
-    """
-    if where is None or where.empty:
-        return ""
-    parts = []
-    if where.lang:
-        if not _LANG.match(where.lang):
-            raise InputError(f"--lang {where.lang!r} is not a language code (examples: en, zh, ja)")
-        parts.append(f"lang == {_literal(where.lang)}")
-    if where.year_from is not None or where.year_to is not None:
-        parts.append("year > 0")
-        if where.year_from is not None:
-            parts.append(f"year >= {int(where.year_from)}")
-        if where.year_to is not None:
-            parts.append(f"year <= {int(where.year_to)}")
-    if where.cpc:
-        if not _CPC_PREFIX.match(where.cpc):
-            raise InputError(f"--cpc {where.cpc!r} is not a CPC/IPC prefix")
-        if cpc_match == "like":  # a prefix holds only A-Z, 0-9 and /: nothing LIKE would interpret
-            parts.append(f"cpc_text like {_literal('%|' + where.cpc + '|%')}")
-        else:
-            parts.append(f"array_contains(cpc_prefixes, {_literal(where.cpc)})")
-    return " and ".join(parts)
-
-
-def _literal(text: str) -> str:
-    """A double-quoted Milvus string literal (backslash escapes)."""
-    if any(ord(ch) < 32 for ch in text):
-        raise InputError(f"{text!r}: control characters cannot be searched for")
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class MilvusVectors:
