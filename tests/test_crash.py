@@ -202,6 +202,50 @@ def test_embed_killed_leaves_an_incomplete_space_the_defaults_refuse_then_resume
     assert problems(store) == {}
 
 
+def test_embed_of_long_full_texts_killed_after_its_first_commit_keeps_that_batch_and_resumes(tmp_path: Path) -> None:
+    """Long full texts: the first committed batch is bounded by model windows (chunks + passages,
+    --batch-windows, default 512), not only by --batch documents (256, which held all of them
+    before): a kill after it keeps exactly its documents, and a rerun finishes the same store."""
+    from patscape.pipeline import BATCH_WINDOWS
+    from tests.test_passages import fulltext_records
+
+    source = write_jsonl(tmp_path / "full.jsonl", fulltext_records(12))
+    reference, store = tmp_path / "reference", tmp_path / "killed"
+    for path in (reference, store):
+        assert cli(tmp_path, "ingest", str(path), str(source)).returncode == 0
+    done = cli(tmp_path, "embed", str(reference), "--model", "hash:256")
+    assert done.returncode == 0, done.stderr
+    killed = cli(tmp_path, "embed", str(store), "--model", "hash:256", crash="embed:1")
+    assert killed.returncode == KILLED
+
+    db = sqlite3.connect(reference / "patscape.sqlite")
+    windows = dict(db.execute("SELECT doc_id, n_chunks FROM vectors"))
+    for doc, n in db.execute("SELECT doc_id, count(*) FROM passages GROUP BY doc_id"):
+        windows[doc] += n
+    db.close()
+    order = sorted(windows)  # embed takes the documents in id order
+    first: list[str] = []
+    for doc in order:  # the first batch: documents while they fit the window budget
+        if first and sum(windows[d] for d in first) + windows[doc] > BATCH_WINDOWS:
+            break
+        first.append(doc)
+    assert 1 < len(first) < len(order)
+    state = picture(store)
+    assert sorted(d for _, d in state["vectors"]) == first
+    assert sorted(d for _, d in state["passages"]) == [d for d in first if windows[d] > 1]
+    want = picture(reference)
+    assert {k: v for k, v in state["vectors"].items() if k[1] in first} == {k: v for k, v in want["vectors"].items() if k[1] in first}
+    assert problems(store) == {}
+
+    again = cli(tmp_path, "embed", str(store), "--model", "hash:256")
+    assert again.returncode == 0, again.stderr
+    assert f"embedded {len(order) - len(first)} documents" in again.stdout and "(complete)" in again.stdout
+    got = picture(store)
+    assert got["vectors"] == want["vectors"] and got["passages"] == want["passages"]  # byte for byte
+    assert got["spaces"] == want["spaces"] and all(want["spaces"].values())
+    assert problems(store) == {}
+
+
 def test_map_killed_before_its_commit_leaves_nothing_and_reruns_to_the_same_map(
     work: Path, embedded: Path, mapped: Path
 ) -> None:

@@ -92,3 +92,30 @@ def test_minilm_matches_sentence_transformers_and_pools_long_text(minilm) -> Non
     windows = minilm.model.encode(split.chunks, normalize_embeddings=True)
     assert all(len(minilm.model.tokenizer(c)["input_ids"]) <= minilm.max_tokens for c in split.chunks)
     assert np.allclose(result.vectors[0], pool(windows, split.tokens), atol=1e-5)
+
+
+@pytest.mark.parametrize("max_tokens,max_chunks,max_passages", [(512, None, 256), (64, 3, 4)])
+def test_the_batch_planner_counts_exactly_the_windows_embedding_computes(
+    max_tokens: int, max_chunks: int | None, max_passages: int
+) -> None:
+    """embed commits batches bounded by model windows (chunks + passages): the count it plans with
+    (before embedding) is the count of windows the embedding then runs, cuts included."""
+    from patscape.pipeline.embed_stage import EmbedOptions, document_windows, embed_documents
+    from patscape.records import Document
+    from patscape.spaces import PassageParams
+
+    words = [f"w{i % 97}" for i in range(3000)]
+    docs = [
+        Document(id="short", title="A glider", abstract="A wing of fabric."),
+        Document(id="long", title="Valve", abstract=" ".join(words[:700]), claims=" ".join(words[:900]),
+                 description=" ".join(words)),
+        Document(id="text", title="Notes", text=" ".join(words[:1500])),
+    ]
+    embedder = HashingEmbedder(32, max_tokens=max_tokens)
+    options = EmbedOptions("document", None, ("title", "abstract", "claims"), 32, max_chunks,
+                           PassageParams(64, 8, max_passages))
+    rows, passages = embed_documents(embedder, docs, options)
+    for doc, row in zip(docs, rows):
+        computed = row.n_chunks + sum(1 for p in passages or [] if p.doc_id == doc.id)
+        assert document_windows(embedder, doc, options) == computed
+    assert {row.doc_id: row.n_chunks for row in rows}["long"] > 1

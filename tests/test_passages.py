@@ -162,3 +162,60 @@ def test_evidence_only_where_a_passage_ranks_the_patent(fulltext_store: Store) -
     # the document's own vector text: its document vector matches exactly, no passage beats it
     hit = search(fulltext_store, document_text(doc), k=1, embedder=model)[0]
     assert hit.id == doc.id and hit.score == 1.0 and hit.passage is None
+
+
+# -- committed batches of long full texts ----------------------------------------------------------
+def embed_recording_commits(db: Store, monkeypatch: pytest.MonkeyPatch, **options: object) -> list[tuple[list[str], int]]:
+    """``embed`` with hash:64, and every committed batch: its document ids and its model windows
+    (chunks of the document vectors + passages, as stored: the forward passes of the model)."""
+    commits: list[tuple[list[str], int]] = []
+    put = db.put_vectors
+
+    def recording(space, rows, passages=None):  # type: ignore[no-untyped-def]
+        commits.append(([r.doc_id for r in rows], sum(r.n_chunks for r in rows) + len(passages or [])))
+        return put(space, rows, passages)
+
+    monkeypatch.setattr(db, "put_vectors", recording)
+    embed(db, HashingEmbedder(64), **options)  # type: ignore[arg-type]
+    return commits
+
+
+@pytest.mark.parametrize("budget", [None, 60])
+def test_a_committed_batch_of_long_full_texts_holds_at_most_the_window_budget(
+    fulltext_store: Store, monkeypatch: pytest.MonkeyPatch, budget: int | None
+) -> None:
+    """A kill loses at most the batch in flight: on long full texts that batch is bounded by model
+    windows (default BATCH_WINDOWS), not only by documents; a longer document goes alone, whole."""
+    from patscape.pipeline import BATCH_WINDOWS
+
+    limit = budget or BATCH_WINDOWS
+    commits = embed_recording_commits(fulltext_store, monkeypatch, **({"batch_windows": budget} if budget else {}))
+    ids = [i for batch, _ in commits for i in batch]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 12  # every document once: none split across commits
+    assert len(commits) > 1
+    for batch, windows in commits:
+        assert windows <= limit or len(batch) == 1, (len(batch), windows)
+    assert any(len(batch) > 1 for batch, _ in commits)  # documents are still grouped
+    # a batch closes only when its next document would take it past the budget
+    per_doc = dict(fulltext_store.db.execute("SELECT doc_id, n_chunks FROM vectors"))
+    for doc, n in fulltext_store.db.execute("SELECT doc_id, count(*) FROM passages GROUP BY doc_id"):
+        per_doc[doc] += n
+    for (_, windows), (following, _) in zip(commits, commits[1:]):
+        assert windows + per_doc[following[0]] > limit
+    if budget:
+        assert any(len(batch) == 1 and windows > limit for batch, windows in commits)  # an oversize document, alone
+
+
+def test_the_stored_vectors_and_passages_do_not_depend_on_the_batching(tmp_path: Path) -> None:
+    from tests.crash_helpers import picture
+
+    source = write_jsonl(tmp_path / "full.jsonl", fulltext_records(12))
+    pictures = []
+    for n, (docs, windows) in enumerate([(256, 1), (256, 60), (5, 10**6), (256, 10**6)]):
+        with Store(tmp_path / f"store-{n}") as db:
+            ingest(db, [source])
+            embed(db, HashingEmbedder(64), batch_docs=docs, batch_windows=windows)
+        pictures.append(picture(tmp_path / f"store-{n}"))
+    assert len(pictures[0]["vectors"]) == 12 and pictures[0]["passages"]
+    for other in pictures[1:]:
+        assert other == pictures[0]  # byte for byte: vectors, passages, the space and its state

@@ -10,6 +10,7 @@ import click
 from ..engines.job import run_embed_job
 from ..engines.ray_embed import RayEngine
 from ..errors import IngestProblemsError, InputError
+from ..pipeline import BATCH_DOCS, BATCH_WINDOWS
 from ..spaces import PassageParams, pick_space
 from ..store import Store
 from ..vectors import hnsw
@@ -46,7 +47,11 @@ from .present import note, progress
 @click.option("--no-passages", is_flag=True, help="Embed document vectors only (no passage-level search).")
 @click.option("--overlap", type=int, default=32, show_default=True, help="Tokens shared by consecutive chunks of a long text.")
 @click.option("--max-chunks", type=int, default=None, help="Embed at most this many chunks per document (the cut is recorded).")
-@click.option("--batch", type=int, default=256, show_default=True, help="Documents per committed batch (sorted by length inside it).")
+@click.option("--batch", type=int, default=BATCH_DOCS, show_default=True,
+              help="Most documents per committed batch (sorted by length inside it).")
+@click.option("--batch-windows", type=int, default=BATCH_WINDOWS, show_default=True,
+              help="Most model windows (chunks + passages: forward passes of the model) per committed batch, so "
+                   "that a kill loses little work even on long full texts; a longer document is a batch of its own.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where batches are embedded: in this process, or by a pool of actors on a Ray cluster "
                    "(pip install 'patscape[ray]'); the store is written by this process either way.")
@@ -60,15 +65,16 @@ from .present import note, progress
 def embed(store: str, model: str, task: str, profile: str | None, instructions: tuple[str, ...],
           max_tokens: int | None, gpu_layers: int | None, tokenizer: str | None, concurrency: int | None,
           dims: int | None, fields: str, passage_tokens: int, passage_overlap: int, max_passages: int,
-          no_passages: bool, overlap: int, max_chunks: int | None, batch: int, engine: str, address: str | None,
-          actors: int | None, gpus_per_actor: float, max_actor_deaths: int | None) -> None:
+          no_passages: bool, overlap: int, max_chunks: int | None, batch: int, batch_windows: int, engine: str,
+          address: str | None, actors: int | None, gpus_per_actor: float, max_actor_deaths: int | None) -> None:
     """Embed the documents of STORE that have no vector for this model yet.
 
     Each document gets a vector of --fields (for the map and similar patents) and, from its full
     text (claims, description, text), one vector per passage (for passage-level prior-art search).
     Long texts are split by the model's tokenizer into overlapping windows and pooled; nothing
     is cut unless --max-chunks or --max-passages says so, and every cut is counted (see `info`).
-    Each batch is committed: after a kill, run the same command again to resume.
+    Each batch (at most --batch documents and --batch-windows model windows) is committed: after
+    a kill, run the same command again to resume.
 
     \b
     Examples:
@@ -81,6 +87,8 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
     """
     if batch < 1:
         raise InputError("--batch must be at least 1")
+    if batch_windows < 1:
+        raise InputError("--batch-windows must be at least 1")
     if max_chunks is not None and max_chunks < 1:
         raise InputError("--max-chunks must be at least 1")
     if engine != "ray" and (address or actors or gpus_per_actor or max_actor_deaths is not None):
@@ -115,7 +123,8 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
                                 address=address, actors=actors, gpus_per_actor=gpus_per_actor,
                                 max_actor_deaths=max_actor_deaths, task=task,  # type: ignore[arg-type]
                                 dims=dims, fields=field_list, overlap=overlap, max_chunks=max_chunks,
-                                passages=passages, batch_docs=batch, on_model=chosen, on_engine=ready,
+                                passages=passages, batch_docs=batch, batch_windows=batch_windows, on_model=chosen,
+                                on_engine=ready,
                                 on_start=start, progress=lambda n: bar["update"](n))
         finally:
             if "close" in bar:

@@ -125,14 +125,17 @@ class Embedder(ABC):
             )
         return window
 
-    def split(self, text: str, task: Task, overlap: int = 32, max_chunks: int | None = None) -> Split:
-        """``text`` cut into windows whose formatted form, special tokens included, fits the model.
+    def split(
+        self, text: str, task: Task, overlap: int = 32, max_chunks: int | None = None, window: int | None = None
+    ) -> Split:
+        """``text`` cut into windows whose formatted form, special tokens included, fits the model
+        (and holds at most ``window`` tokens of text, if given: passages).
 
         Tokenising a window on its own (or after the prefix) can give a token or two more than its
         share of the whole text's tokens; every formatted window is counted again and the text
         re-split with a smaller window until all fit, so no backend ever truncates silently.
         """
-        return self._split_counted(text, task, overlap, max_chunks)[0]
+        return self._split_counted(text, task, overlap, max_chunks, window)[0]
 
     def _split_counted(
         self, text: str, task: Task, overlap: int, max_chunks: int | None, window: int | None = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..embed import Task, load_embedder
-from ..pipeline import EmbedReport, embed
+from ..pipeline import BATCH_DOCS, BATCH_WINDOWS, EmbedReport, embed
 from ..spaces import DEFAULT_FIELDS, PassageParams, resolve_model
 from ..store import Store
 from .ray_embed import RayEngine  # imports ray only when the engine starts
@@ -55,7 +55,8 @@ def run_embed_job(
     overlap: int = 32,
     max_chunks: int | None = None,
     passages: PassageParams | None = PassageParams(),
-    batch_docs: int = 256,
+    batch_docs: int = BATCH_DOCS,
+    batch_windows: int = BATCH_WINDOWS,
     on_model: Callable[[str, str | None], None] | None = None,
     on_engine: Callable[[RayEngine, float], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
@@ -65,7 +66,9 @@ def run_embed_job(
 
     ``loader``: the options the model is loaded with and that make its space (profile,
     instructions, max_tokens, tokenizer); ``runtime``: those that do not (gpu_layers,
-    concurrency). ``engine="ray"`` embeds the batches on a Ray cluster (``address``: an
+    concurrency). ``batch_docs``, ``batch_windows``: the most documents and model windows
+    (chunks + passages) of one committed batch (see :func:`patscape.pipeline.plan_batches`).
+    ``engine="ray"`` embeds the batches on a Ray cluster (``address``: an
     existing one; else one is started on this machine); the store is written here either way.
 
     Callbacks: ``on_model(model, why)`` once the model is chosen, before it loads;
@@ -85,7 +88,7 @@ def run_embed_job(
             if on_engine:
                 on_engine(runner, time.perf_counter() - started)
         report = embed(db, embedder, task=task, dims=dims, fields=fields, overlap=overlap, max_chunks=max_chunks,
-                       passages=passages, batch_docs=batch_docs,
+                       passages=passages, batch_docs=batch_docs, batch_windows=batch_windows,
                        on_start=(lambda total: on_start(embedder.name, total)) if on_start else None,
                        auto_reason=why, progress=progress, loader=loader, engine=runner)
     seconds = time.perf_counter() - started

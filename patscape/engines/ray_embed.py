@@ -18,7 +18,7 @@ import logging
 import os
 import pickle
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -146,9 +146,10 @@ class RayEngine:
 
     # -- the engine ------------------------------------------------------------------------------
     def __call__(
-        self, store: Store, embedder: Embedder, options: EmbedOptions, batches: Sequence[Sequence[str]]
+        self, store: Store, embedder: Embedder, options: EmbedOptions, batches: Iterable[Sequence[str]]
     ) -> Iterator[Computed]:
-        """Every batch computed by the actor pool; yields them as they come back (any order)."""
+        """Every batch computed by the actor pool; yields them as they come back (any order).
+        ``batches`` is read once, a window at a time (the driver plans them as it goes)."""
         import ray
 
         if not self.actors:
@@ -174,7 +175,7 @@ class RayEngine:
                                      self.max_actor_deaths),
                 # One block is one batch of the local engine, so the model sees the same groups of
                 # texts (GPU actors need a batch size: a block is never longer than one batch).
-                batch_size=max(len(ids) for ids in batches) if self.gpus_per_actor else None,
+                batch_size=max(table.num_rows for table in tables) if self.gpus_per_actor else None,
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=min(self.actors, len(tables))),
                 **remote,
@@ -206,7 +207,7 @@ class RayEngine:
             yield rows, passages
 
 
-def _windows(store: Store, batches: Sequence[Sequence[str]], budget: int) -> Iterator[list[Any]]:
+def _windows(store: Store, batches: Iterable[Sequence[str]], budget: int) -> Iterator[list[Any]]:
     """The batches as Arrow tables (one per batch), grouped into windows of about ``budget``
     bytes: the driver never holds more than a window of the corpus."""
     window: list[Any] = []

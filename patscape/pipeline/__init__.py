@@ -11,6 +11,8 @@ callers written before the split.
 from __future__ import annotations
 
 from .embed_stage import (
+    BATCH_DOCS,
+    BATCH_WINDOWS,
     MAX_PASSES,
     Computed,
     EmbedEngine,
@@ -20,6 +22,7 @@ from .embed_stage import (
     embed_documents,
     embed_into,
     local_engine,
+    plan_batches,
 )
 from .ingest_stage import IngestReport, ingest
 from .map_stage import FIRST_YEAR, build_map, map_ready
@@ -27,6 +30,6 @@ from .progress import Progress
 
 __all__ = [
     # the stages
-    "Computed", "EmbedEngine", "EmbedOptions", "EmbedReport", "FIRST_YEAR", "IngestReport", "MAX_PASSES", "Progress",
-    "build_map", "embed", "embed_documents", "embed_into", "ingest", "local_engine", "map_ready",
+    "BATCH_DOCS", "BATCH_WINDOWS", "Computed", "EmbedEngine", "EmbedOptions", "EmbedReport", "FIRST_YEAR", "IngestReport", "MAX_PASSES", "Progress",
+    "build_map", "embed", "embed_documents", "embed_into", "ingest", "local_engine", "map_ready", "plan_batches",
 ]

@@ -1,14 +1,19 @@
 """The embed stage: a vector per document (and per passage) of every document without one in
-a space, computed by an engine, written here one batch per transaction, with resume."""
+a space, computed by an engine, written here one batch per transaction, with resume.
+
+A committed batch is at most ``batch_docs`` documents and at most ``batch_windows`` model
+windows (document chunks + passages: the forward passes of the model), so that what a kill
+loses is bounded whatever the length of the texts; a document longer than the window budget is
+a batch of its own (a document is never split across commits)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..embed import Embedder, Task, load_embedder
-from ..errors import SpaceMismatchError
+from ..errors import InputError, SpaceMismatchError
 from ..records import Document
 from ..spaces import DEFAULT_FIELDS, PassageParams, document_text, field_text, resolve_model, space_for, space_options
 from ..store import PassageRow, Space, Store, VectorRow
@@ -30,6 +35,11 @@ class EmbedReport:
 
 #: Passes over documents replaced or added while an embed runs, before the embed stops.
 MAX_PASSES = 3
+#: Documents per committed batch (``--batch``).
+BATCH_DOCS = 256
+#: Model windows (document chunks + passages: forward passes of the model) per committed batch
+#: (``--batch-windows``): what a kill can lose, whatever the length of the texts.
+BATCH_WINDOWS = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +59,44 @@ class EmbedOptions:
 Computed = tuple[list[VectorRow], list[PassageRow] | None]
 #: Computes batches of document ids (read from ``store`` by the engine, in this process) and
 #: yields one or more :data:`Computed` per batch, in any order; it never writes to the store.
-EmbedEngine = Callable[[Store, Embedder, EmbedOptions, Sequence[Sequence[str]]], Iterator[Computed]]
+#: The batches come from :func:`plan_batches`, lazily: iterate them once.
+EmbedEngine = Callable[[Store, Embedder, EmbedOptions, Iterable[Sequence[str]]], Iterator[Computed]]
+
+
+def document_windows(embedder: Embedder, doc: Document, options: EmbedOptions) -> int:
+    """The model windows :func:`embed_documents` computes for ``doc``: the chunks of its
+    document text and the passages of its passage fields (split exactly as embedding splits)."""
+    text = document_text(doc, options.fields)
+    windows = len(embedder.split(text, options.task, options.overlap, options.max_chunks).chunks) if text.strip() else 1
+    params = options.passages
+    if params:
+        for name in params.fields:
+            field = field_text(doc, name)
+            if field.strip():
+                windows += len(embedder.split(field, "document", params.overlap, params.max_per_field, params.window).chunks)
+    return windows
+
+
+def plan_batches(
+    store: Store, embedder: Embedder, options: EmbedOptions, ids: Sequence[str], batch_docs: int = BATCH_DOCS,
+    batch_windows: int = BATCH_WINDOWS,
+) -> Iterator[list[str]]:
+    """``ids`` in order, cut into the committed batches of an embed: a batch closes at
+    ``batch_docs`` documents, or before the document that would take it past ``batch_windows``
+    model windows; a document of more windows than that is a batch of its own. Lazy: the
+    documents are read (and tokenised) a page at a time, as the engine asks for batches."""
+    current: list[str] = []
+    windows = 0
+    for start in range(0, len(ids), batch_docs):
+        for doc in store.iter_documents(ids[start : start + batch_docs]):
+            n = document_windows(embedder, doc, options)
+            if current and (len(current) >= batch_docs or windows + n > batch_windows):
+                yield current
+                current, windows = [], 0
+            current.append(doc.id)
+            windows += n
+    if current:
+        yield current
 
 
 def embed_documents(
@@ -72,7 +119,7 @@ def embed_documents(
 
 
 def local_engine(
-    store: Store, embedder: Embedder, options: EmbedOptions, batches: Sequence[Sequence[str]]
+    store: Store, embedder: Embedder, options: EmbedOptions, batches: Iterable[Sequence[str]]
 ) -> Iterator[Computed]:
     """The default engine: every batch in this process, in order."""
     for batch in batches:
@@ -89,7 +136,8 @@ def embed(
     overlap: int = 32,
     max_chunks: int | None = None,
     passages: PassageParams | None = PassageParams(),
-    batch_docs: int = 256,
+    batch_docs: int = BATCH_DOCS,
+    batch_windows: int = BATCH_WINDOWS,
     progress: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
     loader: Mapping[str, Any] | None = None,
@@ -99,6 +147,9 @@ def embed(
     engine: EmbedEngine | None = None,
 ) -> EmbedReport:
     """Embed every document that has no vector in this space yet; each batch is committed.
+
+    A batch is at most ``batch_docs`` documents and ``batch_windows`` model windows (chunks +
+    passages), or one document longer than that (see :func:`plan_batches`).
 
     A document gets one vector from ``fields`` (for the map and document similarity) and, unless
     ``passages`` is None, one vector per passage of its full text (for passage-level search),
@@ -115,6 +166,8 @@ def embed(
     any document added meanwhile) is embedded in a further pass. The space becomes complete
     when, at the end, every document of the store has a vector in it.
     """
+    if batch_docs < 1 or batch_windows < 1:
+        raise InputError("a batch needs at least 1 document and 1 window (--batch, --batch-windows)")
     if isinstance(model, str):
         model, reason = resolve_model(store, model)
         auto_reason = auto_reason or reason
@@ -137,7 +190,7 @@ def embed(
     options = EmbedOptions(task, dims, tuple(fields), overlap, max_chunks, passages)
     embedded = stale = 0
     for _ in range(MAX_PASSES):
-        batches = [todo[start : start + batch_docs] for start in range(0, len(todo), batch_docs)]
+        batches = plan_batches(store, embedder, options, todo, batch_docs, batch_windows)
         for rows, passage_rows in (engine or local_engine)(store, embedder, options, batches):
             stored = store.put_vectors(space.key, rows, passage_rows)  # the only write: in this process
             embedded += stored
