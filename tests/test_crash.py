@@ -94,11 +94,11 @@ def test_ingest_killed_after_n_batches_keeps_them_and_resumes(work: Path, embedd
 #: (blocked or mid-batch) when the test kills it, whatever the speed of the machine.
 GATED_INGEST = """
 import sys
-import patscape.pipeline as pipeline
+import patscape.pipeline.ingest_stage as stage
 from patscape.cli import main
 
 gate = open(0, "rb", buffering=0)
-read_path = pipeline.read_path
+read_path = stage.read_path
 
 def gated(path, *args, **kwargs):
     items = read_path(path, *args, **kwargs)  # raises at once for a missing file, as the real one does
@@ -111,7 +111,7 @@ def gated(path, *args, **kwargs):
 
     return granted()
 
-pipeline.read_path = gated
+stage.read_path = gated
 sys.exit(main(sys.argv[1:]))
 """
 
