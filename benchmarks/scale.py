@@ -22,7 +22,12 @@ Stages (each can be run on its own; later stages reuse the files of earlier ones
             ``benchmarks/core.py``, in a fresh process: wall time, peak RSS, ARI; and the ratio
             to the map stage of the same invocation;
   bertopic-default  the same with BERTopic exactly as it comes (``BERTopic()``: its UMAP is not
-            seeded, so it runs on every core and differs run to run), same figures and ratio.
+            seeded, so it runs on every core and differs run to run), same figures and ratio;
+  bertopic-sample  like for like with the sampled map: BERTopic's pipeline (seeded as in
+            ``bertopic``) fitted on the same sample the map draws (``sample_rows`` with the map's
+            seed and default sample size), then ``transform`` on every other document; wall time,
+            peak RSS, ARI and the ratio to the map stage of the same invocation (the fit and the
+            transform are also timed inside the process).
 Results are merged into benchmarks/results/scale.json under ``"{n}x{dims}"`` and the stage
 name (other stages, e.g. search, add their own keys to the same file).
 """
@@ -44,7 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 RESULTS = REPO / "benchmarks" / "results" / "scale.json"
 PY = sys.executable
-STAGES = ["generate", "import", "map", "bertopic", "bertopic-default", "map-direct"]
+STAGES = ["generate", "import", "map", "bertopic", "bertopic-default", "bertopic-sample", "map-direct"]
 
 
 def work_dir(args: argparse.Namespace) -> Path:
@@ -72,7 +77,7 @@ def save(args: argparse.Namespace, stage: str, result: dict) -> None:
     if args.map_seed != 42 and stage != "generate" and stage != "import":
         stage += f" seed {args.map_seed}"  # runs with other seeds are kept beside the default's
     doc = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
-    entry = doc.setdefault(f"{args.n}x{args.dims}", {})
+    entry = doc.setdefault(f"{args.n}x{args.dims}" + (f" {args.tag}" if args.tag else ""), {})
     entry[stage] = {"date": time.strftime("%Y-%m-%d %H:%M"), **result}
     doc["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -204,18 +209,20 @@ def worker_map_direct(args: argparse.Namespace) -> None:
     }))
 
 
-def labels_file(seeded: bool) -> str:
-    return "bertopic_labels.npy" if seeded else "bertopic_default_labels.npy"
+LABELS = {"bertopic": "bertopic_labels.npy", "bertopic-default": "bertopic_default_labels.npy",
+          "bertopic-sample": "bertopic_sample_labels.npy"}
 
 
-def stage_bertopic(args: argparse.Namespace, ours: dict | None, seeded: bool = True) -> None:
+def stage_bertopic(args: argparse.Namespace, ours: dict | None, worker: str = "bertopic") -> None:
     work = work_dir(args)
-    worker = "bertopic" if seeded else "bertopic-default"
     result = timed([PY, __file__, "--worker", worker, "--n", str(args.n), "--dims", str(args.dims),
                     "--seed", str(args.seed), "--map-seed", str(args.map_seed), "--work", args.work],
                    work / f"{worker}.log")
-    labels = np.load(work / labels_file(seeded))
+    labels = np.load(work / LABELS[worker])
     result["quality"] = quality(np.load(work / "truth.npy"), labels)
+    inner = work / f"{worker}.json"
+    if inner.exists():
+        result["inner_s"] = json.loads(inner.read_text())
     if ours:
         result["patscape_map_wall_s_same_invocation"] = ours["wall_s"]
         result["time_ratio_patscape_over_bertopic"] = round(ours["wall_s"] / result["wall_s"], 3)
@@ -244,7 +251,40 @@ def worker_bertopic(args: argparse.Namespace, seeded: bool = True) -> None:
         topics, _ = BERTopic(umap_model=umap_model).fit_transform(texts, embeddings=vectors)
     else:
         topics, _ = BERTopic().fit_transform(texts, embeddings=vectors)
-    np.save(work / labels_file(seeded), np.asarray(topics, dtype=np.int64))
+    np.save(work / LABELS["bertopic" if seeded else "bertopic-default"], np.asarray(topics, dtype=np.int64))
+
+
+def worker_bertopic_sample(args: argparse.Namespace) -> None:
+    """BERTopic (seeded as ``worker_bertopic``) fitted on the map's sample, then ``transform``
+    of the other documents: the like-for-like counterpart of patscape's sampled map."""
+    from bertopic import BERTopic
+    from umap import UMAP
+
+    from patscape.landscape import MapParams
+    from patscape.landscape.sample import sample_rows
+
+    work = work_dir(args)
+    vectors = np.load(work / "vectors.npy")
+    texts = []
+    with (work / "docs.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            texts.append(f"{record['title']}. {record['abstract']}")
+    rows = sample_rows(len(vectors), MapParams().sample_size, args.map_seed)
+    rest = np.setdiff1d(np.arange(len(vectors)), rows)
+    umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=args.map_seed)
+    model = BERTopic(umap_model=umap_model)
+    started = time.perf_counter()
+    fitted, _ = model.fit_transform([texts[i] for i in rows], embeddings=vectors[rows])
+    fit_s = time.perf_counter() - started
+    placed, _ = model.transform([texts[i] for i in rest], embeddings=vectors[rest])
+    transform_s = time.perf_counter() - started - fit_s
+    labels = np.empty(len(vectors), dtype=np.int64)
+    labels[rows] = np.asarray(fitted, dtype=np.int64)
+    labels[rest] = np.asarray(placed, dtype=np.int64)
+    np.save(work / LABELS["bertopic-sample"], labels)
+    (work / "bertopic-sample.json").write_text(json.dumps({
+        "sample": int(len(rows)), "fit_s": round(fit_s, 1), "transform_s": round(transform_s, 1)}))
 
 
 def main() -> None:
@@ -254,14 +294,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026, help="seed of the synthetic corpus")
     parser.add_argument("--topics", type=int, default=200)
     parser.add_argument("--map-seed", type=int, default=42)
+    parser.add_argument("--tag", default="", help="results go under '{n}x{dims} TAG' in scale.json, beside the "
+                        "untagged runs (e.g. 'like-for-like')")
     parser.add_argument("--map-args", default="", help="extra options for `patscape map`, e.g. '--sample-above 0'")
     parser.add_argument("--stage", nargs="+", choices=STAGES, default=["generate", "import", "map"])
     parser.add_argument("--work", default=os.environ.get("PATSCAPE_SCALE_WORK", "/tmp/patscape-scale"),
                         help="where corpora and stores are kept (1M x 1024 needs ~12 GB)")
-    parser.add_argument("--worker", choices=["bertopic", "bertopic-default", "map-direct"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["bertopic", "bertopic-default", "bertopic-sample", "map-direct"],
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker in ("bertopic", "bertopic-default"):
         worker_bertopic(args, seeded=args.worker == "bertopic")
+        return
+    if args.worker == "bertopic-sample":
+        sys.path.insert(0, str(REPO))
+        worker_bertopic_sample(args)
         return
     if args.worker == "map-direct":
         sys.path.insert(0, str(REPO))
@@ -279,8 +326,8 @@ def main() -> None:
             ours = stage_map(args)
         elif stage == "bertopic":
             stage_bertopic(args, ours)
-        elif stage == "bertopic-default":
-            stage_bertopic(args, ours, seeded=False)
+        elif stage in ("bertopic-default", "bertopic-sample"):
+            stage_bertopic(args, ours, worker=stage)
         elif stage == "map-direct":
             stage_map_direct(args)
 
