@@ -10,6 +10,7 @@ no internals in the message).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -108,8 +109,13 @@ def domain_error_status(exc: PatscapeError) -> tuple[int, str]:
 
 
 def _validation_param(loc: tuple[Any, ...]) -> str | None:
+    """The field a validation error is about, as ``a.b.0``; a client's field names are echoed
+    with control characters escaped (``\\x0a``), so the message stays one line."""
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or None
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", ".".join(parts)) or None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
