@@ -100,8 +100,9 @@ def _filter(store: Store, where: SearchFilter | None, lang: str | None) -> Searc
         where = dataclasses.replace(where or SearchFilter(), lang=lang)
     if where is None or where.empty:
         return None
-    if store.count_matching(where) == 0:
-        if where.lang and store.count_matching(SearchFilter(lang=where.lang)) == 0:
+    # existence, not a count: a count reads every matching row on every filtered search
+    if not store.any_matching(where):
+        if where.lang and not store.any_matching(SearchFilter(lang=where.lang)):
             raise NotFoundError(
                 f"no documents in language {where.lang!r} (languages: {', '.join(store.language_counts())})"
             )
@@ -191,9 +192,5 @@ def _topics(store: Store, space: Space | None, ids: list[str]) -> dict[str, tupl
     if run is None:
         return {}
     labels = {t["cluster"]: t["label"] for t in store.run_topics(run.id)}
-    found = {}
-    for doc_id in ids:
-        point = store.run_point(run.id, doc_id)
-        if point is not None:
-            found[doc_id] = (point[0], labels.get(point[0], "outlier"))
-    return found
+    points = store.run_points_of(run.id, ids)  # one query for all hits
+    return {doc_id: (points[doc_id][0], labels.get(points[doc_id][0], "outlier")) for doc_id in ids if doc_id in points}

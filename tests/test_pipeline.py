@@ -106,3 +106,24 @@ def test_export_json_roundtrip(store: Store, tmp_path: Path) -> None:
     assert {p["id"] for p in data["points"]} == {d.id for d in store.iter_documents()}
     xy = np.array([[p["x"], p["y"]] for p in data["points"]])
     assert np.isfinite(xy).all()
+
+
+def test_a_filtered_search_counts_nothing_and_reads_topics_in_one_query(store: Store) -> None:
+    """A filtered search checks that something matches without counting every match, and
+    reads the topics of its hits in one query, not one per hit."""
+    from patscape.filters import SearchFilter
+
+    model = HashingEmbedder(256)
+    embed(store, model)
+    run_id = build_map(store, seed=1)
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    try:
+        hits = search(store, "battery electrode", k=20, embedder=model, where=SearchFilter.parse(years="2000-", cpc="H"))
+    finally:
+        store.db.set_trace_callback(None)
+    assert len(hits) == 20 and all(h.cluster is not None for h in hits)
+    assert not [s for s in statements if "count(" in s.lower()], statements
+    assert len([s for s in statements if "from run_points" in s.lower()]) == 1
+    points = store.run_points_of(run_id, [h.id for h in hits])
+    assert all(points[h.id][0] == h.cluster for h in hits)

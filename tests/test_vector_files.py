@@ -505,3 +505,96 @@ def test_threads_searching_with_many_filters_while_another_brings_the_files_up_t
         thread.join()
     assert not errors and not wrong, (errors, wrong)
     assert int(SpaceVectors.open(store, space, sync=False).meta["applied_seq"]) == store.vector_log_head(key)
+
+
+def _old_where_sql(where: SearchFilter) -> tuple[str, tuple]:
+    """The filter SQL before migration m006 (json_each row by row, no index): the rule the new
+    SQL must keep."""
+    parts, args = ["1"], []
+    if where.lang:
+        parts.append("d.lang = ?")
+        args.append(where.lang)
+    if where.year_from is not None or where.year_to is not None:
+        parts.append("d.date IS NOT NULL AND length(d.date) >= 4")
+        if where.year_from is not None:
+            parts.append("CAST(substr(d.date, 1, 4) AS INTEGER) >= ?")
+            args.append(where.year_from)
+        if where.year_to is not None:
+            parts.append("CAST(substr(d.date, 1, 4) AS INTEGER) <= ?")
+            args.append(where.year_to)
+    if where.cpc:
+        parts.append("(EXISTS (SELECT 1 FROM json_each(d.cpc) WHERE substr(value, 1, ?) = ?) "
+                     "OR EXISTS (SELECT 1 FROM json_each(d.ipc) WHERE substr(value, 1, ?) = ?))")
+        args += [len(where.cpc), where.cpc, len(where.cpc), where.cpc]
+    return " AND ".join(parts), tuple(args)
+
+
+#: Section, class, subclass, group and subgroup prefixes, IPC-only codes, years open on either
+#: side, a language, and combinations.
+DEV_FILTERS = [
+    SearchFilter(cpc="G"), SearchFilter(cpc="H01"), SearchFilter(cpc="G06F"), SearchFilter(cpc="H01M"),
+    SearchFilter(cpc="G06F16"), SearchFilter(cpc="G06F16/"), SearchFilter(cpc="H04W72/04"), SearchFilter(cpc="Y02E"),
+    SearchFilter(cpc="A61K"), SearchFilter(cpc="G06F1"), SearchFilter(cpc="B"),
+    SearchFilter.parse(years="2010-2015"), SearchFilter.parse(years="2018-"), SearchFilter.parse(years="-2012"),
+    SearchFilter.parse(years="2016"), SearchFilter(lang="zh"), SearchFilter(lang="en"),
+    SearchFilter.parse(lang="zh", years="2015-2020", cpc="H04"), SearchFilter.parse(lang="en", years="2012-", cpc="G06"),
+]
+
+
+def _ids(store: Store, clause: str, args: tuple) -> set[str]:
+    return {row[0] for row in store.db.execute(f"SELECT d.id FROM documents d WHERE {clause}", args)}
+
+
+def test_indexed_filter_sql_matches_the_json_each_rules_on_the_dev_slice(tmp_path: Path, dev_slice: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same documents as the old SQL for every filter: in a store made before migration
+    m006 (the codes backfilled when it opens), and after documents are replaced and added."""
+    from patscape.pipeline import ingest
+    from patscape.store import migrations
+    from patscape.store.filter_sql import _where_sql
+
+    records = [json.loads(line) for line in dev_slice.read_text(encoding="utf-8").splitlines()]
+    half = tmp_path / "half.jsonl"
+    half.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records[::2]), encoding="utf-8")
+    with monkeypatch.context() as patch:  # a store of the version before m006
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])
+        with Store(tmp_path / "store") as old:
+            ingest(old, [half])
+            assert not old.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'doc_codes'").fetchone()
+
+    def check(store: Store) -> None:
+        for where in DEV_FILTERS:
+            expected = _ids(store, *_old_where_sql(where))
+            assert _ids(store, *_where_sql(where)) == expected, where
+            assert store.count_matching(where) == len(expected) and store.any_matching(where) == bool(expected), where
+        ids = [row[0] for row in store.db.execute("SELECT id FROM documents")]
+        assert store.filter_ids(ids, DEV_FILTERS[3]) == _ids(store, *_old_where_sql(DEV_FILTERS[3]))
+
+    with Store(tmp_path / "store") as store:
+        assert store.db.execute("SELECT COUNT(*) FROM doc_codes").fetchone()[0] > 0  # backfilled
+        assert sum(bool(_ids(store, *_old_where_sql(w))) for w in DEV_FILTERS) >= len(DEV_FILTERS) - 2
+        check(store)
+        # the other half added, and some documents replaced with other codes (INSERT OR REPLACE)
+        changed = [{**r, "cpc": ["G06F16/33"], "ipc": ["H01M4/13"], "title": r["title"] + " (v2)"} for r in records[:40:2]]
+        rest = tmp_path / "rest.jsonl"
+        rest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records[1::2] + changed), encoding="utf-8")
+        assert ingest(store, [rest]).replaced == len(changed)
+        check(store)
+        # a code that no document has any more matches none
+        store.db.execute("UPDATE documents SET cpc = '[]', ipc = '[\"Y99Z\"]' WHERE id = ?", (records[0]["id"],))
+        assert store.filter_ids([records[0]["id"]], SearchFilter(cpc="G06F16")) == set()
+        assert store.filter_ids([records[0]["id"]], SearchFilter(cpc="Y99")) == {records[0]["id"]}
+        check(store)
+        store.db.execute("DELETE FROM documents WHERE id = ?", (records[0]["id"],))
+        assert not store.db.execute("SELECT 1 FROM doc_codes WHERE doc_id = ?", (records[0]["id"],)).fetchone()
+
+
+def test_the_filter_sql_uses_the_indexes(built: tuple[Store, str]) -> None:
+    from patscape.store.filter_sql import _where_sql
+
+    store, _ = built
+    for where, index in [(SearchFilter(lang="zh"), "documents_lang"), (SearchFilter.parse(years="2015-2017"), "documents_date"),
+                         (SearchFilter(cpc="H01M"), "doc_codes_code")]:
+        clause, args = _where_sql(where)
+        plan = " | ".join(row[-1] for row in store.db.execute(f"EXPLAIN QUERY PLAN SELECT d.id FROM documents d WHERE {clause}", args))
+        assert f"USING COVERING INDEX {index}" in plan, (where, plan)  # reads no document row
+        assert "json_each" not in clause

@@ -299,8 +299,9 @@ class Corpus:
         """Hits as schemas; uploaded documents get the topic they were placed in."""
         placed: dict[str, int] = {}
         labels: dict[int, str] = {}
-        if info is not None and any(h.cluster is None for h in hits):
-            placed = {p.doc_id: p.cluster for p in store.placements(info.id)}
+        unplaced = [h.id for h in hits if h.cluster is None]
+        if info is not None and unplaced:
+            placed = store.placed_clusters(info.id, unplaced)  # the hits' placements, not the run's
             labels = {t["cluster"]: t["label"] for t in store.run_topics(info.id)}
         out = []
         for h in hits:

@@ -149,6 +149,41 @@ MIGRATIONS: list[tuple[str, str | tuple[str, ...]]] = [
             "INSERT INTO vector_log (space, doc_id) VALUES (OLD.space, OLD.doc_id); END",
         ),
     ),
+    (
+        # What a search filter reads (patscape.store.filter_sql): indexes on the language and
+        # the date, and every CPC and IPC code of a document as a row of doc_codes (exactly the
+        # values json_each gives of the two JSON lists, so a prefix matches what it matched
+        # before), indexed by code for a range scan. Kept by triggers, like vector_log, so that
+        # no write path can forget; the insert trigger clears first because INSERT OR REPLACE
+        # does not fire the delete trigger.
+        "m006_filter_indexes",
+        (
+            # (with the id: a filter's join to the vector-file slots reads no document row)
+            "CREATE INDEX documents_lang ON documents(lang, id)",
+            "CREATE INDEX documents_date ON documents(date, id)",
+            "CREATE TABLE doc_codes (doc_id TEXT NOT NULL, code TEXT NOT NULL, PRIMARY KEY (doc_id, code)) WITHOUT ROWID",
+            "CREATE INDEX doc_codes_code ON doc_codes(code, doc_id)",
+            # (a column that is not valid JSON counts as an empty list: a write never fails on it)
+            "INSERT OR IGNORE INTO doc_codes (doc_id, code) SELECT d.id, CAST(j.value AS TEXT) FROM documents d, "
+            "json_each(CASE WHEN json_valid(d.cpc) THEN d.cpc ELSE '[]' END) j WHERE j.value IS NOT NULL",
+            "INSERT OR IGNORE INTO doc_codes (doc_id, code) SELECT d.id, CAST(j.value AS TEXT) FROM documents d, "
+            "json_each(CASE WHEN json_valid(d.ipc) THEN d.ipc ELSE '[]' END) j WHERE j.value IS NOT NULL",
+            "CREATE TRIGGER doc_codes_insert AFTER INSERT ON documents BEGIN "
+            "DELETE FROM doc_codes WHERE doc_id = NEW.id; "
+            "INSERT OR IGNORE INTO doc_codes (doc_id, code) SELECT NEW.id, CAST(value AS TEXT) "
+            "FROM json_each(CASE WHEN json_valid(NEW.cpc) THEN NEW.cpc ELSE '[]' END) WHERE value IS NOT NULL; "
+            "INSERT OR IGNORE INTO doc_codes (doc_id, code) SELECT NEW.id, CAST(value AS TEXT) "
+            "FROM json_each(CASE WHEN json_valid(NEW.ipc) THEN NEW.ipc ELSE '[]' END) WHERE value IS NOT NULL; END",
+            "CREATE TRIGGER doc_codes_update AFTER UPDATE OF id, cpc, ipc ON documents BEGIN "
+            "DELETE FROM doc_codes WHERE doc_id = OLD.id; DELETE FROM doc_codes WHERE doc_id = NEW.id; "
+            "INSERT OR IGNORE INTO doc_codes (doc_id, code) SELECT NEW.id, CAST(value AS TEXT) "
+            "FROM json_each(CASE WHEN json_valid(NEW.cpc) THEN NEW.cpc ELSE '[]' END) WHERE value IS NOT NULL; "
+            "INSERT OR IGNORE INTO doc_codes (doc_id, code) SELECT NEW.id, CAST(value AS TEXT) "
+            "FROM json_each(CASE WHEN json_valid(NEW.ipc) THEN NEW.ipc ELSE '[]' END) WHERE value IS NOT NULL; END",
+            "CREATE TRIGGER doc_codes_delete AFTER DELETE ON documents BEGIN "
+            "DELETE FROM doc_codes WHERE doc_id = OLD.id; END",
+        ),
+    ),
 ]
 
 

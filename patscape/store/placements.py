@@ -23,6 +23,17 @@ class PlacementRepository(Connection):
         rows = self.db.execute(sql + " ORDER BY doc_id", args)
         return [Placement(d, int(c), float(x), float(y), tuple(json.loads(n))) for d, c, x, y, n in rows]
 
+    def placed_clusters(self, run_id: int, ids: Sequence[str]) -> dict[str, int]:
+        """``{doc_id: cluster}`` of those of ``ids`` placed on ``run_id`` (one query per 500 ids)."""
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update((d, int(c)) for d, c in self.db.execute(
+                f"SELECT doc_id, cluster FROM serve_placements WHERE run_id = ? AND doc_id IN ({marks})", (run_id, *chunk)
+            ))
+        return found
+
     def placement_version(self, run_id: int) -> tuple[int, float]:
         """Changes whenever a placement of ``run_id`` is added or replaced (for caches)."""
         count, last = self.db.execute(
