@@ -233,6 +233,12 @@ def stage_bertopic(args: argparse.Namespace, ours: dict | None, worker: str = "b
     save(args, worker, result)
 
 
+def corpus_texts(work: Path) -> list[str]:
+    """Title and abstract of every document of the corpus, the texts BERTopic's keywords read."""
+    with (work / "docs.jsonl").open(encoding="utf-8") as lines:
+        return [f"{record['title']}. {record['abstract']}" for record in map(json.loads, lines)]
+
+
 def worker_bertopic(args: argparse.Namespace, seeded: bool = True) -> None:
     """BERTopic's default pipeline on the stored vectors, seeded as in benchmarks/core.py, or
     exactly as it comes (``seeded=False``)."""
@@ -241,11 +247,7 @@ def worker_bertopic(args: argparse.Namespace, seeded: bool = True) -> None:
 
     work = work_dir(args)
     vectors = np.load(work / "vectors.npy")
-    texts = []
-    with (work / "docs.jsonl").open(encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            texts.append(f"{record['title']}. {record['abstract']}")
+    texts = corpus_texts(work)
     if seeded:
         umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=args.map_seed)
         topics, _ = BERTopic(umap_model=umap_model).fit_transform(texts, embeddings=vectors)
@@ -265,11 +267,7 @@ def worker_bertopic_sample(args: argparse.Namespace) -> None:
 
     work = work_dir(args)
     vectors = np.load(work / "vectors.npy")
-    texts = []
-    with (work / "docs.jsonl").open(encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            texts.append(f"{record['title']}. {record['abstract']}")
+    texts = corpus_texts(work)
     rows = sample_rows(len(vectors), MapParams().sample_size, args.map_seed)
     rest = np.setdiff1d(np.arange(len(vectors)), rows)
     umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=args.map_seed)
