@@ -17,14 +17,16 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 __all__ = ["LONG_INPUTS", "LongInputs", "Settings", "check_serve_extra", "create_app"]
-#: Import names of the ``serve`` extra's packages.
-SERVE_PACKAGES = frozenset({"fastapi", "starlette", "uvicorn", "multipart", "python_multipart", "prometheus_client"})
+#: What ``patscape serve`` imports of the ``serve`` extra, in the order it checks them.
+SERVE_IMPORTS = ("fastapi", "starlette", "uvicorn", "multipart", "prometheus_client")
+#: Import names of the ``serve`` extra's packages (python-multipart's newer name too).
+SERVE_PACKAGES = frozenset({*SERVE_IMPORTS, "python_multipart"})
 
 
 def check_serve_extra() -> None:
     """Raise :class:`MissingDependencyError` naming the first package of the ``serve`` extra that
     cannot be imported (``patscape serve`` calls it before anything else)."""
-    for name in ("fastapi", "starlette", "uvicorn", "multipart", "prometheus_client"):
+    for name in SERVE_IMPORTS:
         try:
             importlib.import_module(name)
         except ImportError as exc:
