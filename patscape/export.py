@@ -20,11 +20,38 @@ FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "graphml", "html")
 TABLE_COLUMNS = ("id", "cluster", "label", "x", "y", "raw_cluster", "title", "date", "lang", "cpc", "ipc")
 
 
+def topic_paths(topics: list[dict[str, Any]], levels: list[list[dict[str, Any]]]) -> dict[int, list[tuple[int, str]]]:
+    """Each topic's ``(node, label)`` at every level, top first, ending with the topic itself;
+    outliers (``-1``) are ``(-1, "outlier")`` at every level."""
+    nodes = [{n["node"]: n for n in level} for level in levels]
+    paths: dict[int, list[tuple[int, str]]] = {}
+    for topic in topics:
+        path = [(int(topic["cluster"]), str(topic["label"]))]
+        parent = topic.get("parent")
+        for level in range(len(levels) - 1, -1, -1):
+            node = nodes[level].get(parent) if parent is not None else None
+            if node is None:
+                break
+            path.append((int(node["node"]), str(node["label"])))
+            parent = node["parent"]
+        paths[int(topic["cluster"])] = path[::-1] if len(path) == len(levels) + 1 else path[:1]
+    paths[-1] = [(-1, "outlier")] * (len(levels) + 1 if all(len(p) == len(levels) + 1 for p in paths.values()) else 1)
+    return paths
+
+
+def level_columns(count: int) -> tuple[str, ...]:
+    """``topic_l0``, ``topic_l0_label``, ... for ``count`` levels (l0 the top)."""
+    return tuple(name for i in range(count) for name in (f"topic_l{i}", f"topic_l{i}_label"))
+
+
 def run_view(store: Store, run_id: int | None = None) -> dict[str, Any]:
     """Everything about a run in one JSON-ready dict (the report's and the JSON export's data)."""
     run = store.get_run(run_id)
     topics = store.run_topics(run.id)
+    levels = store.run_levels(run.id)
     labels = {t["cluster"]: t["label"] for t in topics}
+    paths = topic_paths(topics, levels)
+    depth = len(paths[-1])
     points_raw = store.run_points(run.id)
     docs = {d.id: d for d in store.iter_documents([p[0] for p in points_raw])}
     points = []
@@ -34,6 +61,8 @@ def run_view(store: Store, run_id: int | None = None) -> dict[str, Any]:
             "id": doc_id, "title": doc.title, "cluster": cluster, "raw_cluster": raw,
             "label": labels.get(cluster, "outlier"), "x": round(x, 4), "y": round(y, 4),
             "date": doc.date, "lang": doc.lang, "cpc": list(doc.cpc[:5]), "ipc": list(doc.ipc[:5]),
+            **{key: value for i, (node, label) in enumerate(paths.get(cluster, paths[-1]))
+               for key, value in ((f"topic_l{i}", node), (f"topic_l{i}_label", label))},
         })
     return {
         "title": f"patscape landscape — {store.path.name}, run {run.id}",
@@ -42,6 +71,10 @@ def run_view(store: Store, run_id: int | None = None) -> dict[str, Any]:
             "model": run.params.get("model"), "params": run.params,
         },
         "metrics": run.metrics,
+        "hierarchy": {**(run.data.get("hierarchy") or {"levels": 1, "counts": [len(topics)],
+                                                         "notice": "a run made before topic hierarchies: one level"}),
+                      "depth": depth},
+        "levels": levels,
         "topics": topics,
         "points": points,
         "links": run.data.get("links", []),
@@ -62,7 +95,7 @@ def export_run(store: Store, fmt: str, out: str | Path, run_id: int | None = Non
     if fmt == "csv":
         with out.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(TABLE_COLUMNS)
+            writer.writerow(_columns(view))
             for row in _table_rows(view):
                 writer.writerow(row)
     elif fmt == "parquet":
@@ -70,7 +103,7 @@ def export_run(store: Store, fmt: str, out: str | Path, run_id: int | None = Non
         import pyarrow.parquet as pq
 
         rows = list(_table_rows(view))
-        columns = {name: [r[i] for r in rows] for i, name in enumerate(TABLE_COLUMNS)}
+        columns = {name: [r[i] for r in rows] for i, name in enumerate(_columns(view))}
         pq.write_table(pa.table(columns), out)
     elif fmt == "json":
         out.write_text(json.dumps(view, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -81,11 +114,16 @@ def export_run(store: Store, fmt: str, out: str | Path, run_id: int | None = Non
     return out
 
 
+def _columns(view: dict[str, Any]) -> tuple[str, ...]:
+    return TABLE_COLUMNS[:3] + level_columns(view["hierarchy"]["depth"]) + TABLE_COLUMNS[3:]
+
+
 def _table_rows(view: dict[str, Any]):  # type: ignore[no-untyped-def]
+    levels = level_columns(view["hierarchy"]["depth"])
     for p in view["points"]:
         yield (
-            p["id"], p["cluster"], p["label"], p["x"], p["y"], p["raw_cluster"], p["title"],
-            p["date"] or "", p["lang"] or "", ";".join(p["cpc"]), ";".join(p["ipc"]),
+            p["id"], p["cluster"], p["label"], *(p[name] for name in levels), p["x"], p["y"], p["raw_cluster"],
+            p["title"], p["date"] or "", p["lang"] or "", ";".join(p["cpc"]), ";".join(p["ipc"]),
         )
 
 
@@ -103,5 +141,5 @@ def _write_graphml(store: Store, view: dict[str, Any], out: Path, neighbours: in
     neighbour_ids = {doc_id: [with_vector[j] for j in knn[i] if j != i][:neighbours] for i, doc_id in enumerate(with_vector)}
     docs = list(store.iter_documents(point_ids))
     labels = np.array([p["cluster"] for p in view["points"]], dtype=np.int64)
-    graph = landscape_graph(docs, labels, view["topics"], view["links"], neighbour_ids)
+    graph = landscape_graph(docs, labels, view["topics"], view["links"], neighbour_ids, view["levels"])
     nx.write_graphml(graph, out)

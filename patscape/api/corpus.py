@@ -139,8 +139,13 @@ class Corpus:
         with self.store() as store:
             info = self.run_of(store, run)
             placed = Counter(p.cluster for p in store.placements(info.id))
+            topics = store.run_topics(info.id)
+            hierarchy = info.data.get("hierarchy") or {
+                "levels": 1, "counts": [len(topics)], "notice": "a run made before topic hierarchies: one level"}
             return schemas.TopicListPublic(
-                run=info.id, topics=[_topic_public(t, placed.get(t["cluster"], 0)) for t in store.run_topics(info.id)]
+                run=info.id, topics=[_topic_public(t, placed.get(t["cluster"], 0)) for t in topics],
+                hierarchy=schemas.HierarchyPublic(**hierarchy),
+                levels=[[_node_public(n) for n in level] for level in store.run_levels(info.id)],
             )
 
     def evolution(self, run: str | int) -> schemas.EvolutionPublic:
@@ -326,7 +331,8 @@ def _open_vectors(uri: str | None) -> Any:
     return open_vector_store(uri)
 
 
-def _topic_public(topic: dict[str, Any], placed: int) -> schemas.TopicPublic:
+def _described(topic: dict[str, Any]) -> tuple[dict[str, list[str]], dict[str, int], str | None, list[schemas.CodeSharePublic]]:
+    """Keywords by language, languages, main language and codes of a topic or a level's node."""
     by_language = {
         lang: [display_phrase(str(k[0] if isinstance(k, (list, tuple)) else k)) for k in words]
         for lang, words in (topic.get("keywords") or {}).items()
@@ -334,9 +340,26 @@ def _topic_public(topic: dict[str, Any], placed: int) -> schemas.TopicPublic:
     languages = {str(k): int(v) for k, v in (topic.get("languages") or {}).items()}
     main = max(languages, key=lambda lang: languages[lang]) if languages else next(iter(by_language), None)
     codes = [
-        schemas.CodeSharePublic(scheme=scheme, code=str(entry[0]), share=float(entry[1]))
+        schemas.CodeSharePublic(scheme=scheme, code=str(entry[0]), share=float(entry[1]),
+                                title=entry[2] if len(entry) > 2 else None)
         for scheme, entries in (topic.get("codes") or {}).items() for entry in entries
     ]
+    return by_language, languages, main, codes
+
+
+def _node_public(node: dict[str, Any]) -> schemas.LevelNodePublic:
+    by_language, languages, main, codes = _described(node)
+    return schemas.LevelNodePublic(
+        level=node["level"], node=node["node"], parent=node.get("parent"), children=list(node.get("children") or []),
+        label=node["label"], size=node["size"], keywords=by_language.get(main, []) if main else [],
+        keywords_by_language=by_language, codes=codes,
+        representatives=[schemas.RepresentativePublic(id=r["id"], title=r.get("title", "")) for r in node.get("representatives") or []],
+        languages=languages,
+    )
+
+
+def _topic_public(topic: dict[str, Any], placed: int) -> schemas.TopicPublic:
+    by_language, languages, main, codes = _described(topic)
     evo = topic.get("evolution") or {}
     return schemas.TopicPublic(
         cluster=topic["cluster"], label=topic["label"], size=topic["size"], placed=placed,
@@ -344,5 +367,5 @@ def _topic_public(topic: dict[str, Any], placed: int) -> schemas.TopicPublic:
         representatives=[schemas.RepresentativePublic(id=r["id"], title=r.get("title", "")) for r in topic.get("representatives") or []],
         languages=languages, growth=evo.get("growth"), momentum=evo.get("momentum"), recent=evo.get("recent"),
         corpus_growth=evo.get("corpus_growth"), first_year=evo.get("first_year"),
-        peak_year=evo.get("peak_year"), median_year=evo.get("median_year"),
+        peak_year=evo.get("peak_year"), median_year=evo.get("median_year"), parent=topic.get("parent"),
     )

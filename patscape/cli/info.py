@@ -10,7 +10,7 @@ from ..embed import ALIASES, MODELS
 from ..embed.profiles import FAMILIES
 from ..overview import store_overview
 from ..store import Store
-from .present import echo_json, run_summary
+from .present import echo_json, levels_summary, run_summary
 
 
 # -- info --------------------------------------------------------------------------------------
@@ -68,6 +68,7 @@ def _print_overview(summary: dict[str, Any]) -> None:
             click.echo(f"           vector files: {files['live']:,} live rows of {files['rows']:,}, {files['dtype']}; {index}{behind}")
     for r in runs:
         click.echo(f"run {r['id']:<6} space {r['space']}, seed {r['seed']}: {run_summary(r['metrics'])}")
+        click.echo(levels_summary({"hierarchy": r["hierarchy"]} if r["hierarchy"] else {}, r["metrics"], r["levels"], top_shown=6))
     unfinished = [j for j in jobs if j["state"] in ("queued", "running")]
     failed = [j for j in jobs if j["state"] == "failed"]
     if jobs:

@@ -14,7 +14,7 @@ from ..pipeline import build_map
 from ..spaces import pick_space
 from ..store import Store
 from ..vectors.milvus import export_to_milvus  # imports pymilvus only when it exports
-from .present import note, progress, run_summary
+from .present import levels_summary, note, progress, run_summary
 
 
 # -- map ---------------------------------------------------------------------------------------
@@ -40,9 +40,15 @@ from .present import note, progress, run_summary
               help="Above this many documents, fit on a random sample and place the rest by their nearest sample "
                    "documents (default 60000; the run records it).")
 @click.option("--sample-size", type=int, default=None, help="Documents in that sample (default 30000).")
+@click.option("--levels", type=click.IntRange(0, 3), default=None,
+              help="Levels above the topics (fields, technologies): 0-3 (default: from the number of topics).")
+@click.option("--top-topics", type=click.IntRange(2, None), default=None,
+              help="Nodes of the top level (default: about the square root of the topics, 2-12). Wins over "
+                   "--levels where they disagree; the run says so.")
 def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None, min_samples: int,
          max_cluster_share: float, components: int, neighbors: int, max_outliers: float,
-         no_reassign: bool, label_lang: str | None, sample_above: int | None, sample_size: int | None) -> None:
+         no_reassign: bool, label_lang: str | None, sample_above: int | None, sample_size: int | None,
+         levels: int | None, top_topics: int | None) -> None:
     """Build a landscape: reduce (UMAP), cluster (HDBSCAN), label topics, measure; stored as a run.
 
     \b
@@ -50,11 +56,12 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
       patscape map corpus/
       patscape map corpus/ --seed 7 --min-cluster-size 40
       patscape map corpus/ --label-lang zh          # Chinese labels where a topic has Chinese patents
+      patscape map corpus/ --levels 2 --top-topics 6 # 6 fields, technologies below them, then the topics
     """
     params = MapParams(
         n_components=components, n_neighbors=neighbors, min_cluster_size=min_cluster_size, min_samples=min_samples,
         max_cluster_share=max_cluster_share, reassign=not no_reassign, max_outlier_share=max_outliers,
-        label_lang=label_lang.lower() if label_lang else None,
+        label_lang=label_lang.lower() if label_lang else None, levels=levels, top_topics=top_topics,
     )
     sampling = {"sample_above": sample_above, "sample_size": sample_size}
     params = dataclasses.replace(params, **{k: v for k, v in sampling.items() if v is not None})
@@ -67,8 +74,10 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
         run_id = build_map(db, space, params, seed, on_stage=lambda s: click.echo(f"  {s} ...", err=True) if s != "done" else None,
                            on_notice=note)
         run = db.get_run(run_id)
+        levels_of_run = db.run_levels(run_id)
     click.echo(f"run {run_id} built in {time.perf_counter() - started:.1f}s")
     click.echo(run_summary(run.metrics))
+    click.echo(levels_summary(run.data, run.metrics, levels_of_run))
 
 
 # -- export ------------------------------------------------------------------------------------

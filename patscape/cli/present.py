@@ -62,3 +62,31 @@ def run_summary(m: dict[str, Any]) -> str:
     if per_language:
         parts.append("NMI ipc subclass by language: " + ", ".join(per_language))
     return "; ".join(parts)
+
+
+def levels_summary(data: dict[str, Any], metrics: dict[str, Any], levels: list[list[dict[str, Any]]],
+                   top_shown: int = 12) -> str:
+    """The run's hierarchy in a few lines: nodes per level (top first, the topics last), each
+    level's landscape F1 where measured, and the top level's nodes with their sizes."""
+    info = data.get("hierarchy")
+    if not info:
+        return "levels     1 (a run made before topic hierarchies: run `patscape map` again for levels)"
+    counts = info.get("counts") or [metrics.get("topics", 0)]
+    figures = {entry["level"]: entry for entry in metrics.get("levels", [])}
+    parts = []
+    for level, count in enumerate(counts):
+        f1 = figures.get(level, {}).get("landscape_f1_mean")
+        parts.append(f"L{level} {count}" + (f" (F1 {f1:.3f})" if f1 is not None else ""))
+    lines = [f"levels     {len(counts)}: " + " > ".join(parts) + (" (topics)" if len(counts) > 1 else "")]
+    best = metrics.get("landscape_f1_best_level")
+    if best and len(counts) > 1:
+        lines.append("           landscape F1 at each landscape's best level: " + f"{best['mean']:.3f} ("
+                     + ", ".join(f"{name} L{b['level']} {b['f1']:.2f}" for name, b in best["landscapes"].items()) + ")")
+    if info.get("notice"):
+        lines.append(f"           note: {info['notice']}")
+    if levels:
+        for node in levels[0][:top_shown]:
+            lines.append(f"  L0 {node['node']:>3}  {node['size']:>8,} docs  {len(node.get('children', []))} children  {node['label']}")
+        if len(levels[0]) > top_shown:
+            lines.append(f"  ... {len(levels[0]) - top_shown} more at L0")
+    return "\n".join(lines)

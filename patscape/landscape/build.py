@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,9 @@ from ..errors import CorpusTooSmallError
 from ..records import Document
 from .evolution import evolution
 from .graph import topic_links
+from .hierarchy import Hierarchy
 from .label import keyword_matrix, label_texts, label_topics
+from .levels import best_levels, hierarchy_of, level_records
 from .metrics import run_metrics
 from .params import MIN_DOCUMENTS, MapParams
 from .reduce import Pending, SecondProcess, second_process
@@ -36,6 +38,7 @@ class Landscape:
     data: dict[str, Any]  # evolution years, topic links, document neighbours
     params: MapParams
     sampling: dict[str, Any] | None = None  # how a sampled map was made (None: fitted on all)
+    levels: list[list[dict[str, Any]]] = field(default_factory=list)  # nodes of the levels above the topics, top first
 
 
 def build_landscape(
@@ -70,13 +73,21 @@ def build_landscape(
         graph: dict[str, Any] = {}
         labels, raw, xy, _ = fit_topics(vectors, params, seed, stage, helper, then=keywords.submit, graph=graph)
         stage("label")
-        named = label_topics(docs, labels, vectors, label_lang=params.label_lang, keywords_of_docs=keywords.result())
+        counted = keywords.result()
+        named = label_topics(docs, labels, vectors, label_lang=params.label_lang, keywords_of_docs=counted)
+    stage("hierarchy")
+    tree = hierarchy_of(labels, params, vectors)
+    levels, level_figures, topic_codes = level_records(tree, docs, labels, docs, labels, vectors, counted,
+                                                       params.label_lang)
     stage("measure")
     metrics = run_metrics(docs, vectors, labels, raw, seed)
     metrics["neighbour_graph"] = graph
+    metrics["levels"] = level_figures
+    metrics["landscape_f1_best_level"] = best_levels(level_figures)
     links = topic_links(docs, vectors, labels)
     stage("done")
-    return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params)
+    return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params, tree=tree, levels=levels,
+                    topic_codes=topic_codes)
 
 
 class KeywordCounts:
@@ -106,8 +117,12 @@ def assemble(
     timings: dict[str, float],
     params: MapParams,
     sampling: dict[str, Any] | None = None,
+    tree: Hierarchy | None = None,
+    levels: list[list[dict[str, Any]]] | None = None,
+    topic_codes: dict[int, dict[str, list[Any]]] | None = None,
 ) -> Landscape:
-    """The :class:`Landscape` of computed parts: topic records, evolution, stage timings."""
+    """The :class:`Landscape` of computed parts: topic records (with their parent in ``tree``),
+    the levels above them (``levels``, whose representatives get titles), evolution, timings."""
     growth = evolution(docs, labels)
     names = list(timings)
     metrics["timings_s"] = {a: round(timings[b] - timings[a], 3) for a, b in zip(names, names[1:])}
@@ -121,12 +136,18 @@ def assemble(
                 "label_lang": info.label_lang,
                 "size": int((labels == topic).sum()),
                 "keywords": info.keywords,
-                "codes": info.codes,
+                "codes": (topic_codes or {}).get(topic) or info.codes,
                 "representatives": [{"id": r, "title": titles.get(r, "")} for r in info.representatives],
                 "languages": info.languages,
                 "evolution": growth["topics"].get(str(topic), {}),
+                "parent": tree.parents[-1].get(topic) if tree is not None and tree.parents else None,
             }
         )
+    levels = [
+        [{**node, "representatives": [{"id": r, "title": titles.get(r, "")} for r in node["representatives"]]}
+         for node in level]
+        for level in (levels or [])
+    ]
     data = {
         "years": growth["years"],
         "recent_from": growth.get("recent_from"),
@@ -136,5 +157,11 @@ def assemble(
         "corpus_growth": growth.get("corpus_growth"),
         "outliers": growth["topics"].get("-1"),
         "links": links,
+        "hierarchy": {
+            "levels": (tree.levels if tree is not None else 1),
+            "counts": [len(level) for level in levels] + [len(topics)],
+            "method": tree.method if tree is not None else None,
+            "notice": tree.notice if tree is not None else None,
+        },
     }
-    return Landscape(list(ids), labels, raw, xy, topics, metrics, data, params, sampling)
+    return Landscape(list(ids), labels, raw, xy, topics, metrics, data, params, sampling, levels)

@@ -68,11 +68,24 @@ def landscape_graph(
     topics: Sequence[dict[str, Any]],
     links: Sequence[dict[str, Any]],
     neighbours: dict[str, list[str]],
+    levels: Sequence[Sequence[dict[str, Any]]] = (),
 ) -> nx.Graph:
-    """Topics and patents as one graph: membership, topic links, patent neighbours, citations."""
+    """Topics and patents as one graph: membership, topic links, patent neighbours, citations,
+    and the hierarchy above the topics: a node ``level:L:N`` per node of each level (``level``
+    0 the top) with an edge of kind ``parent`` from each node or topic to its parent."""
     graph = nx.Graph()
+    depth = len(levels)
+    for level in levels:
+        for node in level:
+            graph.add_node(f"level:{node['level']}:{node['node']}", kind="level", level=int(node["level"]),
+                           label=node["label"], size=int(node["size"]))
+            if node.get("parent") is not None:
+                graph.add_edge(f"level:{node['level']}:{node['node']}", f"level:{node['level'] - 1}:{node['parent']}",
+                               kind="parent")
     for topic in topics:
-        graph.add_node(f"topic:{topic['cluster']}", kind="topic", label=topic["label"], size=topic["size"])
+        graph.add_node(f"topic:{topic['cluster']}", kind="topic", level=depth, label=topic["label"], size=topic["size"])
+        if depth and topic.get("parent") is not None:
+            graph.add_edge(f"topic:{topic['cluster']}", f"level:{depth - 1}:{topic['parent']}", kind="parent")
     for link in links:
         graph.add_edge(
             f"topic:{link['source']}", f"topic:{link['target']}", kind="topic-link",

@@ -172,3 +172,36 @@ def run_metrics(
         metrics["landscape_f1_mean"] = round(float(np.mean([v["f1"] for v in landscapes.values()])), 4)
     metrics["language_mix"] = language_mix(docs, labels)
     return metrics
+
+
+def level_metrics(
+    docs: Sequence[Document],
+    doc_levels: Sequence[NDArray[np.int64]],
+    parents: Sequence[dict[int, int]],
+    dominant: Sequence[dict[int, str | None]],
+) -> list[dict[str, Any]]:
+    """Quality figures of each level of a hierarchy, top first: nodes, landscape F1 (each
+    landscape's best-matching node of the level), IPC/CPC section and subclass agreement, and
+    the share of a level's nodes whose dominant subclass (``dominant[level][node]``) is their
+    parent's."""
+    references = {
+        f"{kind}_{level}": first_code_labels(docs, kind, level) for kind in ("ipc", "cpc") for level in ("section", "subclass")
+    }
+    out: list[dict[str, Any]] = []
+    for level, labels in enumerate(doc_levels):
+        entry: dict[str, Any] = {"level": level, "nodes": int(len(set(labels[labels >= 0].tolist())))}
+        landscapes = landscape_f1(docs, labels)
+        if landscapes:
+            entry["landscape_f1"] = {name: v["f1"] for name, v in landscapes.items()}
+            entry["landscape_f1_mean"] = round(float(np.mean([v["f1"] for v in landscapes.values()])), 4)
+        for name, reference in references.items():
+            found = agreement(labels, reference)
+            if found is not None:
+                entry[f"{name}_ari"] = found["ari"]
+        if level > 0:
+            pairs = [(dominant[level].get(c), dominant[level - 1].get(p)) for c, p in parents[level - 1].items()]
+            known = [(c, p) for c, p in pairs if c and p]
+            if known:
+                entry["shares_parent_subclass"] = round(sum(c == p for c, p in known) / len(known), 4)
+        out.append(entry)
+    return out

@@ -37,6 +37,9 @@ class MapParams:
         analyst gets at most this share unassigned unless the neighbours hold no topic at all.
     label_lang: language of the topic labels (ISO 639-1, e.g. "zh") wherever a topic holds a
         document in it; ``None`` labels each topic in its main language.
+    levels / top_topics: coarser levels above the topics (0-3; ``None``: chosen from the number
+        of topics) and the number of nodes of the top one (``None``: about the square root of
+        the topics); see :mod:`.hierarchy`. ``top_topics`` wins where the two disagree.
     sample_above / sample_size: a corpus of more than ``sample_above`` documents is mapped by
         fitting on a seeded random sample of ``sample_size`` and placing the rest by their
         nearest sample documents (:mod:`.sample`); UMAP and HDBSCAN then cost the same at 1M
@@ -58,6 +61,8 @@ class MapParams:
     label_lang: str | None = None
     sample_above: int = SAMPLE_ABOVE
     sample_size: int = SAMPLE_SIZE
+    levels: int | None = None
+    top_topics: int | None = None
 
     def resolved(self, n: int) -> MapParams:
         size = self.min_cluster_size or default_min_cluster_size(n)
@@ -80,5 +85,9 @@ class MapParams:
             raise ValueError("reassign_agreement must be in (0, 1]")
         if self.sample_size < 2 * MIN_DOCUMENTS or self.sample_above < 0:
             raise ValueError(f"sample_size must be at least {2 * MIN_DOCUMENTS} and sample_above at least 0")
+        if self.levels is not None and not 0 <= self.levels <= 3:
+            raise ValueError(f"levels must be between 0 and 3, got {self.levels}")
+        if self.top_topics is not None and self.top_topics < 2:
+            raise ValueError(f"top_topics must be at least 2, got {self.top_topics}")
         if self.label_lang is not None and not re.fullmatch(r"[a-z]{2,3}", self.label_lang):
             raise ValueError(f"label_lang must be an ISO 639-1 code such as 'en' or 'zh', got {self.label_lang!r}")

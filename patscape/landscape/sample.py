@@ -35,6 +35,7 @@ from ..records import Document
 from .build import KeywordCounts, Landscape, assemble
 from .graph import topic_links
 from .label import _dominant_codes, label_topics
+from .levels import best_levels, hierarchy_of, level_records
 from .metrics import run_metrics, silhouette_cosine
 from .neighbours import PROJECT_FROM, PROJECTED_DIMS, exact_knn, principal_basis
 from .params import MIN_DOCUMENTS, MapParams
@@ -370,6 +371,12 @@ def build_sampled_landscape(
     present = sorted(int(t) for t in set(labels.tolist()) if t >= 0)
     centroids = dict(zip(present, normalize_rows(sums[present].astype(np.float32))))
     links = topic_links(docs, None, labels, centroids=centroids)
+    stage("hierarchy")
+    tree = hierarchy_of(labels, params, centroids=centroids)
+    levels, level_figures, topic_codes = level_records(tree, docs, labels, sample_docs, sample_labels, sample,
+                                                       sample_keywords, params.label_lang)
+    metrics["levels"] = level_figures
+    metrics["landscape_f1_best_level"] = best_levels(level_figures)
     stage("done")
     sampling = {
         "sampled": True,
@@ -386,4 +393,5 @@ def build_sampled_landscape(
         "labels_from": "sample texts; sizes, codes, languages, centroids and metrics from every document",
     }
     metrics["sampling"] = sampling
-    return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params, sampling)
+    return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params, sampling, tree, levels,
+                    topic_codes)

@@ -104,7 +104,7 @@ def build_map(
         (t["cluster"], t["label"], t["size"], {k: v for k, v in t.items() if k not in ("cluster", "label", "size")})
         for t in result.topics
     ]
-    return store.save_run(space.key, seed, run_params, result.metrics, result.data, points, topics)
+    return store.save_run(space.key, seed, run_params, result.metrics, result.data, points, topics, result.levels)
 
 
 def _sampled_map(

@@ -184,6 +184,16 @@ MIGRATIONS: list[tuple[str, str | tuple[str, ...]]] = [
             "DELETE FROM doc_codes WHERE doc_id = OLD.id; END",
         ),
     ),
+    (
+        # The levels of a run's topic hierarchy above its topics (patscape.landscape.hierarchy):
+        # one row per node, level 0 the top; a topic's parent is in its own row's data.
+        "m007_topic_nodes",
+        (
+            "CREATE TABLE topic_nodes (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, "
+            "level INTEGER NOT NULL, node INTEGER NOT NULL, parent INTEGER, label TEXT NOT NULL, "
+            "size INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run_id, level, node))",
+        ),
+    ),
 ]
 
 

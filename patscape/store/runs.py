@@ -12,8 +12,11 @@ from .connection import Connection
 from .rows import RunInfo
 
 
+_NODE_COLUMNS = ("level", "node", "parent", "label", "size")
+
+
 class RunRepository(Connection):
-    """The ``runs``, ``run_points`` and ``topics`` tables."""
+    """The ``runs``, ``run_points``, ``topics`` and ``topic_nodes`` tables."""
 
     def save_run(
         self,
@@ -24,11 +27,14 @@ class RunRepository(Connection):
         data: dict[str, Any],
         points: Sequence[tuple[str, int, int, float, float]],
         topics: Sequence[tuple[int, str, int, dict[str, Any]]],
+        levels: Sequence[Sequence[dict[str, Any]]] = (),
     ) -> int:
         """Store a finished map in one transaction and return its run id.
 
         ``points`` are ``(doc_id, cluster, raw_cluster, x, y)``; ``topics`` are
-        ``(cluster, label, size, data)``.
+        ``(cluster, label, size, data)``; ``levels`` the node records of the hierarchy's levels
+        above the topics, top first (``level``, ``node``, ``parent``, ``label``, ``size`` and
+        the rest as data).
         """
         with self.transaction("map"):
             cursor = self.db.execute(
@@ -46,6 +52,14 @@ class RunRepository(Connection):
             self.db.executemany(
                 "INSERT INTO topics VALUES (?, ?, ?, ?, ?)",
                 [(run_id, int(c), label, int(size), json.dumps(data, ensure_ascii=False)) for c, label, size, data in topics],
+            )
+            self.db.executemany(
+                "INSERT INTO topic_nodes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, int(node["level"]), int(node["node"]), node["parent"], node["label"], int(node["size"]),
+                     json.dumps({k: v for k, v in node.items() if k not in _NODE_COLUMNS}, ensure_ascii=False))
+                    for level in levels for node in level
+                ],
             )
         return run_id
 
@@ -134,6 +148,19 @@ class RunRepository(Connection):
             "SELECT doc_id, cluster, raw_cluster, x, y FROM run_points WHERE run_id = ? ORDER BY doc_id", (run_id,)
         )
         return [(d, int(c), int(r), float(x), float(y)) for d, c, r, x, y in rows]
+
+    def run_levels(self, run_id: int) -> list[list[dict[str, Any]]]:
+        """The node records of a run's levels above its topics, top first (empty for a run
+        made before hierarchies, or with none)."""
+        levels: list[list[dict[str, Any]]] = []
+        for level, node, parent, label, size, data in self.db.execute(
+            "SELECT level, node, parent, label, size, data FROM topic_nodes WHERE run_id = ? ORDER BY level, node", (run_id,)
+        ):
+            while len(levels) <= level:
+                levels.append([])
+            levels[level].append({"level": int(level), "node": int(node), "parent": parent, "label": label,
+                                  "size": int(size), **json.loads(data)})
+        return levels
 
     def run_topics(self, run_id: int) -> list[dict[str, Any]]:
         rows = self.db.execute(

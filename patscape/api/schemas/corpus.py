@@ -121,9 +121,10 @@ class CorpusPublic(BaseModel):
 
 
 class CodeSharePublic(BaseModel):
-    scheme: str
+    scheme: str = Field(description="cpc or ipc (subclasses), cpc_main or ipc_main (main groups).")
     code: str
     share: float
+    title: str | None = Field(None, description="The IPC title of a main group, where one ships.")
 
 
 class RepresentativePublic(BaseModel):
@@ -148,11 +149,35 @@ class TopicPublic(BaseModel):
     first_year: int | None
     peak_year: int | None
     median_year: int | None
+    parent: int | None = Field(None, description="The topic's node at the level above it (None: no level above).")
+
+
+class LevelNodePublic(BaseModel):
+    level: int = Field(description="0 is the top (coarsest) level.")
+    node: int = Field(description="Unique within its level.")
+    parent: int | None = Field(description="Its node at the level above (None at the top).")
+    children: list[int] = Field(description="Its nodes at the level below (topics, below the last level).")
+    label: str
+    size: int
+    keywords: list[str]
+    keywords_by_language: dict[str, list[str]]
+    codes: list[CodeSharePublic]
+    representatives: list[RepresentativePublic]
+    languages: dict[str, int]
+
+
+class HierarchyPublic(BaseModel):
+    levels: int = Field(description="Levels including the topics (1: a flat run, or one made before hierarchies).")
+    counts: list[int] = Field(description="Nodes per level, top first; the last is the topics.")
+    method: str | None = None
+    notice: str | None = None
 
 
 class TopicListPublic(BaseModel):
     run: int
     topics: list[TopicPublic]
+    hierarchy: HierarchyPublic
+    levels: list[list[LevelNodePublic]] = Field(description="The levels above the topics, top first.")
 
 
 class PointPublic(BaseModel):
