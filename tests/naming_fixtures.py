@@ -8,6 +8,13 @@ fallback) and JSON-schema grammars find a token for every character. A chat temp
 GGUF's metadata makes the server format messages with it. Its answers are random text; only
 the protocol (chat completions, constrained decoding, usage) is real.
 
+The weights are random but for one bias: the first dimension of every token's embedding is
+large (it dominates the residual stream of so small a model), and the output matrix reads it
+as a per-token preference -- lower-case letters, then the closing quote, then the space, and
+the byte tokens least. Sampled at temperature 1, an answer is then a short run of letters
+("{"name": "qeurt kaw"}") rather than control bytes, so both the accepted and the refused
+paths of the namer's checks can be met.
+
 The file is cached in ``<cache>/tiny-chat-<key>.gguf`` (the key hashes the recipe and the gguf
 version), so a rerun costs nothing; building it takes well under a second.
 """
@@ -22,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 #: Bump when the recipe below changes: the cache key includes it.
-RECIPE = 1
+RECIPE = 2
 SHAPE = {"n_embd": 64, "n_ff": 128, "n_layer": 2, "n_head": 4, "n_head_kv": 2, "n_ctx": 4096}
 #: A plain template (no special tokens inside), as a chat GGUF carries it.
 CHAT_TEMPLATE = (
@@ -44,6 +51,17 @@ def vocabulary() -> tuple[list[str], list[float], list[int]]:
     types += [TokenType.NORMAL] * len(pieces)
     scores = [0.0] * (3 + 256) + [-float(i) for i in range(len(pieces))]
     return tokens, scores, [int(t) for t in types]
+
+
+def preference(token: str) -> float:
+    """The output weight on the embeddings' large first dimension (see the module doc)."""
+    if len(token) == 1 and "a" <= token <= "z":
+        return 0.5
+    if token == '"':
+        return 0.6
+    if token == "▁":
+        return 0.45
+    return -0.5 if len(token) == 1 else -3.0
 
 
 def build_tiny_chat(path: Path, seed: int = 7) -> Path:
@@ -82,7 +100,9 @@ def build_tiny_chat(path: Path, seed: int = 7) -> Path:
     writer.add_add_eos_token(False)
     writer.add_chat_template(CHAT_TEMPLATE)
     # numpy shapes are (rows, columns) = GGUF's (ne1, ne0): a weight maps ne0 inputs to ne1 outputs.
-    writer.add_tensor("token_embd.weight", weight(n_vocab, s["n_embd"]))
+    embedding = weight(n_vocab, s["n_embd"])
+    embedding[:, 0] = 4.0
+    writer.add_tensor("token_embd.weight", embedding)
     for i in range(s["n_layer"]):
         kv = s["n_head_kv"] * head_dim
         writer.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(s["n_embd"], dtype=np.float32))
@@ -95,7 +115,9 @@ def build_tiny_chat(path: Path, seed: int = 7) -> Path:
         writer.add_tensor(f"blk.{i}.ffn_up.weight", weight(s["n_ff"], s["n_embd"]))
         writer.add_tensor(f"blk.{i}.ffn_down.weight", weight(s["n_embd"], s["n_ff"]))
     writer.add_tensor("output_norm.weight", np.ones(s["n_embd"], dtype=np.float32))
-    writer.add_tensor("output.weight", weight(n_vocab, s["n_embd"]))
+    output = weight(n_vocab, s["n_embd"])
+    output[:, 0] = [preference(token) for token in tokens]
+    writer.add_tensor("output.weight", output)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -209,10 +209,10 @@ class _Naming:
         for group in groups:
             current = [names[(t.level, t.node)].name for t in group]
             key = cache_key("disambiguation", [t.members_hash for t in group], self.language, self.version, self.model, current)
-            cached = self.cache.get(key)
+            cached = _json_list(self.cache.get(key))
             if cached is not None:
                 self.summary.cache_hits += 1
-                renamed[(level, group[0].node)] = json.loads(cached)
+                renamed[(level, group[0].node)] = cached
             else:
                 messages = prompts.disambiguation_messages(self.language, level, self.deepest, [(n, t.keyphrases) for n, t in zip(current, group, strict=True)])
                 asks.append((group, key, messages))
@@ -259,6 +259,15 @@ class _Naming:
             self.summary.completion_tokens += outcome.completion_tokens or 0
             results.append((outcome.content, None))
         return results
+
+
+def _json_list(text: str | None) -> list[Any] | None:
+    """A cached disambiguation (a JSON list of names), or None."""
+    try:
+        value = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if isinstance(value, list) else None
 
 
 def _max_tokens(level: int, deepest: int, count: int) -> int:

@@ -24,7 +24,8 @@ NEAR_DUPLICATE = 0.75
 
 def parse_answer(content: str, key: str) -> Any:
     """The value of ``key`` in the JSON object the model answered (code fences and text around
-    the object tolerated), or None."""
+    the object tolerated), or None. Raw control characters inside strings are read (llama.cpp's
+    grammars let byte tokens such as ``<0x16>`` through); :func:`check_name` then refuses them."""
     text = _FENCE.sub("", content.strip())
     candidates = [text]
     start, end = text.find("{"), text.rfind("}")
@@ -32,7 +33,7 @@ def parse_answer(content: str, key: str) -> Any:
         candidates.append(text[start : end + 1])
     for candidate in candidates:
         try:
-            value = json.loads(candidate)
+            value = json.loads(candidate, strict=False)
         except ValueError:
             continue
         if isinstance(value, dict):
@@ -69,6 +70,8 @@ def check_name(raw: Any, level: int, deepest: int) -> tuple[str | None, str | No
         return None, "empty name"
     if "\n" in name or "\r" in name:
         return None, "name of several lines"
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        return None, "control characters in the name"
     name = " ".join(name.split())
     if any(c in name for c in "{}[]<>|\\"):
         return None, "not a plain name"
