@@ -13,6 +13,7 @@ composed into :class:`Store`:
   used by :mod:`patscape.vectors` and joined by ``matching_slots``;
 - :mod:`.runs`: runs (maps), their points and topics;
 - :mod:`.placements`: uploads placed on a run;
+- :mod:`.names`: topic names of runs and the namer's cache;
 - :mod:`.jobs`: upload jobs and the uploads folder;
 - :mod:`.check`: the consistency check;
 - :mod:`.crash`: the crash hook of the crash tests;
@@ -40,6 +41,7 @@ from .documents import DocumentRepository
 from .filter_sql import FilterRepository
 from .jobs import UPLOADS_DIR, JobRepository
 from .migrations import MIGRATIONS
+from .names import NameRepository, TopicNameRow
 from .placements import PlacementRepository
 from .rows import PassageRow, Placement, RunInfo, Space, SpaceProgress, StoredPassages, UpsertResult, VectorRow
 from .runs import RunRepository
@@ -58,6 +60,7 @@ __all__ = [
     "SpaceProgress",
     "Store",
     "StoredPassages",
+    "TopicNameRow",
     "UpsertResult",
     "VectorRow",
     "crash_point",
@@ -72,6 +75,7 @@ class Store(
     FilterRepository,
     RunRepository,
     PlacementRepository,
+    NameRepository,
     CheckRepository,
     JobRepository,
     Connection,

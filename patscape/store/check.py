@@ -11,7 +11,7 @@ class CheckRepository(JobRepository):
     def check(self) -> dict[str, int]:
         """Counts of rows that should not exist (all zero in a healthy store): vectors, passages,
         index rows and placements without their document or space, documents missing from the
-        keyword index, vectors of an older text, and run points of a missing run."""
+        keyword index, vectors of an older text, and run points and topic names of a missing run."""
         queries = {
             "vectors_without_document": "SELECT COUNT(*) FROM vectors WHERE doc_id NOT IN (SELECT id FROM documents)",
             "vectors_of_old_text": "SELECT COUNT(*) FROM vectors v JOIN documents d ON d.id = v.doc_id "
@@ -25,6 +25,7 @@ class CheckRepository(JobRepository):
             "topics_without_run": "SELECT COUNT(*) FROM topics WHERE run_id NOT IN (SELECT id FROM runs)",
             "placements_without_document": "SELECT COUNT(*) FROM serve_placements WHERE doc_id NOT IN (SELECT id FROM documents)",
             "placements_without_run": "SELECT COUNT(*) FROM serve_placements WHERE run_id NOT IN (SELECT id FROM runs)",
+            "topic_names_without_run": "SELECT COUNT(*) FROM topic_names WHERE run_id NOT IN (SELECT id FROM runs)",
             "runs_without_points": "SELECT COUNT(*) FROM runs WHERE id NOT IN (SELECT run_id FROM run_points)",
         }
         found = {name: int(self.db.execute(sql).fetchone()[0]) for name, sql in queries.items()}

@@ -194,6 +194,21 @@ MIGRATIONS: list[tuple[str, str | tuple[str, ...]]] = [
             "size INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run_id, level, node))",
         ),
     ),
+    (
+        # The namer (patscape.naming): its answers cached by membership, and the names of each
+        # run's topics per (level, node), with their source ('namer', 'fallback' = the keyword
+        # label, 'analyst' = renamed by hand, never overwritten by a naming). Self-contained:
+        # it relies on no migration after m006.
+        "m008_topic_names",
+        (
+            "CREATE TABLE name_cache (key TEXT PRIMARY KEY, name TEXT NOT NULL, model TEXT NOT NULL, "
+            "prompt_version TEXT NOT NULL, created_at REAL NOT NULL)",
+            "CREATE TABLE topic_names (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, "
+            "level INTEGER NOT NULL, node INTEGER NOT NULL, name TEXT NOT NULL, "
+            "source TEXT NOT NULL CHECK (source IN ('namer', 'fallback', 'analyst')), reason TEXT, model TEXT, "
+            "prompt_version TEXT, PRIMARY KEY (run_id, level, node))",
+        ),
+    ),
 ]
 
 
