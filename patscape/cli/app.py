@@ -26,8 +26,10 @@ COMMANDS = {
     "ingest": "patscape.cli.ingest:ingest",
     "map": "patscape.cli.landscape:map_",
     "models": "patscape.cli.info:models",
+    "name": "patscape.cli.landscape:name",
     "search": "patscape.cli.search:search",
     "serve": "patscape.api.cli:serve",
+    "topic": "patscape.cli.landscape:topic",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Any
 
 import click
 
@@ -45,10 +46,12 @@ from .present import levels_summary, note, progress, run_summary
 @click.option("--top-topics", type=click.IntRange(2, None), default=None,
               help="Nodes of the top level (default: about the square root of the topics, 2-12). Wins over "
                    "--levels where they disagree; the run says so.")
+@click.option("--namer", default=None,
+              help="Name the topics and levels with an OpenAI-compatible chat model, openai:MODEL@URL (see `patscape name`).")
 def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None, min_samples: int,
          max_cluster_share: float, components: int, neighbors: int, max_outliers: float,
          no_reassign: bool, label_lang: str | None, sample_above: int | None, sample_size: int | None,
-         levels: int | None, top_topics: int | None) -> None:
+         levels: int | None, top_topics: int | None, namer: str | None) -> None:
     """Build a landscape: reduce (UMAP), cluster (HDBSCAN), label topics, measure; stored as a run.
 
     \b
@@ -69,15 +72,27 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
         params.validate()
     except ValueError as exc:
         raise InputError(str(exc)) from exc
+    if namer is not None:
+        from ..naming import parse_spec
+
+        parse_spec(namer)  # a malformed spec fails before the map, not after
     started = time.perf_counter()
     with Store(store, create=False) as db:
         run_id = build_map(db, space, params, seed, on_stage=lambda s: click.echo(f"  {s} ...", err=True) if s != "done" else None,
                            on_notice=note)
+        named = None
+        if namer is not None:
+            from ..pipeline.name_stage import name_run
+
+            click.echo("  name ...", err=True)
+            named = name_run(db, run_id, namer, label_lang, notice=note)
         run = db.get_run(run_id)
         levels_of_run = db.run_levels(run_id)
     click.echo(f"run {run_id} built in {time.perf_counter() - started:.1f}s")
     click.echo(run_summary(run.metrics))
     click.echo(levels_summary(run.data, run.metrics, levels_of_run))
+    if named is not None:
+        click.echo(naming_summary(run_id, named))
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -133,3 +148,91 @@ def _export_milvus(store: str, run_id: int | None, uri: str | None, collection: 
                f"in {report.seconds:.1f} s")
     if report.prefixes_cut:
         note(f"{report.prefixes_cut} documents have more than 4096 code prefixes; the longest were left out")
+
+
+# -- name, topic -------------------------------------------------------------------------------
+@click.command()
+@click.argument("store", type=click.Path())
+@click.option("--run", "run_id", type=int, default=None, help="Run id (default: the newest).")
+@click.option("--namer", required=True,
+              help="An OpenAI-compatible chat model: openai:MODEL@URL (e.g. openai:qwen3-4b@http://127.0.0.1:8080/v1); "
+                   "its key, if it needs one, in PATSCAPE_NAMER_API_KEY (or OPENAI_API_KEY).")
+@click.option("--label-lang", default=None,
+              help="Language of the names: a code (zh, de) or any language the model writes (default: the topics' main language).")
+def name(store: str, run_id: int | None, namer: str, label_lang: str | None) -> None:
+    """Name a run's topics and levels with a chat model, without mapping again.
+
+    Bottom-up: the topics from their keyphrases, codes and representative titles, then each
+    level from its children's names; siblings with near-duplicate names are renamed together;
+    names are unique within a level. An answer that is unusable, or a failed request, keeps the
+    keyword label (counted below). Cached by membership: naming the same run again sends no
+    request. A name set with `patscape topic --rename` is never overwritten.
+
+    \b
+    Examples:
+      patscape name corpus/ --namer openai:qwen3-4b@http://127.0.0.1:8080/v1
+      patscape name corpus/ --run 3 --namer openai:gpt-4o-mini@https://api.openai.com/v1 --label-lang de
+    """
+    from ..pipeline.name_stage import name_run
+
+    with Store(store, create=False) as db:
+        run = db.get_run(run_id)
+        summary = name_run(db, run.id, namer, label_lang, notice=note)
+    click.echo(naming_summary(run.id, summary))
+
+
+def naming_summary(run_id: int, summary: Any) -> str:
+    return (f"named run {run_id}: {summary.topics} topics and nodes with {summary.model} (prompt v{summary.prompt_version}, "
+            f"{summary.language}): {summary.requests} requests (+{summary.disambiguation_requests} to tell siblings apart), "
+            f"{summary.cache_hits} from the cache, {summary.fallbacks} kept their keyword label; "
+            f"{summary.prompt_tokens + summary.completion_tokens} tokens, {summary.seconds:.1f} s")
+
+
+@click.command()
+@click.argument("store", type=click.Path())
+@click.argument("topic", type=int)
+@click.option("--run", "run_id", type=int, default=None, help="Run id (default: the newest).")
+@click.option("--level", type=int, default=None,
+              help="The level of TOPIC (0 the top; default: the topics, the run's finest level).")
+@click.option("--rename", default=None, help="Set this name (no namer overwrites it).")
+def topic(store: str, topic: int, run_id: int | None, level: int | None, rename: str | None) -> None:
+    """Show a topic (or a node of a level above the topics), or rename it.
+
+    \b
+    Examples:
+      patscape topic corpus/ 12
+      patscape topic corpus/ 12 --rename "Solid-state battery electrolytes"
+      patscape topic corpus/ 2 --level 0 --rename "Energy storage"
+    """
+    with Store(store, create=False) as db:
+        run = db.get_run(run_id)
+        levels = db.run_levels(run.id)
+        depth = len(levels)
+        level = depth if level is None else level
+        if not 0 <= level <= depth:
+            raise InputError(f"run {run.id} has levels 0-{depth} (the topics are level {depth})")
+        records = db.run_topics(run.id) if level == depth else levels[level]
+        key = "cluster" if level == depth else "node"
+        found = next((r for r in records if r[key] == topic), None)
+        if found is None:
+            raise InputError(f"no topic {topic} at level {level} of run {run.id} "
+                             f"(there: {', '.join(str(r[key]) for r in records[:20])}{' ...' if len(records) > 20 else ''})")
+        if rename is not None:
+            cleaned = " ".join(rename.split())
+            if not cleaned or len(cleaned) > 200:
+                raise InputError("a name must have 1 to 200 characters")
+            db.rename_topic(run.id, level, topic, cleaned)
+            click.echo(f"run {run.id}, level {level}, topic {topic}: named {cleaned!r} (was {found['label']!r})")
+            return
+    click.echo(f"run {run.id}, level {level}, topic {topic}: {found['label']}"
+               + (f"  [{found.get('name_source')}; keywords: {found['keyword_label']}]" if found.get("name_source") else ""))
+    click.echo(f"  {found['size']:,} documents; languages {found.get('languages')}")
+    for lang, words in (found.get("keywords") or {}).items():
+        click.echo(f"  keywords ({lang}): " + ", ".join(str(w[0] if isinstance(w, (list, tuple)) else w) for w in words))
+    for kind in ("ipc_main", "cpc_main", "ipc", "cpc"):
+        entries = (found.get("codes") or {}).get(kind) or []
+        if entries:
+            click.echo(f"  {kind}: " + "; ".join(f"{e[0]} {e[1]:.0%}" + (f" ({e[2]})" if len(e) > 2 and e[2] else "") for e in entries[:3]))
+    children = found.get("children")
+    if children:
+        click.echo(f"  children at level {level + 1}: {', '.join(str(c) for c in children)}")

@@ -3,7 +3,7 @@
 Each coarser level is made from the level below it by agglomerating that level's nodes: their
 centroids (the mean unit vector of their documents, normalised) are clustered by Ward's method
 (on unit vectors, Euclidean distance is a monotone function of the cosine), the dendrogram is cut
-into the level's number of groups, and a group that would hold a single node is joined to the
+near the level's planned number of groups where it has its widest gap, and a group that would hold a single node is joined to the
 group whose centroid is nearest. So every node of a coarser level has at least two children,
 every topic has exactly one parent at each level above it, the levels nest, and a map's topics
 (the ``cluster`` column) are unchanged: the hierarchy is drawn above them.
@@ -39,6 +39,9 @@ MAX_LEVELS = 3
 BRANCHING = 4
 #: The default top level's bounds (its default size is the square root of the topics).
 MIN_TOP, MAX_TOP = 2, 12
+#: A level's number of nodes may differ from the plan's by this factor, to cut the dendrogram
+#: where it has a natural break (:func:`natural_cut`).
+CUT_SPREAD = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +163,11 @@ def build_hierarchy(
     parents: list[dict[int, int]] = []
     nodes = {t: np.asarray(centroids[t], dtype=np.float64) for t in topics}
     weight = {t: float(sizes[t]) for t in topics}
-    for count in reversed(plan.counts):
-        groups = _agglomerate(nodes, weight, count)
+    for i in range(len(plan.counts) - 1, -1, -1):
+        fixed = i == 0 and top is not None  # the analyst's number of top nodes is kept exactly
+        groups = _agglomerate(nodes, weight, plan.counts[i], exact=fixed)
+        if len(groups) < 2:  # one node over everything tells nothing: no level, nor above it
+            break
         # ids by size, largest first; ties by the smallest member id
         order = sorted(groups, key=lambda g: (-sum(weight[m] for m in g), min(g)))
         parent_of = {member: new for new, group in enumerate(order) for member in group}
@@ -174,8 +180,33 @@ def build_hierarchy(
     return Hierarchy(parents, topics, plan.notice, counts=counts)
 
 
-def _agglomerate(nodes: Mapping[int, NDArray[np.float64]], weight: Mapping[int, float], count: int) -> list[list[int]]:
-    """Groups of ``nodes`` (about ``count``, each of at least two nodes)."""
+def natural_cut(heights: NDArray[np.float64], count: int, spread: float = CUT_SPREAD) -> int:
+    """The number of groups near ``count`` at which the dendrogram has its widest gap.
+
+    ``heights`` are the merge heights of a dendrogram of ``len(heights) + 1`` leaves (ascending,
+    as scipy gives them). Cut into ``k`` groups, the last merge made is ``heights[n - k - 1]``
+    and the next one ``heights[n - k]``; the wider the gap between them relative to the next,
+    the more the ``k`` groups stand apart. Looked for between ``count / spread`` and ``count *
+    spread`` (and at most half the leaves), so the plan's shape holds while a level follows
+    the data's own breaks rather than a fixed number."""
+    n = len(heights) + 1
+    low = max(2, math.ceil(count / spread))
+    high = min(n // 2, math.floor(count * spread))
+    if high <= low:
+        return max(1, min(count, n // 2))
+    best, best_gap = count, -1.0
+    for k in range(low, high + 1):
+        gap = (heights[n - k] - heights[n - k - 1]) / max(heights[n - k], 1e-12)
+        if gap > best_gap + 1e-12 or (abs(gap - best_gap) <= 1e-12 and abs(k - count) < abs(best - count)):
+            best, best_gap = k, gap
+    return best
+
+
+def _agglomerate(
+    nodes: Mapping[int, NDArray[np.float64]], weight: Mapping[int, float], count: int, exact: bool = False
+) -> list[list[int]]:
+    """Groups of ``nodes`` (``count`` when ``exact``, else the natural cut near it; each of at
+    least two nodes)."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     ids = sorted(nodes)
@@ -183,7 +214,19 @@ def _agglomerate(nodes: Mapping[int, NDArray[np.float64]], weight: Mapping[int, 
         return [ids]
     matrix = np.stack([nodes[i] for i in ids])
     tree = linkage(matrix, method="ward")
-    cut = fcluster(tree, t=count, criterion="maxclust")
+    if not exact:
+        count = natural_cut(tree[:, 2], count)
+    # a group of one node joins its nearest group; cut finer until ``count`` groups remain
+    for cut_at in range(count, len(ids) // 2 + 1):
+        merged = _without_singles(ids, fcluster(tree, t=cut_at, criterion="maxclust"), nodes, weight)
+        if len(merged) >= count:
+            break
+    return merged
+
+
+def _without_singles(
+    ids: list[int], cut: NDArray[np.int32], nodes: Mapping[int, NDArray[np.float64]], weight: Mapping[int, float]
+) -> list[list[int]]:
     groups: dict[int, list[int]] = {}
     for node, group in zip(ids, cut.tolist()):
         groups.setdefault(group, []).append(node)

@@ -15,6 +15,13 @@ from .rows import RunInfo
 _NODE_COLUMNS = ("level", "node", "parent", "label", "size")
 
 
+def _named(record: dict[str, Any], name: tuple[str, str] | None) -> None:
+    """Make ``name`` (name, source) the record's label, keeping its keyword label beside it."""
+    record["keyword_label"] = record["label"]
+    if name is not None:
+        record["label"], record["name_source"] = name
+
+
 class RunRepository(Connection):
     """The ``runs``, ``run_points``, ``topics`` and ``topic_nodes`` tables."""
 
@@ -160,10 +167,26 @@ class RunRepository(Connection):
                 levels.append([])
             levels[level].append({"level": int(level), "node": int(node), "parent": parent, "label": label,
                                   "size": int(size), **json.loads(data)})
+        names = self._names(run_id)
+        for records in levels:
+            for record in records:
+                _named(record, names.get((record["level"], record["node"])))
         return levels
 
+    def _names(self, run_id: int) -> dict[tuple[int, int], tuple[str, str]]:
+        """``{(level, node): (name, source)}`` of a run's named topics and nodes."""
+        rows = self.db.execute("SELECT level, node, name, source FROM topic_names WHERE run_id = ?", (run_id,))
+        return {(int(level), int(node)): (name, source) for level, node, name, source in rows}
+
     def run_topics(self, run_id: int) -> list[dict[str, Any]]:
+        """A run's topics; a topic named by a namer or an analyst has its name as ``label``, its
+        keyword label as ``keyword_label`` and ``name_source`` ("namer", "fallback", "analyst")."""
         rows = self.db.execute(
             "SELECT cluster, label, size, data FROM topics WHERE run_id = ? ORDER BY cluster", (run_id,)
         )
-        return [{"cluster": int(c), "label": label, "size": int(n), **json.loads(data)} for c, label, n, data in rows]
+        topics = [{"cluster": int(c), "label": label, "size": int(n), **json.loads(data)} for c, label, n, data in rows]
+        names = self._names(run_id)
+        depth = self.db.execute("SELECT COUNT(DISTINCT level) FROM topic_nodes WHERE run_id = ?", (run_id,)).fetchone()[0]
+        for topic in topics:
+            _named(topic, names.get((int(depth), topic["cluster"])))
+        return topics

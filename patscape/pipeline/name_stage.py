@@ -1,0 +1,69 @@
+"""Naming a stored run's hierarchy with a chat model (:mod:`patscape.naming`). The store then
+gives a name, where there is one, as the label of its topic or node wherever a label is shown or
+exported, with the keyword label beside it (:meth:`patscape.store.Store.run_topics`)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from ..naming import NamingSummary, StoreNameCache, TopicToName, name_tree
+from ..naming.prompts import PROMPT_VERSION
+from ..store import Store
+
+
+def _members_hash(ids: list[str]) -> str:
+    digest = hashlib.sha256()
+    for doc_id in sorted(ids):
+        digest.update(doc_id.encode("utf-8") + b"\0")
+    return digest.hexdigest()
+
+
+def _evidence(record: dict[str, Any], level: int, node: int, parent: int | None, members: list[str]) -> TopicToName:
+    codes = record.get("codes") or {}
+    main = codes.get("ipc_main") or codes.get("cpc_main") or []
+    return TopicToName(
+        level=level, node=node, parent=parent,
+        keyphrases={lang: [str(k[0] if isinstance(k, (list, tuple)) else k) for k in words[:8]]
+                    for lang, words in (record.get("keywords") or {}).items()},
+        codes=[(str(c[0]), c[2] if len(c) > 2 else None, float(c[1])) for c in main[:3]],
+        titles=[r.get("title", "") for r in record.get("representatives") or [] if r.get("title")][:5],
+        members_hash=_members_hash(members),
+        label=str(record.get("keyword_label") or record["label"]),
+    )
+
+
+def run_topics_to_name(store: Store, run_id: int) -> list[TopicToName]:
+    """The evidence of every node of a run's hierarchy and of its topics (the last level)."""
+    topics = store.run_topics(run_id)
+    levels = store.run_levels(run_id)
+    members: dict[int, list[str]] = {}
+    for doc_id, cluster, _, _, _ in store.run_points(run_id):
+        if cluster >= 0:
+            members.setdefault(cluster, []).append(doc_id)
+    depth = len(levels)
+    out = [_evidence(t, depth, t["cluster"], t.get("parent") if depth else None, members.get(t["cluster"], []))
+           for t in topics]
+    below = {t["cluster"]: members.get(t["cluster"], []) for t in topics}
+    for level in range(depth - 1, -1, -1):
+        here: dict[int, list[str]] = {}
+        for node in levels[level]:
+            here[node["node"]] = [d for child in node.get("children", []) for d in below.get(child, [])]
+            out.append(_evidence(node, level, node["node"], node.get("parent"), here[node["node"]]))
+        below = here
+    return out
+
+
+def name_run(
+    store: Store, run_id: int, namer: str, language: str | None = None, notice: Callable[[str], None] | None = None
+) -> NamingSummary:
+    """Name run ``run_id``'s topics and levels with ``namer`` (``openai:MODEL@URL``) and store
+    the names (an analyst's rename is kept). Cached: naming the same run again sends nothing."""
+    result = name_tree(run_topics_to_name(store, run_id), namer, language=language, cache=StoreNameCache(store),
+                       notice=notice)
+    store.save_topic_names(run_id, result.rows(), result.summary.model, result.summary.prompt_version)
+    return result.summary
+
+
+__all__ = ["PROMPT_VERSION", "name_run", "run_topics_to_name"]
