@@ -520,9 +520,10 @@ def test_corpus_overview_runs_and_topics(minilm_server: LiveServer, store: Path)
         assert topic["keywords"] == [display_phrase(word) for word, _ in held["keywords"][main]]
         assert topic["keywords_by_language"] == {
             lang: [display_phrase(word) for word, _ in words] for lang, words in held["keywords"].items()}
-        assert topic["codes"] == [{"scheme": scheme, "code": code, "share": share}
-                                  for scheme, entries in held["codes"].items() for code, share in entries]
-        assert {c["scheme"] for c in topic["codes"]} <= {"cpc", "ipc"}
+        assert topic["codes"] == [{"scheme": scheme, "code": entry[0], "share": entry[1],
+                                   "title": entry[2] if scheme.endswith("_main") else None}
+                                  for scheme, entries in held["codes"].items() for entry in entries]
+        assert {c["scheme"] for c in topic["codes"]} <= {"cpc", "ipc", "cpc_main", "ipc_main"}
         assert topic["representatives"] == [{"id": r["id"], "title": r["title"]} for r in held["representatives"]]
     sizes = {t["cluster"]: t["size"] for t in topics["topics"]}
     assert sum(sizes.values()) == sum(1 for p in mapped if p[1] >= 0)

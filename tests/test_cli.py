@@ -51,10 +51,11 @@ def stored_run(store: Path, run_id: int | None = None) -> dict[str, Any]:
             "SELECT cluster, label, size FROM topics WHERE run_id = ? ORDER BY cluster", (run_id,))}
         docs = {d: {"lang": lang, "cpc": json.loads(cpc), "title": title} for d, lang, cpc, title in db.execute(
             "SELECT id, lang, cpc, title FROM documents")}
-        (metrics,) = db.execute("SELECT metrics FROM runs WHERE id = ?", (run_id,)).fetchone()
+        metrics, data = db.execute("SELECT metrics, data FROM runs WHERE id = ?", (run_id,)).fetchone()
     finally:
         db.close()
-    return {"id": run_id, "points": points, "topics": topics, "docs": docs, "metrics": json.loads(metrics)}
+    return {"id": run_id, "points": points, "topics": topics, "docs": docs, "metrics": json.loads(metrics),
+            "hierarchy": json.loads(data).get("hierarchy")}
 
 
 def expected_rows(run: dict[str, Any]) -> list[tuple[str, int, str, float, float]]:
@@ -133,7 +134,10 @@ def test_map_is_reproducible_and_reports_metrics(mapped: Path) -> None:
     assert -1 < metrics["silhouette_cosine"] < 1
 
     # the summary printed is the stored run's figures
-    built, summary = second.splitlines()
+    built, summary, levels_line, *_ = second.splitlines()
+    counts = second_run["hierarchy"]["counts"]
+    assert levels_line.startswith(f"levels     {len(counts)}: ")
+    assert counts[-1] == metrics["topics"] and levels_line.count("L") >= len(counts)
     assert re.fullmatch(rf"run {second_run['id']} built in \d+\.\ds", built)
     agreement = metrics["code_agreement"]
     assert summary.split("; ") == [
@@ -213,10 +217,14 @@ def test_exports(mapped: Path, tmp_path: Path) -> None:
     assert len(rows) == 320 and {c for _, c, _, _, _ in rows} >= {0, 1}
     with (tmp_path / "out.csv").open(encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
-    assert list(table[0])[:5] == ["id", "cluster", "label", "x", "y"]
+    depth = len(stored["hierarchy"]["counts"])
+    levels = [name for i in range(depth) for name in (f"topic_l{i}", f"topic_l{i}_label")]
+    assert list(table[0])[:5 + 2 * depth] == ["id", "cluster", "label", *levels, "x", "y"]
     assert [(r["id"], int(r["cluster"]), r["label"], float(r["x"]), float(r["y"])) for r in table] == rows
+    # the finest level is the topic itself
+    assert all((r[f"topic_l{depth - 1}"], r[f"topic_l{depth - 1}_label"]) == (r["cluster"], r["label"]) for r in table)
     parquet = pq.read_table(tmp_path / "out.parquet")
-    assert parquet.column_names[:5] == ["id", "cluster", "label", "x", "y"]
+    assert parquet.column_names[:5 + 2 * depth] == ["id", "cluster", "label", *levels, "x", "y"]
     assert list(zip(*(parquet.column(name).to_pylist() for name in ("id", "cluster", "label", "x", "y")))) == rows
     data = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
     assert data["run"]["id"] == stored["id"] and data["metrics"] == stored["metrics"]
@@ -226,7 +234,11 @@ def test_exports(mapped: Path, tmp_path: Path) -> None:
     assert {t["cluster"]: (t["label"], t["size"]) for t in data["topics"]} == stored["topics"]
     graph = nx.read_graphml(tmp_path / "out.graphml")
     kinds = Counter(d["kind"] for _, d in graph.nodes(data=True))
-    assert kinds == {"topic": len(stored["topics"]), "patent": 320}
+    nodes_above = sum(stored["hierarchy"]["counts"][:-1])
+    assert kinds == {"topic": len(stored["topics"]), "patent": 320, **({"level": nodes_above} if nodes_above else {})}
+    assert nodes_above == sum(len(level) for level in data["levels"])
+    parents = Counter(d["kind"] for _, _, d in graph.edges(data=True))["parent"]
+    assert parents == len(stored["topics"]) + sum(len(level) for level in data["levels"][1:]) if nodes_above else parents == 0
     # the report carries the same run: every point, topic label and figure, and says how many patents
     html = (tmp_path / "out.html").read_text(encoding="utf-8")
     assert read_embedded_data(html) == data

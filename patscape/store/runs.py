@@ -186,7 +186,8 @@ class RunRepository(Connection):
         )
         topics = [{"cluster": int(c), "label": label, "size": int(n), **json.loads(data)} for c, label, n, data in rows]
         names = self._names(run_id)
-        depth = self.db.execute("SELECT COUNT(DISTINCT level) FROM topic_nodes WHERE run_id = ?", (run_id,)).fetchone()[0]
+        deepest = self.db.execute("SELECT MAX(level) FROM topic_nodes WHERE run_id = ?", (run_id,)).fetchone()[0]
+        depth = 0 if deepest is None else int(deepest) + 1  # the topics' level
         for topic in topics:
-            _named(topic, names.get((int(depth), topic["cluster"])))
+            _named(topic, names.get((depth, topic["cluster"])))
         return topics
