@@ -4,9 +4,10 @@
  * a technology) at its medoid (the one of its points nearest to all the others, in a sample),
  * which lies in the node's territory even when the node spans separate regions.
  *
- * Which labels: with levels above the topics, "by zoom" shows the labels of the finest level whose
- * nodes in view are few enough for the plot's size (zoomed out: the fields; zooming in: the
- * technologies, then the topics), and the next finer level's in smaller type where room is left;
+ * Which labels: with levels above the topics, "by zoom" shows the top level's labels while the whole
+ * map is in view; zoomed in, those of the finest level whose nodes in view are few enough for the
+ * plot's size (the technologies, then the topics); and the next finer level's in smaller type where
+ * room is left;
  * or the labels of one chosen level. Without levels: the labels of the largest topics in view.
  * Labels are placed in order of priority (the active selection first, then the coarser level,
  * then the larger node) where their box covers no label placed before and not the legend (at the
@@ -17,7 +18,8 @@
   var P = window.patscape = window.patscape || {};
   var C = P.core, esc = C.esc, clip = C.clip;
 
-  var MAX_LABELS = 30;        // labels of the largest topics in view (runs without levels)
+  var MAX_LABELS = 30;
+  var ZOOMED = 1.4;           // a view this many times smaller than the whole map counts as zoomed in        // labels of the largest topics in view (runs without levels)
   var LABEL_FONT = 11, LABEL_CHARS = 30, TREE_CHARS = 32;
   var WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/;
   var L = { centres: [], sizes: [] };   // per level (the topics' at index H.top()): id -> [x, y], id -> count
@@ -91,9 +93,11 @@
       return p[0] >= area.x[0] && p[0] <= area.x[1] && p[1] >= area.y[0] && p[1] <= area.y[1];
     });
   }
-  // by zoom: the finest level whose nodes in view are few enough for the plot's size
+  // by zoom: the top level while the whole map is in view; zoomed in, the finest level whose nodes
+  // in view are few enough for the plot's size
   function autoLevel(area) {
     var H = P.hierarchy, target = Math.max(4, Math.min(16, Math.round(area.w * area.h / 50000)));
+    if (!(area.zoom >= ZOOMED)) return 0;
     for (var lv = H.top(); lv > 0; lv--) if (inView(lv, area).length <= target) return lv;
     return 0;
   }

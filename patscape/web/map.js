@@ -161,12 +161,14 @@
         var ox = db.left + fl._size.l, oy = db.top + fl._size.t;
         keep.push({ l: lb.left - ox, r: lb.right - ox, t: lb.top - oy, b: lb.bottom - oy });
       }
-      return { w: fl._size.w, h: fl._size.h, x: sorted2(fl.xaxis.range), y: sorted2(fl.yaxis.range), keep: keep };
+      var x = sorted2(fl.xaxis.range), y = sorted2(fl.yaxis.range), e = M.extent;
+      var zoom = e ? Math.min((e.x[1] - e.x[0]) / ((x[1] - x[0]) || 1), (e.y[1] - e.y[0]) / ((y[1] - y[0]) || 1)) : 1;
+      return { w: fl._size.w, h: fl._size.h, x: x, y: y, keep: keep, zoom: zoom };
     }
     var v = M.view || M.extent;
     if (!v) return null;
     var w = (M.div && M.div.clientWidth) || 800, h = (M.div && M.div.clientHeight) || 600;
-    return { w: Math.max(w - 16, 100), h: Math.max(h - 16, 100), x: v.x, y: v.y, keep: [] };
+    return { w: Math.max(w - 16, 100), h: Math.max(h - 16, 100), x: v.x, y: v.y, keep: [], zoom: v === M.extent ? 1 : 2 };
   }
   function annotations() {
     if (!M.labels) return [];
