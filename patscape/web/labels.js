@@ -137,8 +137,13 @@
         var shifts = [0, -(box.h + 2), box.h + 2], placed = null;
         for (var t = 0; t < shifts.length && !placed; t++) {
           var r = { l: px - box.w / 2, r: px + box.w / 2, t: py + shifts[t] - box.h / 2, b: py + shifts[t] + box.h / 2 };
-          if (tree && (r.l < 0 || r.r > area.w || r.t < 0 || r.b > area.h)) continue;   // cut by the plot's edge
-          if (!taken.some(function (o) { return r.l < o.r && o.l < r.r && r.t < o.b && o.t < r.b; })) placed = { r: r, shift: shifts[t] };
+          var dx = 0;
+          if (tree) {   // moved in from the plot's left or right edge; not cut by its top or bottom
+            dx = r.l < 0 ? Math.min(-r.l, box.w / 2) : r.r > area.w ? -Math.min(r.r - area.w, box.w / 2) : 0;
+            r.l += dx; r.r += dx;
+            if (r.l < 0 || r.r > area.w || r.t < 0 || r.b > area.h) continue;
+          }
+          if (!taken.some(function (o) { return r.l < o.r && o.l < r.r && r.t < o.b && o.t < r.b; })) placed = { r: r, shift: shifts[t], dx: dx };
         }
         if (!placed) continue;
         taken.push(placed.r);
@@ -150,7 +155,7 @@
                      borderwidth: 1, borderpad: 2, opacity: opacity, hovertext: esc('#' + id + ' ' + C.topicLabel(id)) });
           continue;
         }
-        out.push({ x: centres[keys[n]][0], y: centres[keys[n]][1], yshift: -placed.shift,
+        out.push({ x: centres[keys[n]][0], y: centres[keys[n]][1], yshift: -placed.shift, xshift: placed.dx,
                    text: st.bold ? '<b>' + esc(text) + '</b>' : esc(text), showarrow: false,
                    font: { size: st.size, color: st.colour }, bgcolor: st.bg, bordercolor: st.border, borderwidth: st.borderwidth,
                    borderpad: 2, opacity: opacity, name: 'level:' + lv + ':' + id,
