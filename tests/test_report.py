@@ -369,3 +369,39 @@ def test_a_report_without_a_partial_year_has_no_note(page: str, tmp_path: Path) 
     assert out["text"]["evo-note"] == "" and out["hidden"]["evo-note"] is True
     assert out["body"]["data-partial-year"] == ""
     assert last_draw(out, "evolution")["layout"]["shapes"] == []
+
+
+def test_a_report_with_levels_shows_them_and_hands_names_to_plotly_escaped(tmp_path: Path) -> None:
+    """Fields above the topics: the map's labels start with the fields' (zoomed out), the colour
+    menu offers the level, the tree's rows carry the fields, points are coloured by field; a
+    hostile field name reaches plotly only escaped."""
+    data = sample_data()
+    field = "<img src=x onerror=alert(7)> field"
+    for t in data["topics"]:
+        t["parent"] = 0 if t["cluster"] < 2 else 1
+    node = {"keywords": {"en": [["glider", 0.3]]}, "codes": {"cpc_main": [["B63G 8/00", 0.5, "Underwater vessels"]]},
+            "representatives": [{"id": "US-101-B2", "title": BREAKOUT}], "languages": {"en": 30}}
+    data["levels"] = [[{"level": 0, "node": 0, "parent": None, "children": [0, 1], "label": field, "size": 30, **node},
+                       {"level": 0, "node": 1, "parent": None, "children": [2], "label": "satellites", "size": 15, **node}]]
+    data["hierarchy"] = {"levels": 2, "counts": [2, 3], "depth": 2}
+    out = run_page(render_report(data), tmp_path, probe="async (P) => ({ path: P.hierarchy.path(2), top: P.hierarchy.top(), "
+                   "colour: P.mapView.colouring(), labels: P.mapView.labelsShown() })")
+    assert out["misuse"] == [] and out["text"]["errors"] == "" and out["body"]["data-rendered"] == "yes"
+    assert out["probe"] == {"path": [1], "top": 1, "colour": "level:0", "labels": "auto"}
+    assert out["text"]["map-colour"] == "field (2)topiclanguage"
+    assert out["text"]["map-labels"] == "by zoomfieldstopicsnone"
+    assert field in out["text"]["topic-table"] and "Underwater vessels" in out["text"]["topic-table"]
+    assert out["text"]["topic-count"] == "2 fields \u00b7 3 topics"
+    annotations = [c for c in out["plotly"] if c["div"] == "map" and c["fn"] == "relayout"][-1]["layout"]["annotations"]
+    assert [a["name"] for a in annotations if a["font"]["size"] == 13] == ["level:0:0", "level:0:1"]
+    assert annotations[0]["text"] == "<b>" + esc(field[:31] + "\u2026") + "</b>"  # cut to 32 characters
+    for text in plotly_strings(out):
+        assert "<" not in re.sub(r"</?b>|<br>|</?i>", "", text), text
+    points = [t for t in last_draw(out, "map")["data"] if t.get("meta") == "points" and t["name"].startswith("in a topic")][0]
+    by_id = {p["id"]: p["cluster"] for p in data["points"]}
+    colours = {}
+    for pid, c in zip(points["customdata"], points["marker"]["color"]):
+        colours.setdefault(0 if by_id[pid] < 2 else 1, set()).add(c)
+    assert len(colours[0]) == len(colours[1]) == 1 and colours[0] != colours[1]  # one colour per field
+    hover = {i: h for i, h in zip(points["customdata"], points["hovertext"])}
+    assert hover["US-105-B2"].endswith(f"<br>{esc(field)}<br>#0 {esc(data['topics'][0]['label'])}")

@@ -21,10 +21,10 @@ from .api_helpers import (  # noqa: F401  (browser, ui: the shared fixtures of t
     HOSTILE,
     LiveServer,
     Page,
-    assert_map_labels,
     browser,
     copy_store,
     live_server,
+    map_labels,
     mapped_store,
     ui,
     wait_for,
@@ -66,9 +66,14 @@ def test_the_map_shows_one_point_per_patent(ui: Page, server: LiveServer, store:
     assert len(ids) == len(set(ids)) == view["count"]
     assert set(ids) == {p["id"] for p in view["points"]} >= mapped_ids(store)
     assert ui.page.get_attribute("body", "data-points") == str(len(ids))
-    labels = ui.page.evaluate("document.getElementById('map').layout.annotations.map(a => a.text)")
-    assert len(labels) == len([t for t in topics if t["cluster"] >= 0])
-    assert ui.page.locator("#topic-table tbody tr").count() == len(topics)
+    with server.client() as http:
+        levels = http.get("/corpus/runs/latest/topics").json()["levels"]
+    assert levels  # the test store's run has a level above its topics: zoomed out, its labels show first
+    names = ui.page.evaluate("document.getElementById('map').layout.annotations.map(a => a.name)")
+    assert names[:len(levels[0])] == [f"level:0:{n['node']}" for n in sorted(levels[0], key=lambda n: (-n["size"], n["node"]))]
+    map_labels(ui.page)  # none covers another or the legend
+    assert ui.page.locator("#topic-table tbody tr[data-cluster]").count() == len(topics)
+    assert ui.page.locator("#topic-table tbody tr[data-node]").count() == sum(len(level) for level in levels)
     hostile = next(p for p in points if p["id"] == HOSTILE["id"])
     assert "<script" not in hostile["hover"] and "&lt;script&gt;" in hostile["hover"]
     # Hovering shows the title as text.
@@ -92,17 +97,24 @@ def small_ui(browser: Any, server: LiveServer) -> Iterator[Page]:
 
 
 def test_in_a_small_window_topic_labels_cover_neither_each_other_nor_the_legend(small_ui: Page, server: LiveServer) -> None:
+    # (the placement rule of a run without levels, exactly: tests/test_web_hierarchy.py)
     page = small_ui.page
     with server.client() as http:
-        view = http.get("/corpus/runs/latest/map").json()
-        topics = [t for t in http.get("/corpus/runs/latest/topics").json()["topics"] if t["cluster"] >= 0]
-    points = [(p["x"], p["y"], p["cluster"], p["placed"]) for p in view["points"]]
-    # exactly the labels that the placement rule keeps in this window, none covering another or the legend
-    labels = assert_map_labels(page, points, {t["cluster"]: t["label"] for t in topics})
-    biggest = max(topics, key=lambda t: t["size"])["label"]
-    assert labels[0] == (biggest if len(biggest) <= 30 else biggest[:29] + "\u2026")  # the largest topic's first
+        body = http.get("/corpus/runs/latest/topics").json()
+    topics = [t for t in body["topics"] if t["cluster"] >= 0]
+    for mode in ("auto", "0", "1"):  # by zoom, the fields', the topics'
+        page.select_option("#map-labels", mode)
+        wait_for(page, "(m) => window.patscape.mapView.labelsShown() === (m === 'auto' ? 'auto' : Number(m))", arg=mode)
+        labels = map_labels(page)  # none covering another or the legend
+        if mode == "1":
+            # topics' labels (cut after a whole keyword, or clipped, to fit)
+            assert len(labels) >= 3 and all(any(t["label"].startswith(label.rstrip("\u2026")) for t in topics) for label in labels)
+    biggest = max(body["levels"][0], key=lambda n: n["size"])["label"]
+    page.select_option("#map-labels", "auto")
+    wait_for(page, "window.patscape.mapView.labelsShown() === 'auto'")
+    assert map_labels(page)[0] == biggest  # the largest field's first
     # every topic, its label drawn on the map or not, is in the topic table
-    assert sorted(page.locator("#topic-table tbody tr .tlabel").all_text_contents()) == sorted(t["label"] for t in topics)
+    assert sorted(page.locator("#topic-table tbody tr[data-cluster] .tlabel").all_text_contents()) == sorted(t["label"] for t in topics)
 
 
 def test_clicking_a_point_opens_the_panel_with_similar_patents(ui: Page, server: LiveServer) -> None:
@@ -184,6 +196,7 @@ def test_topics_evolution_and_graph_views(ui: Page, server: LiveServer) -> None:
     with server.client() as http:
         topics = http.get("/corpus/runs/latest/topics").json()["topics"]
     biggest = max(topics, key=lambda t: t["size"])
+    ui.page.click(f"#topic-table tr[data-level='0'][data-node='{biggest['parent']}']")  # its field's row shows it
     row = ui.page.locator(f"#topic-table tr[data-cluster='{biggest['cluster']}']")
     assert biggest["label"] in row.text_content() and str(biggest["size"]) in row.text_content()
     # growth is shown above the topic's patents in the window, the corpus's own rate in its tooltip
@@ -211,12 +224,15 @@ def test_topics_evolution_and_graph_views(ui: Page, server: LiveServer) -> None:
     members = sorted(p["id"] for p in view["points"] if p["cluster"] == biggest["cluster"])
     assert sorted(ui.overlay("highlighted")) == members  # ... but the chosen topic's, drawn on top
     # the topic table sorts by a column and filters by text
-    ui.page.click("#topic-table th:nth-child(2)")
-    labels = ui.page.locator("#topic-table tbody tr .tlabel").all_text_contents()
+    ui.page.click("#topic-table th:nth-child(2)")  # siblings sort: the fields, and the topics of each
+    labels = ui.page.locator("#topic-table tbody tr[data-level='0'] .tlabel").all_text_contents()
     assert labels == sorted(labels, key=str.lower)
+    shown = ui.page.locator("#topic-table tbody tr[data-cluster]:not([hidden]) .tlabel").all_text_contents()
+    assert shown == sorted(shown, key=str.lower) and biggest["label"] in shown
     ui.page.fill("#topic-filter", biggest["label"])
-    assert ui.page.locator("#topic-table tbody tr:not([hidden])").count() >= 1
-    assert all(biggest["label"].lower() in r.lower() for r in ui.page.locator("#topic-table tbody tr:not([hidden])").all_text_contents())
+    assert ui.page.locator("#topic-table tbody tr[data-cluster]:not([hidden])").count() >= 1
+    assert all(biggest["label"].lower() in r.lower()
+               for r in ui.page.locator("#topic-table tbody tr[data-cluster]:not([hidden])").all_text_contents())
     ui.page.fill("#topic-filter", "")
     ui.page.click(".tabs button[data-view=evolution]")
     wait_for(ui.page, "(document.getElementById('evolution').data || []).length > 0")

@@ -24,9 +24,10 @@
         document.body.setAttribute('data-ready', 'no-run');
         return null;
       }
-      return Promise.all([source.topics(), source.map()]).then(function (both) {
+      return Promise.all([source.topicTree(), source.map()]).then(function (both) {
         performance.mark('patscape-data');   // what benchmarks/ui_map.py reports: data in, map drawn
-        C.setTopics(both[0]);
+        C.setTopics(both[0].topics, both[0].levels);
+        P.hierarchy.wireControls($('map-colour'), $('map-labels'), $('map-key'));
         setPoints(both[1]);
         P.topicTable.render();
         return P.mapView.render();
@@ -67,12 +68,25 @@
 
   // ---------- topics: a click shows the topic on the map ----------
   function selectTopic(cluster) {
-    P.state.activeTopic = P.state.activeTopic === cluster ? null : cluster;
+    P.state.activeTopic = P.state.activeTopic === cluster && !P.state.activeNode ? null : cluster;
+    P.state.activeNode = null;
     P.topicTable.markActive();
     selectView('map');
     return P.mapView.render();
   }
+  // a node of a level above the topics: its topics' points are shown on the map
+  function selectNode(level, node, fromTable) {
+    var an = P.state.activeNode, same = an && an.level === level && an.node === node;
+    P.state.activeNode = same && fromTable ? null : { level: level, node: node };
+    P.state.activeTopic = null;
+    P.topicTable.markActive();
+    if (!fromTable) P.topicTable.expand(level, node);
+    selectView('map');
+    return P.mapView.render();
+  }
   P.topicTable.onSelect(selectTopic);
+  P.topicTable.onSelectNode(selectNode);
+  P.panel.onNode(function (level, node) { return selectNode(level, node, false); });
   P.topicTable.onOpen(function (id) { return P.panel.show(id); });
   P.graphView.onSelect(selectTopic);
 
@@ -86,9 +100,7 @@
     return source.search(body).then(function (result) {
       S.hits = result.hits.map(function (h) { return h.id; });
       P.mapView.setOverlay('hits', S.hits);
-      var list = $('result-list');
-      C.clear(list);
-      result.hits.forEach(function (hit) { list.appendChild(P.panel.hitItem(hit)); });
+      P.panel.hitList($('result-list'), result.hits);
       $('results-count').textContent = '(' + result.hits.length + (body.like ? ' like ' + body.like : '') + ')';
       $('results').hidden = false;
       $('panel-hint').hidden = true;
@@ -165,8 +177,8 @@
     S.justPlaced = job.documents.slice();
     P.mapView.setOverlay('added', S.justPlaced);
     drawn = {};  // evolution and graph are drawn again when next shown
-    return Promise.all([source.topics(), source.map(), source.corpus()]).then(function (all) {
-      C.setTopics(all[0]);
+    return Promise.all([source.topicTree(), source.map(), source.corpus()]).then(function (all) {
+      C.setTopics(all[0].topics, all[0].levels);
       setPoints(all[1]);
       showStats(all[2]);
       P.topicTable.render();

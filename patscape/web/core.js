@@ -147,11 +147,13 @@
 
   // ---------- the shared state of the page ----------
   // topics: normalised topic list (see data-served.js); labels: cluster -> label
-  P.state = { topics: [], topicById: {}, activeTopic: null, selected: null, hits: [], justPlaced: [] };
-  function setTopics(list) {
+  // levels: the node records of the levels above the topics (hierarchy.js), activeNode: {level, node}
+  P.state = { topics: [], topicById: {}, activeTopic: null, activeNode: null, selected: null, hits: [], justPlaced: [] };
+  function setTopics(list, levels) {
     P.state.topics = arr(list);
     P.state.topicById = {};
     P.state.topics.forEach(function (t) { P.state.topicById[t.cluster] = t; });
+    if (P.hierarchy) P.hierarchy.set(levels, P.state.topics);
   }
   function topicLabel(cluster) {
     if (!isNum(cluster) || cluster < 0) return 'outlier';

@@ -31,7 +31,7 @@
     var codes = [];
     Object.keys(obj(t.codes)).forEach(function (scheme) {
       arr(t.codes[scheme]).forEach(function (c) {
-        if (Array.isArray(c)) codes.push({ scheme: scheme, code: str(c[0]), share: isNum(c[1]) ? c[1] : null });
+        if (Array.isArray(c)) codes.push({ scheme: scheme, code: str(c[0]), share: isNum(c[1]) ? c[1] : null, title: c[2] != null ? str(c[2]) : null });
         else if (c != null) codes.push({ scheme: scheme, code: str(c), share: null });
       });
     });
@@ -44,8 +44,15 @@
       }),
       languages: languages, growth: evo.growth, momentum: evo.momentum, recent: evo.recent,
       corpus_growth: evo.corpus_growth, first_year: evo.first_year,
-      peak_year: evo.peak_year, median_year: evo.median_year, per_year: obj(evo.per_year)
+      peak_year: evo.peak_year, median_year: evo.median_year, per_year: obj(evo.per_year),
+      parent: isNum(t.parent) ? t.parent : null
     };
+  }
+  // A node of a level above the topics, in the shape of a topic (with its level, node and children).
+  function nodeOf(n) {   // (the run's language mix is by topic: a node has its own languages)
+    var out = topicOf(Object.assign({}, n, { cluster: n.node, evolution: null }), {});
+    delete out.cluster;
+    return Object.assign(out, { level: n.level, node: n.node, children: arr(n.children).filter(isNum) });
   }
 
   var cache = {};
@@ -56,6 +63,14 @@
         .map(function (t) { return topicOf(t, metrics); });
     }
     return cache.topics;
+  }
+  function levels() {
+    if (!cache.levels) {
+      cache.levels = arr(data().levels).map(function (level) {
+        return arr(level).filter(function (n) { return n && typeof n === 'object' && isNum(n.node); }).map(nodeOf);
+      });
+    }
+    return cache.levels;
   }
   function points() {
     if (!cache.points) {
@@ -156,6 +171,7 @@
     data: data,
     corpus: function () { return Promise.resolve({ documents: points().count, runs: [data().run] }); },
     topics: function () { return Promise.resolve(topics()); },
+    topicTree: function () { return Promise.resolve({ topics: topics(), levels: levels(), hierarchy: obj(data().hierarchy) }); },
     map: function () { return Promise.resolve(points()); },
     evolution: function () { return Promise.resolve(evolution()); },
     graph: function () { return Promise.resolve(graph()); },

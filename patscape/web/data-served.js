@@ -3,9 +3,11 @@
  * Both data layers (this one and data-embedded.js) offer the same calls, each returning a
  * Promise of the same shapes, so that the views never know where their data comes from:
  *   corpus()        {documents, runs: [...], model}
- *   topics()        [{cluster, label, size, placed, keywords, keywords_by_language, codes: [{scheme, code, share}],
+ *   topics()        [{cluster, label, size, placed, keywords, keywords_by_language, codes: [{scheme, code, share, title}],
  *                     representatives: [{id, title}], languages, growth, momentum, recent, corpus_growth,
- *                     first_year, peak_year, median_year}]
+ *                     first_year, peak_year, median_year, parent}]
+ *   topicTree()     {topics: as topics(), levels: [[{level, node, parent, children, label, size, keywords,
+ *                     keywords_by_language, codes, representatives, languages}]] top first ([] without levels)}
  *   map()           points column-wise (see columnsToPoints); titles may come later: titles(points)
  *   evolution()     {years, recent_from, recent_to, partial_year, data_to, topics: [{cluster, label, per_year, ...}]}
  *   graph()         {nodes: [{id, label, size, x, y}], links: [{source, target, similarity, citations}]}
@@ -52,6 +54,7 @@
   }
 
   function topicsOf(list) { return C.arr(list.topics); }
+  function treeOf(list) { return { topics: C.arr(list.topics), levels: C.arr(list.levels), hierarchy: C.obj(list.hierarchy) }; }
 
   // The first requests start as soon as this file runs, while the browser still parses plotly.js
   // (index.html loads this file before it): the first answer of each call is the prefetched one.
@@ -75,6 +78,7 @@
     onUnauthorised: null,
     corpus: function () { return first('corpus', function () { return api('/corpus'); }); },
     topics: function () { return first('topics', function () { return api('/corpus/runs/latest/topics'); }).then(topicsOf); },
+    topicTree: function () { return first('topics', function () { return api('/corpus/runs/latest/topics'); }).then(treeOf); },
     // The positions first; the titles (most of the bytes) once the map is drawn: titles(points).
     map: function () {
       return first('map', function () { return api(MAP_URL); }).then(function (view) {

@@ -1,4 +1,5 @@
-/* patscape views: the document panel. A patent's facts, its text (claims numbered, a matching passage
+/* patscape views: the document panel. A patent's facts (its place in the topic hierarchy as a
+ * breadcrumb: field \u203a technology \u203a topic), its text (claims numbered, a matching passage
  * highlighted) and its most similar patents (in the report: its nearest points on the map). */
 (function () {
   'use strict';
@@ -8,7 +9,7 @@
   function hitItem(hit) {
     var evidence = hit.passage;
     var button = el('button', null, [
-      el('span', 't', [C.dot(hit.cluster), clip(hit.title || '(no title)', 160)]),
+      el('span', 't', [P.hierarchy.has() ? P.hierarchy.dot(P.hierarchy.top(), hit.cluster) : C.dot(hit.cluster), clip(hit.title || '(no title)', 160)]),
       el('span', 'm', [hit.id, hit.date ? ' \u00b7 ' + hit.date : '', isNum(hit.score) ? ' \u00b7 ' + hit.score.toFixed(3) : '',
         hit.cluster != null ? ' \u00b7 ' + clip(C.topicLabel(hit.cluster), 40) : '']),
       // the passage that matched: the evidence for this hit, shown as text (never as HTML)
@@ -20,6 +21,48 @@
     button.addEventListener('click', function () { show(hit.id, evidence); });
     return el('li', null, button);
   }
+  // Hits grouped by the top level's node of their topic (groups in the order of their best hit),
+  // or one plain list for a run without levels.
+  function hitList(list, hits) {
+    var H = P.hierarchy;
+    C.clear(list);
+    if (!H.has()) { hits.forEach(function (hit) { list.appendChild(hitItem(hit)); }); return; }
+    var groups = [], byKey = {};
+    hits.forEach(function (hit) {
+      var id = isNum(hit.cluster) ? H.ancestor(hit.cluster, 0) : -2;
+      var g = byKey[id] || (byKey[id] = groups[groups.push({ id: id, hits: [] }) - 1]);
+      g.hits.push(hit);
+    });
+    groups.forEach(function (g) {
+      var name = g.id >= 0 ? H.label(0, g.id) : g.id === -1 ? 'outside any topic' : 'not on the map';
+      var inner = el('ol', 'hits');
+      g.hits.forEach(function (hit) { inner.appendChild(hitItem(hit)); });
+      list.appendChild(el('li', { class: 'hit-group', 'data-node': String(g.id) }, [
+        el('div', 'group-head', [g.id >= 0 ? H.dot(0, g.id) : null, el('span', 'group-name', name),
+          el('span', 'muted', ' ' + H.levelName(0) + ' \u00b7 ' + g.hits.length + ' hit' + (g.hits.length === 1 ? '' : 's'))]),
+        inner]));
+    });
+  }
+  // A patent's topic, with the nodes above it: field \u203a technology \u203a topic.
+  function breadcrumb(cluster, label) {
+    var H = P.hierarchy;
+    if (cluster == null) return 'not on the map';
+    if (cluster < 0) return [C.dot(cluster), 'outlier (no topic)'];
+    var path = H.has() ? H.path(cluster) : null;
+    var topic = [path ? H.dot(H.top(), cluster) : C.dot(cluster), '#' + cluster + ' ' + (label || '')];
+    if (!path) return topic;
+    var out = el('span', 'crumbs');
+    path.forEach(function (id, lv) {
+      var crumb = el('button', { class: 'crumb', type: 'button', 'data-level': String(lv), 'data-node': String(id),
+                                 title: H.levelName(lv) + ': show on the map' }, H.label(lv, id));
+      crumb.addEventListener('click', function () { if (onNode) onNode(lv, id); });
+      out.appendChild(crumb);
+      out.appendChild(el('span', 'sep', ' \u203a '));
+    });
+    out.appendChild(el('span', { class: 'crumb crumb-topic', title: 'topic' }, topic));
+    return out;
+  }
+  var onNode = null;
   // Lines of a field with their character offsets in it (blank lines dropped, as lines() does).
   function linesAt(text) {
     var out = [], at = 0;
@@ -80,8 +123,7 @@
     $('doc-assignee').textContent = doc.assignee || '\u2014';
     var topic = $('doc-topic');
     C.clear(topic);
-    C.add(topic, doc.cluster == null ? 'not on the map' : doc.cluster < 0 ? [C.dot(doc.cluster), 'outlier (no topic)'] :
-      [C.dot(doc.cluster), '#' + doc.cluster + ' ' + (doc.label || '')]);
+    C.add(topic, breadcrumb(doc.cluster, doc.label));
     var codes = (C.arr(doc.cpc).length ? doc.cpc : C.arr(doc.ipc)).slice(0, 8);
     $('doc-codes').textContent = codes.length ? codes.join(', ') : '\u2014';
     $('doc-abstract').textContent = doc.abstract || '';
@@ -118,5 +160,5 @@
     }).catch(function (err) { C.showError('The document could not be shown: ' + err.message); });
   }
 
-  P.panel = { show: show, hitItem: hitItem };
+  P.panel = { show: show, hitItem: hitItem, hitList: hitList, onNode: function (fn) { onNode = fn; } };
 })();

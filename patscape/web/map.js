@@ -1,4 +1,5 @@
-/* patscape views: the map. One dot per patent, coloured by topic, labels at the topics' centres.
+/* patscape views: the map. One dot per patent, coloured by topic (or by a level above the topics),
+ * labels by zoom (labels.js).
  *
  * Points arrive column-wise (typed arrays, see core.js columnsToPoints). Up to WEBGL_POINTS
  * they are drawn as SVG, above that with WebGL (scattergl; plotly's strict build, as the CSP
@@ -15,12 +16,11 @@
 
   var WEBGL_POINTS = 20000;   // keep in step with patscape.report.WEBGL_POINTS
   var DRAW_BUDGET = 30000;    // most points drawn at once
-  var MAX_LABELS = 30;        // labels of the largest topics in view
   var DENSITY_CELLS = 180;    // cells of the density layer along its longer side
 
   var M = {
-    div: null, pts: null, order: null, extent: null, view: null, centres: {}, sizes: {},
-    hover: [], colour: 'topic', labels: true, overlays: {}, onClick: null, langOrder: [], drawn: 0, mode: 'all',
+    div: null, pts: null, order: null, extent: null, view: null,
+    hover: [], colour: 'topic', colourLevel: null, labels: true, labelMode: 'auto', overlays: {}, onClick: null, langOrder: [], drawn: 0, mode: 'all',
     inView: 0, renders: 0, busy: false, again: false, gl: false, webglNote: false
   };
 
@@ -38,23 +38,15 @@
     var order = new Int32Array(n), i;
     for (i = 0; i < n; i++) order[i] = i;
     for (i = n - 1; i > 0; i--) { var j = Math.floor(rnd() * (i + 1)), t = order[i]; order[i] = order[j]; order[j] = t; }
-    var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, at = {}, sizes = {};
-    for (var k = 0; k < n; k++) {
-      i = order[k];
+    var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (i = 0; i < n; i++) {
       var x = pts.x[i], y = pts.y[i];
       if (!isFinite(x) || !isFinite(y)) continue;
       if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
-      var c = pts.cluster[i];
-      if (c < 0 || (pts.placed && pts.placed[i])) continue;
-      sizes[c] = (sizes[c] || 0) + 1;
-      var s = at[c] || (at[c] = { x: [], y: [] });
-      if (s.x.length < 4000) { s.x.push(x); s.y.push(y); }   // the median of a random sample of each topic
     }
-    var centres = {};
-    function middle(values) { var v = Float64Array.from(values).sort(), m = v.length >> 1; return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2; }
-    Object.keys(at).forEach(function (c) { centres[c] = [middle(at[c].x), middle(at[c].y)]; });
+    P.mapLabels.setPoints(pts, order);
     var padX = (x1 - x0) * 0.03 || 1, padY = (y1 - y0) * 0.03 || 1;
-    M.pts = pts; M.order = order; M.centres = centres; M.sizes = sizes; M.hover = new Array(n);
+    M.pts = pts; M.order = order; M.hover = new Array(n);
     M.extent = x0 <= x1 ? { x: [x0 - padX, x1 + padX], y: [y0 - padY, y1 + padY] } : null;
     M.view = null;
     M.lod = n > DRAW_BUDGET;
@@ -133,6 +125,8 @@
     var meta = esc(pts.id[i]) + (pts.date && pts.date[i] ? ' \u00b7 ' + esc(pts.date[i]) : '') +
       (pts.lang && pts.lang[i] ? ' \u00b7 ' + esc(pts.lang[i]) : '');
     var topic = c < 0 ? 'outlier (no topic)' : '#' + c + ' ' + esc(clip(C.topicLabel(c), 70));
+    var H = P.hierarchy, path = c >= 0 && H.has() ? H.path(c) : null;
+    if (path) topic = path.map(function (id, lv) { return esc(clip(H.label(lv, id), 40)); }).join(' \u203a ') + '<br>' + topic;
     var text = '<b>' + C.wrapEsc(pts.title ? pts.title[i] || '(no title)' : '(no title)', 70, 220) + '</b><br>' + meta + '<br>' + topic +
       (pts.placed && pts.placed[i] ? '<br><i>added since the map was built</i>' : '');
     M.hover[i] = text;
@@ -142,7 +136,10 @@
     var k = M.langOrder.indexOf(str(M.pts.lang[i]) || '?');
     return k < 0 ? C.GREY : C.LANG_COLOURS[Math.min(k, C.LANG_COLOURS.length - 1)];
   }
-  function colourOf(i) { return M.colour === 'lang' && M.pts.lang ? langColour(i) : C.topicColour(M.pts.cluster[i]); }
+  function colourOf(i) {
+    if (M.colour === 'lang' && M.pts.lang) return langColour(i);
+    return C.topicColour(M.colourLevel == null ? M.pts.cluster[i] : P.hierarchy.ancestor(M.pts.cluster[i], M.colourLevel));
+  }
   function traceOf(idx, type, extra) {
     var pts = M.pts, x = new Array(idx.length), y = new Array(idx.length), ids = new Array(idx.length), hover = new Array(idx.length);
     for (var k = 0; k < idx.length; k++) { var i = idx[k]; x[k] = pts.x[i]; y[k] = pts.y[i]; ids[k] = pts.id[i]; hover[k] = hoverText(i); }
@@ -153,18 +150,7 @@
     return traceOf(idx, 'scatter', { meta: 'overlay:' + name, name: name, showlegend: false, marker: marker });
   }
   function markerSize(drawn) { return drawn > 20000 ? 3.5 : drawn > 8000 ? 4.5 : drawn > 2000 ? 5.5 : 7; }
-  // ---------- topic labels ----------
-  // The labels of the largest topics in view, placed in order of size where they do not cover
-  // a label already placed or the legend (at the topic's centre, else just above or below it);
-  // the others appear as one zooms in. Sizes are estimated from the text: wide (CJK, Hangul, fullwidth)
-  // characters take about the font size, others a little over half of it.
-  var LABEL_FONT = 11, LABEL_CHARS = 30;
-  var WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/;
-  function labelBox(text) {
-    var w = 0;
-    for (var i = 0; i < text.length; i++) w += WIDE.test(text[i]) ? LABEL_FONT : LABEL_FONT * 0.6;
-    return { w: w + 12, h: LABEL_FONT + 10 };   // padding and border
-  }
+  // ---------- labels (labels.js) ----------
   function sorted2(r) { return r[0] <= r[1] ? [r[0], r[1]] : [r[1], r[0]]; }
   function plotArea() {   // the plotted area in pixels, the data ranges it shows, the legend's box in it
     var fl = M.div && M.div._fullLayout;
@@ -175,56 +161,33 @@
         var ox = db.left + fl._size.l, oy = db.top + fl._size.t;
         keep.push({ l: lb.left - ox, r: lb.right - ox, t: lb.top - oy, b: lb.bottom - oy });
       }
-      return { w: fl._size.w, h: fl._size.h, x: sorted2(fl.xaxis.range), y: sorted2(fl.yaxis.range), keep: keep };
+      var x = sorted2(fl.xaxis.range), y = sorted2(fl.yaxis.range), e = M.extent;
+      var zoom = e ? Math.min((e.x[1] - e.x[0]) / ((x[1] - x[0]) || 1), (e.y[1] - e.y[0]) / ((y[1] - y[0]) || 1)) : 1;
+      return { w: fl._size.w, h: fl._size.h, x: x, y: y, keep: keep, zoom: zoom };
     }
     var v = M.view || M.extent;
     if (!v) return null;
     var w = (M.div && M.div.clientWidth) || 800, h = (M.div && M.div.clientHeight) || 600;
-    return { w: Math.max(w - 16, 100), h: Math.max(h - 16, 100), x: v.x, y: v.y, keep: [] };
+    return { w: Math.max(w - 16, 100), h: Math.max(h - 16, 100), x: v.x, y: v.y, keep: [], zoom: v === M.extent ? 1 : 2 };
   }
   function annotations() {
     if (!M.labels) return [];
-    var area = plotArea(), active = P.state.activeTopic;
-    if (!area) return [];
-    var sx = area.w / ((area.x[1] - area.x[0]) || 1), sy = area.h / ((area.y[1] - area.y[0]) || 1);
-    var keys = Object.keys(M.centres).filter(function (k) {
-      var p = M.centres[k];
-      return p[0] >= area.x[0] && p[0] <= area.x[1] && p[1] >= area.y[0] && p[1] <= area.y[1];
-    }).sort(function (a, b) {
-      return (Number(b) === active) - (Number(a) === active) || M.sizes[b] - M.sizes[a] || a - b;
-    });
-    var taken = area.keep.slice(), out = [];   // labels stay off the legend too
-    for (var n = 0; n < keys.length && out.length < MAX_LABELS; n++) {
-      var k = keys[n], c = Number(k), text = clip(C.topicLabel(c), LABEL_CHARS), box = labelBox(text);
-      var px = (M.centres[k][0] - area.x[0]) * sx, py = (area.y[1] - M.centres[k][1]) * sy;
-      var shifts = [0, -(box.h + 2), box.h + 2], placed = null;
-      for (var t = 0; t < shifts.length && !placed; t++) {
-        var r = { l: px - box.w / 2, r: px + box.w / 2, t: py + shifts[t] - box.h / 2, b: py + shifts[t] + box.h / 2 };
-        if (!taken.some(function (o) { return r.l < o.r && o.l < r.r && r.t < o.b && o.t < r.b; })) placed = { r: r, shift: shifts[t] };
-      }
-      if (!placed) continue;
-      taken.push(placed.r);
-      out.push({ x: M.centres[k][0], y: M.centres[k][1], yshift: -placed.shift, text: esc(text), showarrow: false,
-                 font: { size: LABEL_FONT, color: '#1d2330' }, bgcolor: 'rgba(255,255,255,0.78)', bordercolor: C.topicColour(c),
-                 borderwidth: 1, borderpad: 2, opacity: active == null || active === c ? 0.95 : 0.3,
-                 hovertext: esc('#' + k + ' ' + C.topicLabel(c)) });
-    }
-    return out;
+    return P.mapLabels.annotations(plotArea(), { mode: M.labelMode, colourLevel: M.colour === 'lang' ? -1 : M.colourLevel });
   }
   function relabel() {   // the labels again for the view now drawn (plotly zooms small maps by itself)
     return M.div && M.pts ? window.Plotly.relayout(M.div, { annotations: annotations() }) : null;
   }
   function traces(sel) {
     var pts = M.pts, type = M.gl ? 'scattergl' : 'scatter', size = markerSize(sel.idx.length);
-    var out = [], inTopic = [], outliers = [], placed = [], highlighted = [], active = P.state.activeTopic, k, i;
+    var out = [], inTopic = [], outliers = [], placed = [], highlighted = [], active = P.hierarchy.activeClusters(), k, i;
     for (k = 0; k < sel.idx.length; k++) {
       i = sel.idx[k];
       if (pts.placed && pts.placed[i]) placed.push(i);
       else if (pts.cluster[i] < 0) outliers.push(i);
       else inTopic.push(i);
-      if (active != null && pts.cluster[i] === active) highlighted.push(i);
+      if (active && active.has(pts.cluster[i])) highlighted.push(i);
     }
-    var dim = active != null;
+    var dim = !!active;
     if (sel.density) {
       var d = sel.density;
       out.push({ type: 'heatmap', meta: 'density', name: 'density', z: d.z, x0: d.x0, dx: d.dx, y0: d.y0, dy: d.dy,
@@ -241,7 +204,7 @@
         marker: { size: size + 4, symbol: 'diamond', color: placed.map(colourOf), opacity: dim ? 0.3 : 0.95, line: { width: 1.2, color: '#111' } } }));
     }
     out.push(traceOf(highlighted, type, { meta: 'overlay:highlighted', name: 'highlighted', showlegend: false,
-      marker: { size: size * 1.5, color: active == null ? '#000' : C.topicColour(active), opacity: 1, line: { width: 0.6, color: '#ffffff' } } }));
+      marker: { size: size * 1.5, color: highlighted.map(colourOf), opacity: 1, line: { width: 0.6, color: '#ffffff' } } }));
     var o = M.overlays;
     if (o.hits && o.hits.length) out.push(overlayTrace('search hits', o.hits, { size: 15, color: 'rgba(0,0,0,0)', line: { width: 2.5, color: '#d62728' } }));
     if (o.added && o.added.length) out.push(overlayTrace('added', o.added, { size: 18, color: 'rgba(0,0,0,0)', symbol: 'diamond-open', line: { width: 2.5, color: '#111' } }));
@@ -360,8 +323,16 @@
     has: function (id) { return !!M.pts && byId(id) >= 0; },
     render: render,
     highlight: function (cluster) { P.state.activeTopic = cluster; return render(); },
-    colourBy: function (mode) { M.colour = mode; return render(); },
+    // mode: 'topic' or 'lang'; level: colour by the nodes of that level above the topics (null: by topic)
+    colourBy: function (mode, level, quiet) {
+      M.colour = mode; M.colourLevel = level == null || !P.hierarchy.has() || level >= P.hierarchy.top() ? null : level;
+      return quiet ? null : render();
+    },
+    colouring: function () { return M.colour === 'lang' ? 'lang' : M.colourLevel == null ? 'topic' : 'level:' + M.colourLevel; },
     showLabels: function (on) { M.labels = on; return relabel(); },
+    // 'auto' (by zoom), 'off', or a level's index (the topics': P.hierarchy.top())
+    labelLevel: function (mode) { M.labelMode = mode; M.labels = mode !== 'off'; return relabel(); },
+    labelsShown: function () { return M.labels ? M.labelMode : 'off'; },
     setOverlay: function (name, ids) { M.overlays[name] = ids.slice(); },
     langOrder: function () { return M.langOrder; },
     stats: function () { return { mode: M.mode, drawn: M.drawn, inView: M.inView, total: M.pts ? M.pts.count : 0, lod: M.lod,

@@ -131,11 +131,31 @@
   // ---------- map controls ----------
   function showTopic(cluster, scroll) {
     var select = $('map-topic');
-    P.state.activeTopic = cluster == null || P.state.activeTopic === cluster && !scroll ? null : cluster;
+    P.state.activeTopic = cluster == null || P.state.activeTopic === cluster && !scroll && !P.state.activeNode ? null : cluster;
+    P.state.activeNode = null;
     select.value = P.state.activeTopic == null ? '' : String(P.state.activeTopic);
     P.topicTable.markActive();
     if (scroll) $('sec-map').scrollIntoView();
     return P.mapView.render();
+  }
+  // a node of a level above the topics (a field, a technology): its topics' points on the map
+  function showNode(level, node, scroll, fromTable) {
+    var an = P.state.activeNode, same = an && an.level === level && an.node === node;
+    P.state.activeNode = same && !scroll ? null : { level: level, node: node };
+    P.state.activeTopic = null;
+    $('map-topic').value = '';
+    P.topicTable.markActive();
+    if (!fromTable) P.topicTable.expand(level, node);
+    if (scroll) $('sec-map').scrollIntoView();
+    return P.mapView.render();
+  }
+  function langKey(key) {
+    C.clear(key);
+    P.mapView.langOrder().forEach(function (code, k) {
+      var sw = el('span', 'swatch');
+      sw.style.background = C.LANG_COLOURS[Math.min(k, C.LANG_COLOURS.length - 1)];
+      key.appendChild(el('span', null, [sw, C.langName(code)]));
+    });
   }
   function wireMap(pts) {
     var select = $('map-topic');
@@ -143,31 +163,19 @@
       select.appendChild(el('option', { value: String(t.cluster) }, '#' + t.cluster + ' ' + C.clip(C.topicLabel(t.cluster), 60) + ' (' + C.fmtInt(t.size) + ')'));
     });
     select.addEventListener('change', function () { showTopic(select.value === '' ? null : Number(select.value), false); });
-    var colour = $('map-colour');
-    if (!pts.lang) colour.disabled = true;
-    colour.addEventListener('change', function () {
-      var key = $('map-key');
-      C.clear(key);
-      if (colour.value === 'lang') {
-        P.mapView.langOrder().forEach(function (code, k) {
-          var sw = el('span', 'swatch');
-          sw.style.background = C.LANG_COLOURS[Math.min(k, C.LANG_COLOURS.length - 1)];
-          key.appendChild(el('span', null, [sw, C.langName(code)]));
-        });
-      }
-      P.mapView.colourBy(colour.value);
-    });
-    $('map-labels').addEventListener('change', function () { P.mapView.showLabels($('map-labels').checked); });
+    P.hierarchy.wireControls($('map-colour'), $('map-labels'), $('map-key'), { lang: !!pts.lang, langKey: langKey });
   }
 
   // ---------- go ----------
   var pts, pending = [];
-  source.topics().then(function (topics) { C.setTopics(topics); });   // resolved at once: the data is in the page
+  source.topicTree().then(function (tree) { C.setTopics(tree.topics, tree.levels); });   // resolved at once: the data is in the page
   source.map().then(function (p) { pts = p; });
   Promise.resolve().then(function () {
     C.step('The header', function () { renderHeader(pts); });
     C.step('The quality box', function () { renderQuality(pts); });
     P.topicTable.onSelect(function (cluster, scroll) { return showTopic(cluster, scroll); });
+    P.topicTable.onSelectNode(function (level, node, scroll) { return showNode(level, node, scroll, true); });
+    P.panel.onNode(function (level, node) { return showNode(level, node, true, false); });
     P.topicTable.onOpen(function (id) { $('sec-map').scrollIntoView(); return P.panel.show(id); });
     C.step('The topic table', P.topicTable.render);
     if (!HAS_PLOTLY) return;

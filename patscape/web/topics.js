@@ -1,4 +1,6 @@
-/* patscape views: the topic table. Sortable columns, a filter, and a click shows the topic on the map. */
+/* patscape views: the topic table. Sortable columns, a filter, and a click shows the topic on the map.
+ * With levels above the topics (hierarchy.js) the table is a tree: the top level's nodes first, a
+ * click on one shows its children (then, at the finest level, its topics); columns sort siblings. */
 (function () {
   'use strict';
   var P = window.patscape = window.patscape || {};
@@ -12,9 +14,20 @@
     langs.sort(function (a, b) { return (order[b] || 0) - (order[a] || 0) || (a < b ? -1 : 1); });
     return langs.map(function (lang) { return [lang, C.arr(by[lang]).map(str)]; }).filter(function (p) { return p[1].length; });
   }
+  // main groups (ipc_main, cpc_main: one list, each code once, with its title where known)
+  function mainGroups(t) {
+    var seen = {}, out = [];
+    C.arr(t.codes).filter(function (c) { return /_main$/.test(str(c.scheme)); }).forEach(function (c) {
+      var code = str(c.code), had = seen[code];
+      if (had) { if (!had.title && c.title) had.title = str(c.title); if (isNum(c.share) && !(had.share >= c.share)) had.share = c.share; return; }
+      out.push(seen[code] = { code: code, share: isNum(c.share) ? c.share : null, title: c.title ? str(c.title) : '' });
+    });
+    return out.sort(function (a, b) { return (b.share || 0) - (a.share || 0); });
+  }
   function codesBy(t) {
     var out = {};
     C.arr(t.codes).forEach(function (c) {
+      if (/_main$/.test(str(c.scheme))) return;
       (out[c.scheme] = out[c.scheme] || []).push(isNum(c.share) ? str(c.code) + ' ' + Math.round(c.share * 100) + '%' : str(c.code));
     });
     return out;
@@ -36,18 +49,31 @@
     { key: 'langs', title: 'Languages' },
     { key: 'reps', title: 'Representative patents' }
   ];
-  var T = { rows: [], sort: { key: 'size', dir: -1 }, onSelect: null, onOpen: null };
+  var T = { rows: [], sort: { key: 'size', dir: -1 }, onSelect: null, onOpen: null, onSelectNode: null, expanded: {}, tree: false };
+  function keyOf(level, id) { return level + ':' + id; }
 
-  function row(t, maxSize) {
-    var tr = el('tr', { 'data-cluster': String(t.cluster) });
-    if (P.state.activeTopic === t.cluster) tr.className = 'active';
+  // One row: a topic (level = the topics' level), or a node of a level above the topics.
+  function row(t, level, maxSize) {
+    var H = P.hierarchy, isTopic = !T.tree || level === H.top(), id = isTopic ? t.cluster : t.node;
+    var tr = el('tr', isTopic ? { 'data-cluster': String(id) } : { 'data-level': String(level), 'data-node': String(id) });
+    if (T.tree) tr.className = 'lv' + (isTopic ? ' lv-topic' : ' lv-' + level);
     var btn = el('button', { class: 'mapbtn', type: 'button', title: 'show on the map' }, '\u25ce');
-    btn.addEventListener('click', function (event) { event.stopPropagation(); if (T.onSelect) T.onSelect(t.cluster, true); });
-    tr.appendChild(el('td', 'num', el('span', 'tid', [C.dot(t.cluster), String(t.cluster), btn])));
+    btn.addEventListener('click', function (event) {
+      event.stopPropagation();
+      if (isTopic) { if (T.onSelect) T.onSelect(id, true); } else if (T.onSelectNode) T.onSelectNode(level, id, true);
+    });
+    var dot = T.tree ? H.dot(level, id) : C.dot(id);
+    tr.appendChild(el('td', 'num', el('span', 'tid', [dot, String(id), btn])));
 
-    var label = el('td', 'label', el('div', 'tlabel', C.topicLabel(t.cluster)));
+    var name = isTopic ? C.topicLabel(id) : H.label(level, id);
+    var twisty = isTopic ? null : el('button', { class: 'twisty', type: 'button',
+      'aria-label': 'show the ' + H.plural(level + 1) + ' of this ' + H.levelName(level) }, '\u25b8');
+    var head = el('div', 'tline', [twisty, el('div', 'tlabel', name), isTopic ? null :
+      el('span', 'level-chip', H.levelName(level) + ' \u00b7 ' + H.children(level, id).length + ' ' + H.plural(level + 1))]);
+    var label = el('td', 'label', head);
+    if (T.tree) label.style.paddingLeft = (8 + 18 * level) + 'px';
     keywordsOf(t).forEach(function (p) {
-      label.appendChild(el('div', 'kw', [p[0] ? el('span', 'lang', p[0]) : null, p[1].slice(0, 8).join(', ')]));
+      label.appendChild(el('div', 'kw', [p[0] ? el('span', 'lang', p[0]) : null, p[1].slice(0, isTopic ? 8 : 6).join(', ')]));
     });
     tr.appendChild(label);
 
@@ -55,9 +81,14 @@
     bar.firstChild.style.width = (maxSize ? Math.max(2, 100 * size(t) / maxSize) : 0) + '%';
     tr.appendChild(el('td', 'num', [C.fmtInt(t.size) + (t.placed ? ' +' + t.placed : ''), bar]));
 
-    var codes = codesBy(t), codeCell = el('td', 'codes');
+    var groups = mainGroups(t), codes = codesBy(t), codeCell = el('td', 'codes');
+    groups.slice(0, 3).forEach(function (g) {
+      var line = el('div', 'main-group', [el('span', 'code', g.code), isNum(g.share) ? el('span', 'share', Math.round(g.share * 100) + '%') : null]);
+      if (g.title) { line.title = g.title; line.appendChild(el('div', 'code-title', C.clip(g.title, 70))); }
+      codeCell.appendChild(line);
+    });
     Object.keys(codes).forEach(function (scheme) {
-      codeCell.appendChild(el('div', null, [el('span', 'scheme', scheme.toUpperCase()), codes[scheme].slice(0, 3).join(' \u00b7 ')]));
+      codeCell.appendChild(el('div', groups.length ? 'subclasses' : null, [el('span', 'scheme', scheme.toUpperCase()), codes[scheme].slice(0, 3).join(' \u00b7 ')]));
     });
     tr.appendChild(codeCell);
 
@@ -106,25 +137,38 @@
       repCell.appendChild(more);
     }
     tr.appendChild(repCell);
-    tr.addEventListener('click', function () { if (T.onSelect) T.onSelect(t.cluster, false); });
-    var text = [C.topicLabel(t.cluster), '#' + t.cluster].concat(
+    var r = { topic: t, id: id, dot: dot, level: isTopic && T.tree ? H.top() : level, topicRow: isTopic, tr: tr, twisty: twisty,
+              key: keyOf(level, id), parentKey: T.tree && level > 0 ? keyOf(level - 1, t.parent) : null, kids: [] };
+    tr.addEventListener('click', function () {
+      if (isTopic) { if (T.onSelect) T.onSelect(id, false); } else toggle(r.key);
+    });
+    r.text = [name, '#' + id].concat(
       keywordsOf(t).map(function (p) { return p[1].join(' '); }),
-      Object.keys(codes).map(function (s) { return codes[s].join(' '); }),
-      reps.map(function (r) { return r.id + ' ' + r.title; })).join(' ').toLowerCase();
-    return { topic: t, tr: tr, text: text };
+      Object.keys(codes).map(function (sc) { return codes[sc].join(' '); }),
+      groups.map(function (g) { return g.code + ' ' + g.title; }),
+      reps.map(function (x) { return x.id + ' ' + x.title; })).join(' ').toLowerCase();
+    return r;
   }
   function clipTitle(title) { return C.clip(title, 140); }
 
-  function sortRows() {
-    var col = COLUMNS.filter(function (c) { return c.key === T.sort.key; })[0], dir = T.sort.dir;
-    T.rows.sort(function (a, b) {
+  function compare(col, dir) {
+    return function (a, b) {
       var va = col.sort(a.topic), vb = col.sort(b.topic);
+      if (!a.topicRow && col.key === 'cluster') { va = a.id; vb = b.id; }
       var na = va == null || (typeof va === 'number' && !isFinite(va)), nb = vb == null || (typeof vb === 'number' && !isFinite(vb));
-      if (na || nb) return na === nb ? a.topic.cluster - b.topic.cluster : na ? 1 : -1;   // blanks last
+      if (na || nb) return na === nb ? a.id - b.id : na ? 1 : -1;   // blanks last
       if (va < vb) return -dir;
       if (va > vb) return dir;
-      return a.topic.cluster - b.topic.cluster;
-    });
+      return a.id - b.id;
+    };
+  }
+  function sortRows() {
+    var col = COLUMNS.filter(function (c) { return c.key === T.sort.key; })[0], dir = T.sort.dir, cmp = compare(col, dir);
+    var ordered = [];
+    (function walk(list) {   // siblings sorted, each followed by its children (depth first)
+      list.slice().sort(cmp).forEach(function (r) { ordered.push(r); walk(r.kids); });
+    })(T.rows.filter(function (r) { return !r.parentKey; }));
+    T.rows = ordered;
     var table = C.$('topic-table'), body = table.tBodies[0];
     T.rows.forEach(function (r) { body.appendChild(r.tr); });
     var ths = table.tHead.rows[0].cells;
@@ -135,17 +179,44 @@
       ths[j].setAttribute('aria-sort', c.key === T.sort.key ? (dir > 0 ? 'ascending' : 'descending') : 'none');
     });
   }
+  function toggle(key, open) {
+    T.expanded[key] = open == null ? !T.expanded[key] : open;
+    filter();
+  }
   function filter() {
-    var input = C.$('topic-filter'), q = input ? input.value.trim().toLowerCase() : '', shown = 0;
-    T.rows.forEach(function (r) { var ok = !q || r.text.indexOf(q) >= 0; r.tr.hidden = !ok; if (ok) shown++; });
+    var input = C.$('topic-filter'), q = input ? input.value.trim().toLowerCase() : '', shown = 0, byKey = {}, topics = 0;
+    T.rows.forEach(function (r) { byKey[r.key] = r; r.match = !q || r.text.indexOf(q) >= 0; });
+    // a row is shown when its own text or one of its descendants' matches the filter ...
+    T.rows.slice().reverse().forEach(function (r) {
+      r.deep = r.match || r.kids.some(function (k) { return k.deep; });
+    });
+    T.rows.forEach(function (r) {
+      var ok = q ? r.deep : true, up = r.parentKey;
+      while (ok && up && !q) { ok = !!T.expanded[up]; up = byKey[up] ? byKey[up].parentKey : null; }   // ... and its parents are open
+      r.tr.hidden = !ok;
+      if (r.twisty) {
+        var open = q ? r.deep : !!T.expanded[r.key];
+        r.twisty.textContent = open ? '\u25be' : '\u25b8';
+        r.tr.setAttribute('aria-expanded', open ? 'true' : 'false');
+      }
+      if (r.topicRow) { topics++; if (r.match) shown++; }
+    });
     var count = C.$('topic-count');
-    if (count) count.textContent = shown === T.rows.length ? T.rows.length + ' topics' : shown + ' of ' + T.rows.length + ' topics';
+    if (!count) return;
+    if (T.tree) {
+      var H = P.hierarchy, parts = [];
+      for (var lv = 0; lv < H.top(); lv++) parts.push(H.nodes(lv).length + ' ' + H.plural(lv));
+      count.textContent = parts.concat([topics + ' topics']).join(' \u00b7 ') + (q ? ' \u2014 ' + shown + ' topics match' : '');
+    } else count.textContent = shown === topics ? topics + ' topics' : shown + ' of ' + topics + ' topics';
   }
   function render() {
-    var table = C.$('topic-table'), topics = P.state.topics;
+    var table = C.$('topic-table'), topics = P.state.topics, H = P.hierarchy;
+    T.tree = H.has();
     C.clear(table);
     var empty = C.$('topic-empty');
     if (empty) empty.hidden = !!topics.length;
+    var tools = C.$('topic-tree-tools');
+    if (tools) tools.hidden = !T.tree;
     var head = el('tr');
     COLUMNS.forEach(function (c) {
       var th = el('th', (c.num ? 'num' : '') + (c.sort ? ' sortable' : ''), c.title);
@@ -164,22 +235,56 @@
     });
     table.appendChild(el('thead', null, head));
     table.appendChild(el('tbody'));
-    var maxSize = Math.max.apply(null, topics.map(size).concat([0]));
-    T.rows = topics.map(function (t) { return row(t, maxSize); });
+    var levels = T.tree ? H.top() + 1 : 1;
+    T.rows = [];
+    for (var lv = 0; lv < levels; lv++) {
+      var recs = T.tree ? H.nodes(lv) : topics;
+      var maxSize = Math.max.apply(null, recs.map(size).concat([0]));
+      recs.forEach(function (t) { T.rows.push(row(t, lv, maxSize)); });
+    }
+    var byKey = {};
+    T.rows.forEach(function (r) { byKey[r.key] = r; });
+    T.rows.forEach(function (r) { if (r.parentKey && byKey[r.parentKey]) byKey[r.parentKey].kids.push(r); else r.parentKey = null; });
     sortRows();
     filter();
+    markActive();
   }
   function markActive() {
-    T.rows.forEach(function (r) { r.tr.classList.toggle('active', r.topic.cluster === P.state.activeTopic); });
+    var S = P.state, an = S.activeNode;
+    T.rows.forEach(function (r) {
+      var on = r.topicRow ? r.topic.cluster === S.activeTopic && !an : !!an && an.level === r.level && an.node === r.id;
+      r.tr.classList.toggle('active', on);
+    });
+  }
+  function expandAll(open) {
+    T.rows.forEach(function (r) { if (!r.topicRow) T.expanded[r.key] = open; });
+    filter();
   }
   var wired = false;
   P.topicTable = {
     render: function () {
-      if (!wired && C.$('topic-filter')) { wired = true; C.$('topic-filter').addEventListener('input', filter); }
+      if (!wired) {
+        wired = true;
+        if (C.$('topic-filter')) C.$('topic-filter').addEventListener('input', filter);
+        if (C.$('topic-expand')) C.$('topic-expand').addEventListener('click', function () { expandAll(true); });
+        if (C.$('topic-collapse')) C.$('topic-collapse').addEventListener('click', function () { expandAll(false); });
+      }
       render();
     },
     markActive: markActive,
+    recolour: function () { if (T.tree) T.rows.forEach(function (r) { r.dot.style.background = P.hierarchy.colour(r.level, r.id); }); },
+    // open (or close) a node of a level and its parents, so that its row and its children's show
+    expand: function (level, node, open) {
+      var r = T.rows.filter(function (x) { return !x.topicRow && x.level === level && x.id === node; })[0];
+      if (!r) return;
+      toggle(r.key, open == null ? true : open);
+      var byKey = {};
+      T.rows.forEach(function (x) { byKey[x.key] = x; });
+      for (var up = r.parentKey; up; up = byKey[up] ? byKey[up].parentKey : null) T.expanded[up] = true;
+      filter();
+    },
     onSelect: function (fn) { T.onSelect = fn; },
+    onSelectNode: function (fn) { T.onSelectNode = fn; },
     onOpen: function (fn) { T.onOpen = fn; }
   };
 })();
