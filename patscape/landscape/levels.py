@@ -34,31 +34,50 @@ def code_summary(counts: dict[str, CodeCounts], labels: NDArray[np.int64]) -> di
 
 
 def code_counts(docs: Sequence[Document]) -> dict[str, CodeCounts]:
-    """The :class:`CodeCounts` of ``docs`` by subclass and main group, CPC and IPC."""
-    return {
-        **{kind: CodeCounts(docs, kind) for kind in ("cpc", "ipc")},
-        **{f"{kind}_main": CodeCounts(docs, kind, main_group) for kind in ("cpc", "ipc")},
-    }
+    """The :class:`CodeCounts` of ``docs`` by subclass and main group, CPC and IPC (one pass per
+    scheme; each distinct code is parsed once)."""
+    out: dict[str, CodeCounts] = {}
+    for kind in ("cpc", "ipc"):
+        sub, main = CodeCounts.gather(docs, kind, (subclass, main_group))
+        out[kind], out[f"{kind}_main"] = sub, main
+    return out
 
 
 class CodeCounts:
-    """Each document's IPC/CPC subclasses as a sparse indicator matrix, so that the dominant
-    codes of any grouping of the documents are one sparse product (not a loop over documents
-    per group)."""
+    """Each document's IPC/CPC codes (read by one parse, e.g. their subclasses) as a sparse
+    indicator matrix, so that the dominant codes of any grouping of the documents are one
+    sparse product (not a loop over documents per group)."""
 
-    def __init__(self, docs: Sequence[Document], kind: str, parse: Callable[[str], str | None] = subclass) -> None:
-        vocab: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        for i, doc in enumerate(docs):
-            for sub in sorted({s for s in (parse(c) for c in getattr(doc, kind)) if s}):
-                rows.append(i)
-                cols.append(vocab.setdefault(sub, len(vocab)))
-        self.codes = sorted(vocab, key=vocab.__getitem__)
+    def __init__(self, codes: list[str], rows: list[int], cols: list[int], n_docs: int) -> None:
+        self.codes = codes
         self.matrix = sparse.csr_matrix(
-            (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(docs), len(vocab))
+            (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_docs, len(codes))
         )
+        self.matrix.sum_duplicates()
+        self.matrix.data[:] = 1.0  # a document counts once per code
         self.with_codes = np.asarray(self.matrix.sum(axis=1)).ravel() > 0
+
+    @classmethod
+    def gather(
+        cls, docs: Sequence[Document], kind: str, parses: Sequence[Callable[[str], str | None]]
+    ) -> list[CodeCounts]:
+        """One :class:`CodeCounts` per parse, from one pass over ``docs``' ``kind`` codes."""
+        vocabs: list[dict[str, int]] = [{} for _ in parses]
+        seen: dict[str, tuple[int, ...]] = {}  # raw code -> its column under each parse (-1: none)
+        rows: list[list[int]] = [[] for _ in parses]
+        cols: list[list[int]] = [[] for _ in parses]
+        for i, doc in enumerate(docs):
+            for raw in getattr(doc, kind):
+                columns = seen.get(raw)
+                if columns is None:
+                    parsed = [parse(raw) for parse in parses]
+                    columns = tuple(-1 if p is None else vocab.setdefault(p, len(vocab)) for p, vocab in zip(parsed, vocabs))
+                    seen[raw] = columns
+                for k, j in enumerate(columns):
+                    if j >= 0:
+                        rows[k].append(i)
+                        cols[k].append(j)
+        return [cls(sorted(v, key=v.__getitem__), r, c, len(docs)) for v, r, c in zip(vocabs, rows, cols)]
 
     def dominant(self, labels: NDArray[np.int64], limit: int = 5) -> dict[int, list[tuple[str, float]]]:
         """``{node: [(subclass, share of the node's documents with codes), ...]}``, as

@@ -19,7 +19,7 @@ import dataclasses
 import os
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -34,7 +34,7 @@ from ..errors import CorpusTooSmallError
 from ..records import Document
 from .build import KeywordCounts, Landscape, assemble
 from .graph import topic_links
-from .label import _dominant_codes, label_topics
+from .label import label_topics
 from .levels import best_levels, hierarchy_of, level_records
 from .metrics import run_metrics, silhouette_cosine
 from .neighbours import PROJECT_FROM, PROJECTED_DIMS, exact_knn, principal_basis
@@ -356,15 +356,15 @@ def build_sampled_landscape(
     stage("label")
     named = label_topics(sample_docs, sample_labels, sample, label_lang=params.label_lang,
                          keywords_of_docs=sample_keywords)
+    # languages of every document (codes too, below: :func:`level_records`), not the sample's
     langs = np.asarray([d.lang or "?" for d in docs])
+    names, lang_ids = np.unique(langs, return_inverse=True)
+    clustered = labels >= 0
+    per_topic = np.zeros((int(labels.max()) + 1, len(names)), dtype=np.int64)
+    np.add.at(per_topic, (labels[clustered], lang_ids[clustered]), 1)
     for topic in list(named):
-        members = np.flatnonzero(labels == topic)
-        topic_docs = [docs[i] for i in members]
-        named[topic] = dataclasses.replace(
-            named[topic],
-            codes={kind: _dominant_codes(topic_docs, kind) for kind in ("cpc", "ipc")},
-            languages=dict(Counter(langs[members].tolist())),
-        )
+        counts = {str(names[j]): int(per_topic[topic, j]) for j in np.flatnonzero(per_topic[topic])}
+        named[topic] = dataclasses.replace(named[topic], languages=dict(sorted(counts.items(), key=lambda kv: -kv[1])))
     stage("measure")
     metrics = run_metrics(docs, None, labels, raw, seed, silhouette=silhouette_cosine(sample, sample_labels, seed))
     metrics["neighbour_graph"] = graph
