@@ -85,8 +85,9 @@ def test_a_phrase_beats_its_words_and_inflections_are_one_keyword() -> None:
 
 
 def test_chinese_terms_inside_kept_terms_are_one_keyword() -> None:
-    texts = ["锂电池", "锂电池", "电池和锂电池", "电池和锂电池"]  # 电池 (battery) inside 锂电池 (lithium battery)
-    other = ["水下滑翔机", "水下滑翔机", "滑翔机", "滑翔机"]  # 滑翔机 (glider) inside 水下滑翔机 (underwater glider)
+    # 电池 (battery) inside 锂电池 (lithium battery), 滑翔机 (glider) inside 水下滑翔机 (underwater glider)
+    texts = ["锂电池", "锂电池", "电池和锂电池", "电池和锂电池"]
+    other = ["水下滑翔机", "水下滑翔机", "滑翔机", "滑翔机"]
     docs = docs_of(*texts, lang="zh") + docs_of(*other, lang="zh", start=4)
     named = label_topics(docs, np.array([0] * 4 + [1] * 4, dtype=np.int64), np.eye(8, dtype=np.float32))
     # one word (锂电池) or a phrase (水下 滑翔机) for jieba: the longer term wins either way
@@ -132,7 +133,9 @@ def test_labels_are_unique_within_a_level() -> None:
     docs = docs_of(*a, *b, *c, *d, *rest)
     topics = np.array([0] * 6 + [1] * 5 + [2] * 2 + [3] * 2 + [-1] * 20, dtype=np.int64)
     named = label_topics(docs, topics, np.eye(len(docs), dtype=np.float32))
-    assert [keywords(named[t]) for t in (0, 1)] == [["radar", "antenna", "beam", "sonar"], ["radar", "antenna", "beam", "lidar"]]
+    assert [keywords(named[t]) for t in (0, 1)] == [
+        ["radar", "antenna", "beam", "sonar"], ["radar", "antenna", "beam", "lidar"],
+    ]
     assert {t: info.label for t, info in named.items()} == {
         0: "radar · antenna · beam",
         1: "radar · antenna · lidar",
@@ -171,9 +174,10 @@ def test_outliers_are_in_no_node() -> None:
     top, children = label_levels(noisy, levels, parents, vectors)
     assert sorted(top) == [0, 1] and sorted(children) == [0, 1, 2, 3]
     assert sum(sum(info.languages.values()) for info in children.values()) == 20
-    assert not any(r in {"en20", "en21"} for info in [*top.values(), *children.values()] for r in info.representatives)
-    assert [info.label for info in children.values()] == [info.label for info in label_levels(
-        docs, [lv[:20] for lv in levels], parents, vectors[:20, :20])[1].values()]
+    nodes = [*top.values(), *children.values()]
+    assert not any(r in {"en20", "en21"} for info in nodes for r in info.representatives)
+    without = label_levels(docs, [lv[:20] for lv in levels], parents, vectors[:20, :20])[1]
+    assert [info.label for info in children.values()] == [info.label for info in without.values()]
 
 
 def test_label_topics_is_label_levels_with_one_level() -> None:

@@ -229,8 +229,7 @@ def test_chinese_labels_of_real_patents_hold_no_boilerplate() -> None:
     named = label_topics(docs, topics, np.eye(9, dtype=np.float32)[topics])
     labels = {common[t]: info.label for t, info in named.items()}
     assert labels["H01M"] == "电池 · 离子电导率 · 固态电解质"
-    # the contrast score (share x log of the enrichment over the other topics) ranks 氨基酸序列
-    # (amino-acid sequence) above 蛋白 (protein), which more of the other topics use
+    # scored against the other topics, 氨基酸序列 (amino-acid sequence) now ranks first
     assert labels["C07K"] == "氨基酸序列 · 蛋白 · 抗体"
     for info in named.values():
         assert info.label_lang == "zh"

@@ -234,7 +234,8 @@ class _Counts:
 def _indicator(rows: NDArray[np.int64], n_rows: int) -> sparse.csr_matrix:
     """rows x documents, a 1 where document j is in row ``rows[j]`` (``-1``: in none)."""
     member = np.flatnonzero(rows >= 0)
-    return sparse.csr_matrix((np.ones(len(member), dtype=np.float32), (rows[member], member)), shape=(n_rows, len(rows)))
+    ones = np.ones(len(member), dtype=np.float32)
+    return sparse.csr_matrix((ones, (rows[member], member)), shape=(n_rows, len(rows)))
 
 
 def _counts(nodes_of_doc: NDArray[np.int64], lang_of_doc: NDArray[np.int64], n_langs: int,
@@ -319,6 +320,8 @@ def label_levels(
     """
     if len(levels) != len(parents):
         raise ValueError(f"{len(levels)} levels but {len(parents)} parent maps")
+    if any(len(level) != len(docs) for level in levels):
+        raise ValueError(f"every level needs one node (or -1) per document ({len(docs)})")
     if not levels:
         return []
     matrix, terms = keywords_of_docs or keyword_matrix(*label_texts(docs))
@@ -339,7 +342,10 @@ def label_levels(
     codes = {kind: _code_matrix(docs, kind) for kind in ("cpc", "ipc")}
     limit = n_keywords * _CANDIDATES_PER_KEYWORD
 
-    def contrast(depth: int, node: int, lang: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    Terms = NDArray[np.int64]
+    Floats = NDArray[np.float64]
+
+    def contrast(depth: int, node: int, lang: int) -> tuple[Terms, Floats, Floats]:
         """The node's terms (used by 2 of its documents or more), their df and contrast score."""
         level = counted[depth]
         row = level.pos[node] * n_langs + lang
@@ -354,6 +360,7 @@ def label_levels(
             if up >= 0:
                 ancestor = parents[up + 1].get(ancestor) if ancestor is not None else None
                 if ancestor is None or ancestor not in counted[up].pos:
+                    ancestor = None  # no parent: the corpus is the next contrast set
                     continue
                 source, source_row = counted[up], counted[up].pos[ancestor] * n_langs + lang
             else:
@@ -366,28 +373,28 @@ def label_levels(
         total = _lookup(corpus.df, lang, idx)
         return idx, df, p * np.log1p(corpus.docs[lang] / np.maximum(total, 1.0))
 
-    def sharing(depth: int, node: int, lang: int, idx: NDArray[np.int64], p: NDArray[np.float64]) -> NDArray[np.float64] | None:
-        """Size-weighted share of the node's children that use each term as much as the node does."""
-        below = counted[depth + 1] if depth + 1 < len(counted) else None
-        kids = children[depth].get(node, []) if below is not None else []
-        rows = [below.pos[kid] * n_langs + lang for kid in kids] if below is not None else []
-        sizes = np.array([below.docs[r] for r in rows], dtype=np.float64) if below is not None else np.zeros(0)
-        if below is None or sizes.sum() == 0:
+    def sharing(depth: int, node: int, lang: int, idx: Terms, p: Floats) -> Floats | None:
+        """How widely the node's children share each term: the mean over its children with
+        documents in ``lang``, weighted by those documents, of ``min(1, child's share / p)``."""
+        if depth + 1 == len(counted) or node not in children[depth]:
+            return None
+        below = counted[depth + 1]
+        rows = [below.pos[kid] * n_langs + lang for kid in children[depth][node]]
+        rows = [r for r in rows if below.docs[r]]
+        if not rows:
             return None
         shared = np.zeros(len(idx))
-        for r, size in zip(rows, sizes):
-            if size:
-                shared += size * np.minimum(_lookup(below.df, r, idx) / size / p, 1.0)
-        return shared / sizes.sum()
+        for r in rows:
+            size = float(below.docs[r])
+            shared += size * np.minimum(_lookup(below.df, r, idx) / size / p, 1.0)
+        return shared / float(sum(below.docs[r] for r in rows))
 
     out: list[dict[int, TopicLabel]] = []
     for depth, level in enumerate(counted):
         named: dict[int, TopicLabel] = {}
-        members = _members(level.of_doc, len(level.nodes))
         centroid_rows = _central_rows(level.of_doc, len(level.nodes), vectors, n_representatives)
         code_counts = {kind: _codes_of_nodes(level.of_doc, len(level.nodes), *codes[kind]) for kind in codes}
         for at, node in enumerate(level.nodes.tolist()):
-            rows = members[at]
             counts = level.docs[at * n_langs : (at + 1) * n_langs]
             first = level.first[at * n_langs : (at + 1) * n_langs]
             present = sorted((lang for lang in range(n_langs) if counts[lang]), key=lambda lang: first[lang])
@@ -401,7 +408,7 @@ def label_levels(
                 shared = sharing(depth, node, lang, idx, df / counts[lang])
                 if shared is not None:
                     score = score * shared
-                best = np.lexsort((idx, -score))[:limit]
+                best = _best(score, idx, limit)
                 ranked = [(terms[idx[j]], round(float(score[j]), 4), float(df[j])) for j in best if score[j] > 0]
                 keywords[name] = _merge_overlapping(ranked, n_keywords)
             main_lang = lang_names[by_count[0]]
@@ -415,8 +422,19 @@ def label_levels(
                 representatives=[docs[i].id for i in centroid_rows[at]],
                 languages={lang_names[lang]: int(counts[lang]) for lang in present},
             )
-        out.append(_unique_labels(named, {node: len(members[at]) for at, node in enumerate(level.nodes.tolist())}))
+        sizes = np.bincount(level.of_doc[level.of_doc >= 0], minlength=len(level.nodes))
+        out.append(_unique_labels(named, {node: int(sizes[at]) for at, node in enumerate(level.nodes.tolist())}))
     return out
+
+
+def _best(score: NDArray[np.float64], idx: NDArray[np.int64], limit: int) -> NDArray[np.int64]:
+    """Positions of the ``limit`` best scores, best first, ties by term index (as a full sort
+    would give them), without sorting every term of a large node."""
+    if len(score) > 4 * limit:
+        cut = -np.partition(-score, limit - 1)[limit - 1]  # the limit-th best score
+        among = np.flatnonzero(score >= cut)
+        return among[np.lexsort((idx[among], -score[among]))][:limit]
+    return np.lexsort((idx, -score))[:limit]
 
 
 def _unique_labels(named: dict[int, TopicLabel], sizes: Mapping[int, int]) -> dict[int, TopicLabel]:
@@ -449,13 +467,6 @@ def _unique_labels(named: dict[int, TopicLabel], sizes: Mapping[int, int]) -> di
         if label != info.label:
             out[node] = dataclasses.replace(info, label=label)
     return out
-
-
-def _members(of_doc: NDArray[np.int64], n_nodes: int) -> list[NDArray[np.int64]]:
-    """The documents of each node position, in document order."""
-    order = np.argsort(of_doc, kind="stable")
-    bounds = np.searchsorted(of_doc[order], np.arange(n_nodes + 1))
-    return [order[bounds[k] : bounds[k + 1]] for k in range(n_nodes)]
 
 
 def _central_rows(of_doc: NDArray[np.int64], n_nodes: int, vectors: NDArray[np.float32], limit: int,
