@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
+from itertools import chain
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -472,34 +473,31 @@ def _unique_labels(named: dict[int, TopicLabel], sizes: Mapping[int, int]) -> di
 def _central_rows(of_doc: NDArray[np.int64], n_nodes: int, vectors: NDArray[np.float32], limit: int,
                   block: int = 65536) -> list[NDArray[np.int64]]:
     """The ``limit`` documents of each node closest to its centroid (ties: document order)."""
-    inside = np.flatnonzero(of_doc >= 0)
+    inside = of_doc >= 0
     sums = np.asarray(_indicator(of_doc, n_nodes) @ vectors, dtype=np.float64)
     sizes = np.bincount(of_doc[inside], minlength=n_nodes)
     centroids = (sums / np.maximum(sizes, 1)[:, None]).astype(np.float32)
-    score = np.empty(len(inside), dtype=np.float32)
-    for lo in range(0, len(inside), block):
-        at = inside[lo : lo + block]
-        score[lo : lo + block] = np.einsum("ij,ij->i", vectors[at], centroids[of_doc[at]])
-    order = np.lexsort((inside, -score, of_doc[inside]))
-    nodes = of_doc[inside][order]
-    bounds = np.searchsorted(nodes, np.arange(n_nodes + 1))
-    return [inside[order[bounds[k] : min(bounds[k] + limit, bounds[k + 1])]] for k in range(n_nodes)]
+    score = np.empty(len(of_doc), dtype=np.float32)
+    for lo in range(0, len(of_doc), block):  # contiguous rows: the vectors are read, not copied
+        nodes = np.maximum(of_doc[lo : lo + block], 0)
+        score[lo : lo + block] = np.einsum("ij,ij->i", vectors[lo : lo + block], centroids[nodes])
+    rows = np.flatnonzero(inside)
+    order = rows[np.lexsort((rows, -score[rows], of_doc[rows]))]
+    bounds = np.searchsorted(of_doc[order], np.arange(n_nodes + 1))
+    return [order[bounds[k] : min(bounds[k] + limit, bounds[k + 1])] for k in range(n_nodes)]
 
 
 def _code_matrix(docs: Sequence[Document], kind: str) -> tuple[sparse.csr_matrix, list[str]]:
     """Documents x subclasses (a 1 where a document carries one in ``kind``), subclasses ascending."""
-    parsed: dict[str, str | None] = {}  # each distinct code is parsed once
-    rows: list[int] = []
-    found: list[str] = []
-    for i, doc in enumerate(docs):
-        for code in getattr(doc, kind):
-            sub = parsed[code] if code in parsed else parsed.setdefault(code, subclass(code))
-            if sub:
-                rows.append(i)
-                found.append(sub)
-    names = sorted(set(found))
+    per_doc = [getattr(doc, kind) for doc in docs]
+    flat = list(chain.from_iterable(per_doc))
+    owner = np.repeat(np.arange(len(docs)), [len(codes) for codes in per_doc])
+    parsed = {code: subclass(code) for code in set(flat)}  # each distinct code parsed once
+    names = sorted({sub for sub in parsed.values() if sub})
     index = {name: j for j, name in enumerate(names)}
-    matrix = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, [index[s] for s in found])),
+    column = np.fromiter((index.get(parsed[code] or "", -1) for code in flat), dtype=np.int64, count=len(flat))
+    keep = column >= 0
+    matrix = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (owner[keep], column[keep])),
                                shape=(len(docs), len(names)))
     matrix.data[:] = 1.0  # a subclass counts once per document
     return matrix, names
