@@ -179,7 +179,7 @@ def _merge_overlapping(ranked: list[tuple[str, float, float]], limit: int) -> li
             k, joined = chained
             if len(joined) <= 3 and idea.score >= PHRASE_PREFERENCE * k.score:
                 k.parts, k.key = joined, _idea_key(PHRASE_SEPARATOR.join(joined))
-                kept = [j for j in kept if j is k or not k.contains(j)]
+                kept = [j for j in kept if j is k or not (k.contains(j) or k.chain(j))]
             continue
         related = [k for k in kept if k.contains(idea) or idea.contains(k)]
         if not related:
