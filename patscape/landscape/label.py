@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from itertools import chain
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from numpy.typing import NDArray
