@@ -38,9 +38,25 @@ def _stop_words(langs: tuple[str, ...]) -> tuple[frozenset[str], re.Pattern[str]
     return words, pattern
 
 
+#: Numbering, not a name: a reference numeral or step number with a short prefix ("s102",
+#: "obj101", "r200", "fig12"), "no.1", a letter and a number ("b-1", "x-0") and ranges of such
+#: ("v1-v11", "d90-d10"). Names with a digit stay: "co2", "h1n1", "cd47", "ace2", "yolov5", "mpeg-2".
+_NUMBERING = re.compile(
+    r"(?:fig|figs|no)?[^\W\d_]{0,3}[.-]?\d{3,}[^\W\d_]?"
+    r"|(?:fig|figs|no)\.?\d+[^\W\d_]?"
+    r"|[^\W\d_][.-]\d+"
+    r"|[^\W\d_]{1,3}\d+[^\W\d_]?-[^\W\d_]{1,3}\d+[^\W\d_]?"
+)
+
+
+def is_numbering(word: str) -> bool:
+    """A reference numeral, step, figure or item number rather than a word (see :data:`_NUMBERING`)."""
+    return word.isdigit() or _NUMBERING.fullmatch(word.lower()) is not None
+
+
 def _is_content(word: str, stop: frozenset[str], min_letters: int = 3) -> bool:
-    """A word worth keeping: not a stop word, not a number, long enough for its script."""
-    if word.lower() in stop or word.isdigit():
+    """A word worth keeping: not a stop word, not a number or numbering, long enough for its script."""
+    if word.lower() in stop or is_numbering(word):
         return False
     if _CJK.search(word):  # two characters or more, not all hiragana (こと, もの), no symbols
         letters_only = all(c.isalnum() or c in "ー-" for c in word)
@@ -164,3 +180,45 @@ def display_phrase(term: str) -> str:
         unspaced = bool(out and part and _UNSPACED.match(out[-1]) and _UNSPACED.match(part[0]))
         out += ("" if unspaced else " ") + part
     return out
+
+
+_ASCII_WORD = re.compile(r"[a-z][a-z-]*")
+_VOWEL = re.compile(r"[aeiouy]")
+#: Singular words ending in "s" that are not "-ss", "-us" or "-is" words.
+_SINGULAR_S = frozenset({"lens", "bias", "atlas", "canvas", "chassis", "series", "species", "alias", "news"})
+
+
+def light_stem(word: str) -> str:
+    """The key under which the inflections of a lower-case Latin-script word are one word.
+
+    A deliberately light stemmer for English (it does no harm to the plural "-s" of French,
+    Spanish or Italian): plurals ("batteries" battery, "lenses" lens, "cosmetics" cosmetic,
+    "switches" switch), then "-ing" and "-ed" ("coatings", "coating", "coated" -> coat), then a
+    final "e" ("image", "images", "imaging" -> imag). Only a key: two words with one key are
+    one idea, the key itself is never shown. Words of other scripts, with capitals (German
+    nouns) or of three letters or fewer come back as they are.
+    """
+    if len(word) <= 3 or word in _SINGULAR_S or _ASCII_WORD.fullmatch(word) is None:
+        return word
+    w = word
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("sses"):
+        w = w[:-2]
+    elif w.endswith(("ss", "us", "is")) or w in _SINGULAR_S:
+        pass
+    elif w.endswith("es") and w[:-2].endswith(("s", "x", "z", "ch", "sh")):
+        w = w[:-2]
+    elif w.endswith("s"):
+        w = w[:-1]
+    for suffix in ("ing", "ed"):
+        if w.endswith(suffix):
+            stem = w[: -len(suffix)]
+            if len(stem) >= 2 and stem[-1] == stem[-2] and stem[-1] not in "sz":
+                stem = stem[:-1]  # "embedded" -> embed, "cutting" -> cut
+            if len(stem) >= 4 and _VOWEL.search(stem):
+                w = stem
+            break
+    if w.endswith("e") and len(w) >= 4:
+        w = w[:-1]
+    return w
