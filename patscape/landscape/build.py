@@ -17,7 +17,7 @@ from ..records import Document
 from .evolution import evolution
 from .graph import topic_links
 from .hierarchy import Hierarchy
-from .label import keyword_matrix, label_texts, label_topics
+from .label import keyword_matrix, label_levels, label_texts
 from .levels import best_levels, hierarchy_of, level_records
 from .metrics import run_metrics
 from .params import MIN_DOCUMENTS, MapParams
@@ -72,13 +72,13 @@ def build_landscape(
         keywords = KeywordCounts(helper, docs)
         graph: dict[str, Any] = {}
         labels, raw, xy, _ = fit_topics(vectors, params, seed, stage, helper, then=keywords.submit, graph=graph)
+        stage("hierarchy")
+        tree = hierarchy_of(labels, params, vectors)
         stage("label")
-        counted = keywords.result()
-        named = label_topics(docs, labels, vectors, label_lang=params.label_lang, keywords_of_docs=counted)
-    stage("hierarchy")
-    tree = hierarchy_of(labels, params, vectors)
-    levels, level_figures, topic_codes = level_records(tree, docs, labels, docs, labels, vectors, counted,
-                                                       params.label_lang)
+        named_levels = label_levels(docs, tree.document_levels(labels), [{}, *tree.parents], vectors,
+                                    label_lang=params.label_lang, keywords_of_docs=keywords.result())
+        named = named_levels[-1]
+    levels, level_figures, topic_codes = level_records(tree, docs, labels, named_levels[:-1])
     stage("measure")
     metrics = run_metrics(docs, vectors, labels, raw, seed)
     metrics["neighbour_graph"] = graph

@@ -3,7 +3,7 @@ the same way for a whole-corpus map and a sampled one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,7 @@ from scipy import sparse
 from ..codes import main_group, title
 from ..records import Document
 from .hierarchy import Hierarchy, build_hierarchy, topic_centroids
-from .label import label_topics, subclass
+from .label import TopicLabel, subclass
 from .metrics import level_metrics
 from .params import MapParams
 
@@ -124,23 +124,20 @@ def level_records(
     tree: Hierarchy,
     docs: Sequence[Document],
     labels: NDArray[np.int64],
-    label_docs: Sequence[Document],
-    label_labels: NDArray[np.int64],
-    label_vectors: NDArray[np.float32],
-    keywords: Any,
-    label_lang: str | None,
+    named: Sequence[Mapping[int, TopicLabel]],
 ) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]], dict[int, dict[str, list[Any]]]]:
     """The node records of every level above the topics (top first), each level's quality
-    figures (the topics' level last) and the topics' codes (:func:`code_summary`). Keywords and representatives are read from
-    ``label_docs`` (every document, or a sampled map's sample) whose topics are ``label_labels``;
-    sizes, codes and languages count every document of ``docs``."""
+    figures (the topics' level last) and the topics' codes (:func:`code_summary`). ``named``
+    holds the labels of the levels above the topics (:func:`~.label.label_levels`: keywords and
+    representatives, from a sampled map's sample); sizes, codes and languages count every
+    document of ``docs``."""
     doc_levels = tree.document_levels(labels)
-    label_levels = tree.document_levels(label_labels)
     codes = code_counts(docs)
     langs = np.asarray([d.lang or "?" for d in docs])
+    lang_names, lang_ids = np.unique(langs, return_inverse=True)
     dominant: list[dict[int, str | None]] = []
-    topic_codes: dict[int, dict[str, list[Any]]] = {}
     records: list[list[dict[str, Any]]] = []
+    topic_codes: dict[int, dict[str, list[Any]]] = {}
     for level, level_labels in enumerate(doc_levels):
         by_node = code_summary(codes, level_labels)
         dominant.append({
@@ -149,30 +146,26 @@ def level_records(
         if level == tree.levels - 1:
             topic_codes = by_node
             break
-        named = label_topics(label_docs, label_levels[level], label_vectors, label_lang=label_lang,
-                             keywords_of_docs=keywords)
         children = tree.children(level)
+        clustered = level_labels >= 0
+        sizes = np.bincount(level_labels[clustered], minlength=int(level_labels.max()) + 1)
+        per_lang = np.zeros((len(sizes), len(lang_names)), dtype=np.int64)
+        np.add.at(per_lang, (level_labels[clustered], lang_ids[clustered]), 1)
         nodes = []
-        seen: dict[str, int] = {}
-        for node, info in sorted(named.items()):
-            members = level_labels == node
-            label = info.label
-            seen[label] = seen.get(label, 0) + 1
-            if seen[label] > 1:  # unique within a level
-                label = f"{label} ({seen[label]})"
-            values, counts_ = np.unique(langs[members], return_counts=True)
+        for node, info in sorted(named[level].items()):
+            languages = {str(lang_names[j]): int(per_lang[node, j]) for j in np.flatnonzero(per_lang[node])}
             nodes.append({
                 "level": level,
                 "node": node,
                 "parent": tree.parents[level - 1][node] if level > 0 else None,
                 "children": children.get(node, []),
-                "label": label,
+                "label": info.label,
                 "label_lang": info.label_lang,
-                "size": int(members.sum()),
+                "size": int(sizes[node]),
                 "keywords": info.keywords,
                 "codes": by_node.get(node, {}),
                 "representatives": info.representatives,
-                "languages": dict(sorted(zip(values.tolist(), counts_.tolist()), key=lambda kv: -kv[1])),
+                "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1])),
             })
         records.append(nodes)
     figures = level_metrics(docs, doc_levels, tree.parents, dominant)

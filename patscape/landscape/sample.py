@@ -34,7 +34,7 @@ from ..errors import CorpusTooSmallError
 from ..records import Document
 from .build import KeywordCounts, Landscape, assemble
 from .graph import topic_links
-from .label import label_topics
+from .label import label_levels
 from .levels import best_levels, hierarchy_of, level_records
 from .metrics import run_metrics, silhouette_cosine
 from .neighbours import PROJECT_FROM, PROJECTED_DIMS, exact_knn, principal_basis
@@ -353,9 +353,15 @@ def build_sampled_landscape(
             shape=(len(sums), len(block)),
         )
         sums += members @ block  # the sum of each topic's vectors (20x faster than np.add.at)
+    stage("hierarchy")
+    present = sorted(int(t) for t in set(labels.tolist()) if t >= 0)
+    centroids = dict(zip(present, normalize_rows(sums[present].astype(np.float32))))
+    tree = hierarchy_of(labels, params, centroids=centroids)
     stage("label")
-    named = label_topics(sample_docs, sample_labels, sample, label_lang=params.label_lang,
-                         keywords_of_docs=sample_keywords)
+    # keywords and representatives from the sample's texts, at every level
+    named_levels = label_levels(sample_docs, tree.document_levels(sample_labels), [{}, *tree.parents], sample,
+                                label_lang=params.label_lang, keywords_of_docs=sample_keywords)
+    named = named_levels[-1]
     # languages of every document (codes too, below: :func:`level_records`), not the sample's
     langs = np.asarray([d.lang or "?" for d in docs])
     names, lang_ids = np.unique(langs, return_inverse=True)
@@ -368,13 +374,8 @@ def build_sampled_landscape(
     stage("measure")
     metrics = run_metrics(docs, None, labels, raw, seed, silhouette=silhouette_cosine(sample, sample_labels, seed))
     metrics["neighbour_graph"] = graph
-    present = sorted(int(t) for t in set(labels.tolist()) if t >= 0)
-    centroids = dict(zip(present, normalize_rows(sums[present].astype(np.float32))))
     links = topic_links(docs, None, labels, centroids=centroids)
-    stage("hierarchy")
-    tree = hierarchy_of(labels, params, centroids=centroids)
-    levels, level_figures, topic_codes = level_records(tree, docs, labels, sample_docs, sample_labels, sample,
-                                                       sample_keywords, params.label_lang)
+    levels, level_figures, topic_codes = level_records(tree, docs, labels, named_levels[:-1])
     metrics["levels"] = level_figures
     metrics["landscape_f1_best_level"] = best_levels(level_figures)
     stage("done")
