@@ -273,7 +273,6 @@ class Corpus:
             placed = False
             neighbours: list[Hit] = []
             if info is not None:
-                labels = {t["cluster"]: t["label"] for t in store.run_topics(info.id)}
                 row = store.run_point(info.id, doc_id)
                 if row is None:
                     found = store.placements(info.id, doc_id)
@@ -281,7 +280,7 @@ class Corpus:
                         row, placed = (found[0].cluster, found[0].x, found[0].y), True
                 if row is not None:
                     cluster, x, y = row
-                    label = labels.get(cluster, "outlier")
+                    label = store.run_topic_labels(info.id, [cluster]).get(cluster, "outlier")
                 if store.has_vector(info.space, doc_id):
                     space = store.get_space(info.space)
                     neighbours = run_search(store, like=doc_id, k=NEIGHBOURS, mode="vector", space=space,
@@ -302,7 +301,7 @@ class Corpus:
         unplaced = [h.id for h in hits if h.cluster is None]
         if info is not None and unplaced:
             placed = store.placed_clusters(info.id, unplaced)  # the hits' placements, not the run's
-            labels = {t["cluster"]: t["label"] for t in store.run_topics(info.id)}
+            labels = store.run_topic_labels(info.id, list(placed.values()))
         out = []
         for h in hits:
             cluster, label = h.cluster, h.label

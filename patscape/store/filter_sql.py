@@ -52,6 +52,14 @@ class FilterRepository(Connection):
     def any_matching(self, where: SearchFilter) -> bool:
         """Whether any document meets ``where``: stops at the first one (through the indexes on
         language, date and codes), where a count would read every match."""
+        if where.cpc:
+            # from the code index, stopping at the first document: ``d.id IN (SELECT ...)`` would
+            # first list every document with the prefix (17 ms for 8,000 of 100,000 documents)
+            clause, args = _where_sql(where, codes=False)
+            return self.db.execute(
+                f"SELECT 1 FROM doc_codes c JOIN documents d ON d.id = c.doc_id WHERE c.code >= ? AND c.code < ? "
+                f"AND {clause} LIMIT 1", (where.cpc, _prefix_end(where.cpc), *args),
+            ).fetchone() is not None
         clause, args = _where_sql(where)
         return self.db.execute(f"SELECT 1 FROM documents d WHERE {clause} LIMIT 1", args).fetchone() is not None
 
@@ -72,7 +80,7 @@ class FilterRepository(Connection):
         return np.sort(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))  # sorted here, not by SQLite
 
 
-def _where_sql(where: SearchFilter, alias: str = "d") -> tuple[str, tuple[Any, ...]]:
+def _where_sql(where: SearchFilter, alias: str = "d", codes: bool = True) -> tuple[str, tuple[Any, ...]]:
     """An SQL condition on the documents table (as ``alias``) and its parameters.
 
     What it matches is the rule of :class:`SearchFilter`; how it is written lets SQLite use the
@@ -80,7 +88,8 @@ def _where_sql(where: SearchFilter, alias: str = "d") -> tuple[str, tuple[Any, .
     test on the first four characters of the date, a range of the date itself that every
     matching date lies in (so the date index narrows, the exact test decides); a CPC/IPC prefix
     a range scan of ``doc_codes`` (each code of a document's two lists as a row), which is the
-    same as "a code starts with the prefix" since prefixes are ASCII.
+    same as "a code starts with the prefix" since prefixes are ASCII. Without ``codes`` the
+    CPC/IPC prefix is left out, for a caller that joins ``doc_codes`` itself.
     """
     parts, args = ["1"], []
     if where.lang:
@@ -101,7 +110,7 @@ def _where_sql(where: SearchFilter, alias: str = "d") -> tuple[str, tuple[Any, .
         if high is not None:
             parts.append(f"{alias}.date < ?")
             args.append(high)
-    if where.cpc:
+    if where.cpc and codes:
         # codes are stored without spaces (H01M10/052); a prefix matches CPC or IPC codes
         parts.append(f"{alias}.id IN (SELECT c.doc_id FROM doc_codes c WHERE c.code >= ? AND c.code < ?)")
         args += [where.cpc, _prefix_end(where.cpc)]

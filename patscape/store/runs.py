@@ -135,6 +135,20 @@ class RunRepository(Connection):
         )
         return [(d, int(c), int(r), float(x), float(y)) for d, c, r, x, y in rows]
 
+    def run_topic_labels(self, run_id: int, clusters: Sequence[int] | None = None) -> dict[int, str]:
+        """``{cluster: label}`` of a run's topics (of ``clusters`` when given): without the
+        topics' data, which a search would otherwise decode for every topic on every call."""
+        sql = "SELECT cluster, label FROM topics WHERE run_id = ?"
+        if clusters is None:
+            return {int(c): label for c, label in self.db.execute(sql, (run_id,))}
+        wanted = sorted(set(int(c) for c in clusters))
+        found: dict[int, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update((int(c), label) for c, label in self.db.execute(f"{sql} AND cluster IN ({marks})", (run_id, *chunk)))
+        return found
+
     def run_topics(self, run_id: int) -> list[dict[str, Any]]:
         rows = self.db.execute(
             "SELECT cluster, label, size, data FROM topics WHERE run_id = ? ORDER BY cluster", (run_id,)
