@@ -12,7 +12,7 @@ import pytest
 from patscape.embed.hashing import HashingEmbedder
 from patscape.errors import NotFoundError
 from patscape.export import export_run, run_view
-from patscape.pipeline import build_map, embed, ingest
+from patscape.pipeline import EmbedOptions, build_map, embed, ingest
 from patscape.records import Document
 from patscape.search import search
 from patscape.spaces import document_text
@@ -41,7 +41,7 @@ def test_embed_only_what_is_missing_and_re_embed_changed_documents(store: Store,
     again = embed(store, model)
     assert again.embedded == 1 and again.space.key == first.space.key
     # another field selection is another space, embedded from scratch
-    assert embed(store, model, fields=("title",)).embedded == 320
+    assert embed(store, model, EmbedOptions(fields=("title",))).embedded == 320
     assert len(store.spaces()) == 2
 
 
