@@ -127,7 +127,10 @@ def test_a_filtered_search_counts_nothing_and_reads_topics_in_one_query(store: S
     assert len([s for s in statements if "from run_points" in s.lower()]) == 1
     points = store.run_points_of(run_id, [h.id for h in hits])
     assert all(points[h.id][0] == h.cluster for h in hits)
-    # the hits' labels only: not every topic's data, decoded on every search
+    # the newest run's id only, not its params, metrics and data; the hits' labels only, not
+    # every topic's data: JSON decoded on every search
+    run_reads = [s for s in statements if "from runs" in s.lower()]
+    assert run_reads and not [s for s in run_reads if "data" in s.lower() or "metrics" in s.lower()], run_reads
     topic_reads = [s for s in statements if "from topics" in s.lower()]
     assert len(topic_reads) == 1 and "data" not in topic_reads[0].lower(), topic_reads
     labels = {t["cluster"]: t["label"] for t in store.run_topics(run_id)}
