@@ -28,7 +28,7 @@ most common 3-character prefix of the query documents' codes).
           warm-up requests (the first one's time recorded: it opens the files or computes the
           filter mask) and ``--requests`` ``POST /corpus/search`` ``{"like": ID, "k": 10, ...}``
           one after another; milliseconds p50 / p99 / max, status codes. The server is stopped
-          with SIGTERM (killed after 30 s).
+          with SIGTERM (killed after 30 s); uvicorn shuts down and exits by that signal (-15).
 
 Results are merged into benchmarks/results/search_latency.json under the label (default
 ``{documents}x{dims}``), with the machine, the load average before and after, and the date.
@@ -251,7 +251,7 @@ def main() -> None:
     label = args.label or f"{store['documents']}x{store['dims']}"
     out: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "store_path": args.store,
                            "store": store, "seed": args.seed, "load_avg_start": [round(x, 2) for x in os.getloadavg()],
-                           "env": {k: v for k, v in os.environ.items() if k.startswith("PATSCAPE_")}}
+                           "env": {k: v for k, v in os.environ.items() if k.startswith("PATSCAPE_") or k == "PYTHONPATH"}}
     print(json.dumps({k: out[k] for k in ("date", "machine", "store", "load_avg_start")}), flush=True)
     if "cli" in args.stage:
         load = [round(x, 2) for x in os.getloadavg()]
