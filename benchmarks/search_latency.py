@@ -1,6 +1,6 @@
 """Search latency as users meet it: ``patscape search`` as a whole process, and ``POST /corpus/search``.
 
-    .venv/bin/python benchmarks/search_latency.py STORE [--label 1000000x1024] [--runs 20] [--requests 300]
+    .venv/bin/python benchmarks/search_latency.py STORE [--label 1000000x1024] [--runs 20] [--cold-runs N] [--requests 300]
     .venv/bin/python benchmarks/search_latency.py /tmp/scale/100000x384-seed2026/store
     .venv/bin/python benchmarks/search_latency.py /tmp/mem8g/1000000x1024-seed2026/store --label 1000000x1024
 
@@ -131,15 +131,15 @@ def cli_run(store: str, doc_id: str, flags: dict[str, str], env: dict[str, str])
     return time.perf_counter() - started, proc.returncode, (proc.stderr or "")[-300:]
 
 
-def measure_cli(store: str, queries: list[str], cpc: str, runs: int, cold: bool) -> dict[str, Any]:
+def measure_cli(store: str, queries: list[str], cpc: str, runs: int, cold_runs: int) -> dict[str, Any]:
     env = {**os.environ, "PATSCAPE_NO_PROGRESS": "1"}
     out: dict[str, Any] = {"command": " ".join([*cli_command(), "search", "STORE", "--like", "ID", "-k", "10", "[FILTER]"])}
     ids = queries[:runs]
     for name, flags in variants(cpc).items():
         entry: dict[str, Any] = {"flags": " ".join(f"--{k} {v}" for k, v in flags.items())}
-        if cold:
+        if cold_runs:
             times, codes, failed = [], [], []
-            for doc_id in ids:
+            for doc_id in ids[:cold_runs]:
                 why = drop_caches()
                 if why:
                     failed.append(why)
@@ -243,6 +243,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--cpc", default="G06", help="CPC prefix of the cpc variant (another is picked if none has it).")
     parser.add_argument("--stage", nargs="+", choices=["cli", "server"], default=["cli", "server"])
+    parser.add_argument("--cold-runs", type=int, default=None, help="Cold CLI runs per variant (default: --runs).")
     parser.add_argument("--no-cold", action="store_true", help="Warm CLI runs only (leave the page cache alone).")
     args = parser.parse_args()
 
@@ -256,7 +257,8 @@ def main() -> None:
     if "cli" in args.stage:
         load = [round(x, 2) for x in os.getloadavg()]
         out["cli"] = {"date": time.strftime("%Y-%m-%d %H:%M"), "load_avg_start": load,
-                      **measure_cli(args.store, queries, store["cpc"], args.runs, cold=not args.no_cold)}
+                      **measure_cli(args.store, queries, store["cpc"], args.runs,
+                                  0 if args.no_cold else (args.runs if args.cold_runs is None else args.cold_runs))}
     if "server" in args.stage:
         load = [round(x, 2) for x in os.getloadavg()]
         out["server"] = {"date": time.strftime("%Y-%m-%d %H:%M"), "load_avg_start": load,
