@@ -43,7 +43,7 @@ os.environ.setdefault("PATSCAPE_NO_PROGRESS", "1")
 
 from patscape.embed import load_embedder  # noqa: E402
 from patscape.landscape.label import subclass  # noqa: E402
-from patscape.pipeline import build_map, embed, ingest  # noqa: E402
+from patscape.pipeline import EmbedOptions, build_map, embed, ingest  # noqa: E402
 from patscape.search import best_passage_per_document  # noqa: E402
 from patscape.spaces import PassageParams, document_text  # noqa: E402
 from patscape.store import Store  # noqa: E402
@@ -135,14 +135,14 @@ def bench_passages(model, records: list[dict], work: Path, windows: list[int]) -
             queries.append((doc.id, doc.description[start : doc.description.rindex(" ", start, start + 300)]))
         query_vectors = model.embed([q for _, q in queries], "query").vectors
         # (b) one vector over the whole text
-        pooled = embed(store, model, fields=("title", "abstract", "claims", "description"), passages=None)
+        pooled = embed(store, model, EmbedOptions(fields=("title", "abstract", "claims", "description"), passages=None))
         ids, matrix = store.load_vectors(pooled.space.key)
         out["mean_pooled_full_text"] = hits_at(ids, matrix @ query_vectors.T, queries)
         # doc vector fields: IPC agreement of the 5 nearest neighbours
         out["document_fields_ipc_agreement_k5"] = {}
         for fields in (("title", "abstract"), ("title", "abstract", "first_claim"), ("title", "abstract", "claims"),
                        ("title", "abstract", "claims", "description")):
-            report = embed(store, model, fields=fields, passages=None)
+            report = embed(store, model, EmbedOptions(fields=fields, passages=None))
             ids, matrix = store.load_vectors(report.space.key)
             by_id = {d.id: d for d in docs}
             codes = np.asarray([first_ipc(by_id[i]) or "" for i in ids])
@@ -152,7 +152,7 @@ def bench_passages(model, records: list[dict], work: Path, windows: list[int]) -
             out["document_fields_ipc_agreement_k5"]["+".join(fields)] = round(float((codes[nearest] == codes[:, None]).mean()), 3)
         for window in windows:
             started = time.perf_counter()
-            report = embed(store, model, fields=("title", "abstract"), passages=PassageParams(window=window, overlap=window // 8))
+            report = embed(store, model, EmbedOptions(fields=("title", "abstract"), passages=PassageParams(window=window, overlap=window // 8)))
             seconds = time.perf_counter() - started
             ids, matrix = store.load_vectors(report.space.key)
             if "title_abstract_only" not in out:

@@ -188,9 +188,10 @@ def _fuse(*rankings: list[tuple[str, float]]) -> list[tuple[str, float]]:
 
 def _topics(store: Store, space: Space | None, ids: list[str]) -> dict[str, tuple[int, str]]:
     """Topic (cluster, label) of ``ids`` in the newest run of the space."""
-    run = store.newest_run(space.key if space is not None else None)
+    run = store.newest_run_head(space.key if space is not None else None)
     if run is None:
         return {}
-    labels = {t["cluster"]: t["label"] for t in store.run_topics(run.id)}
-    points = store.run_points_of(run.id, ids)  # one query for all hits
+    run_id = run[0]
+    points = store.run_points_of(run_id, ids)  # one query for all hits
+    labels = store.run_topic_labels(run_id, [point[0] for point in points.values()])  # the hits' topics only
     return {doc_id: (points[doc_id][0], labels.get(points[doc_id][0], "outlier")) for doc_id in ids if doc_id in points}

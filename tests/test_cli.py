@@ -304,35 +304,73 @@ def test_demo_on_the_packaged_sample(tmp_path: Path) -> None:
     assert f"    {metrics['topics']} topics; {metrics['outlier_share']:.1%} outliers" in out
 
 
-def test_embed_resumes_after_kill(tmp_path: Path, dev_slice: Path) -> None:
-    import signal
-    import sqlite3
-    import time
+#: ``patscape embed`` that stops after each committed batch of vectors (the store's ``embed``
+#: transaction, past its commit): it writes the number of such commits, one line each, to the file
+#: descriptor ``GATE_FD``, then goes on only when the test has written one byte ``+`` to its stdin
+#: (at the end of stdin it exits: the test is gone). The test knows what is stored when it kills the
+#: embed, and that the embed is still running, whatever the speed of the machine.
+GATED_EMBED = """
+import os
+import sys
+import patscape.store.connection as connection
+from patscape.cli import main
 
+gate = open(0, "rb", buffering=0)
+told = os.fdopen(int(os.environ["GATE_FD"]), "wb", buffering=0)
+crash_point = connection.crash_point
+commits = 0
+
+def gated(kind):
+    global commits
+    crash_point(kind)
+    if kind == "embed":
+        commits += 1
+        told.write(b"%d\\n" % commits)
+        if gate.read(1) != b"+":
+            os._exit(3)
+
+connection.crash_point = gated
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_embed_resumes_after_kill(tmp_path: Path, dev_slice: Path) -> None:
+    """``embed`` killed (SIGKILL, from outside) while it runs, after two committed batches: run
+    again, it embeds exactly the documents the killed run had not stored, and keeps the others."""
     store = tmp_path / "store"
     run("ingest", str(store), str(dev_slice))
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PATSCAPE_NO_PROGRESS="1")
-    process = subprocess.Popen([sys.executable, "-m", "patscape", "embed", str(store), "--batch", "8"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    done = 0
-    deadline = time.monotonic() + 600
+    read_end, write_end = os.pipe()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PATSCAPE_NO_PROGRESS="1", GATE_FD=str(write_end))
+    log = (tmp_path / "embed.log").open("w")
+    process = subprocess.Popen([sys.executable, "-c", GATED_EMBED, "embed", str(store), "--batch", "8"], env=env,
+                               stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_end,))
+    os.close(write_end)  # the child holds the only write end: its exit ends the reads below
     try:
-        while time.monotonic() < deadline and process.poll() is None:
-            with sqlite3.connect(store / "patscape.sqlite") as db:
-                done = db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
-            if done >= 16:
-                break
-            time.sleep(0.2)
+        assert process.stdin is not None
+        process.stdin.write(b"+")  # the first batch may go on, the second may not
+        process.stdin.flush()
+        with os.fdopen(read_end, "rb") as told:
+            commits = [told.readline() for _ in range(2)]  # blocks until the child says so (or exits)
+            assert commits == [b"1\n", b"2\n"], (commits, (tmp_path / "embed.log").read_text())
+            assert process.poll() is None  # waiting at the gate after its second batch: mid-embed
+            process.kill()
+            process.wait()
     finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    assert 16 <= done < 320, "the embed finished before it could be killed"
-    out = run("embed", str(store)).stdout
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdin.close()  # type: ignore[union-attr]
+        log.close()
+    assert process.returncode == -9
+    with sqlite3.connect(store / "patscape.sqlite") as db:
+        done = db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+    assert 2 <= done <= 16  # two batches of at most 8 documents, committed
+    out = run("embed", str(store), "--batch", "8").stdout
     embedded = int(out.split()[1])
     already = int(out.split("; ")[1].split()[0])
-    assert already >= done and embedded + already == 320
+    assert (embedded, already) == (320 - done, done), out  # the stored ones kept, the others embedded once
     info = json.loads(run("info", str(store), "--json").stdout)
-    assert info["spaces"][0]["vectors"] == 320
+    assert info["spaces"][0]["vectors"] == 320 and info["spaces"][0]["state"] == "complete", info["spaces"][0]
 
 
 def test_models_lists_backends_and_profiles() -> None:

@@ -119,7 +119,7 @@ def test_cli_ingest_embed_and_map_while_the_server_answers_on_the_same_store(wor
 
 def test_a_document_replaced_while_it_is_embedded_keeps_no_vector_of_its_old_text(tmp_path: Path) -> None:
     from patscape.embed import load_embedder
-    from patscape.pipeline import embed, ingest
+    from patscape.pipeline import EmbedOptions, embed, ingest
     from patscape.store import Store
 
     source = write_jsonl(tmp_path / "a.jsonl", [
@@ -144,7 +144,7 @@ def test_a_document_replaced_while_it_is_embedded_keeps_no_vector_of_its_old_tex
         ingest(store, [source])
         type(model).embed_batch = embed_batch  # type: ignore[method-assign]
         try:
-            report = embed(store, model, passages=None)
+            report = embed(store, model, EmbedOptions(passages=None))
         finally:
             type(model).embed_batch = original  # type: ignore[method-assign]
         assert (report.embedded, report.stale, report.missing) == (6, 1, 0)

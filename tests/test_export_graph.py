@@ -15,7 +15,7 @@ from tests.conftest import SAMPLE
 def test_graphml_neighbour_edges_are_the_true_neighbours_when_a_vector_is_gone(tmp_path: Path) -> None:
     from patscape.export import export_run
     from patscape.landscape import MapParams
-    from patscape.pipeline import build_map, embed, ingest
+    from patscape.pipeline import EmbedOptions, build_map, embed, ingest
     from patscape.store import Store
 
     rows = [json.loads(line) for line in SAMPLE.open(encoding="utf-8")][:120]
@@ -27,7 +27,7 @@ def test_graphml_neighbour_edges_are_the_true_neighbours_when_a_vector_is_gone(t
     changed.write_text(json.dumps({**base, "abstract": base["abstract"] + " Revised."}) + "\n", encoding="utf-8")
     with Store(tmp_path / "store") as store:
         ingest(store, [source])
-        space = embed(store, "hash:256", passages=None).space
+        space = embed(store, "hash:256", EmbedOptions(passages=None)).space
         run = build_map(store, params=MapParams(min_cluster_size=8), seed=3)
         assert ingest(store, [changed]).replaced == 1  # its vector is gone until the next embed
         ids, vectors = store.load_vectors(space.key)
@@ -59,7 +59,7 @@ def test_map_sets_aside_fields_it_cannot_use_before_clustering(tmp_path: Path) -
     where ``extra.landscape`` must be a mapping, an int for ``cites``, a year 2999: the map
     says so and finishes, instead of failing after UMAP and HDBSCAN."""
     from patscape.landscape import MapParams
-    from patscape.pipeline import build_map, embed
+    from patscape.pipeline import EmbedOptions, build_map, embed
     from patscape.records import Document
     from patscape.store import Store
 
@@ -71,7 +71,7 @@ def test_map_sets_aside_fields_it_cannot_use_before_clustering(tmp_path: Path) -
     notices: list[str] = []
     with Store(tmp_path / "store") as store:
         store.write_documents(docs)
-        embed(store, "hash:256", passages=None)
+        embed(store, "hash:256", EmbedOptions(passages=None))
         run_id = build_map(store, params=MapParams(min_cluster_size=8), seed=3, on_notice=notices.append)
         run = store.get_run(run_id)
     assert sorted(notices) == [

@@ -18,6 +18,7 @@ from patscape.export import export_run, run_view
 from patscape.landscape import MapParams
 from patscape.landscape.hierarchy import build_hierarchy, check_hierarchy, plan_levels, topic_centroids
 from patscape.pipeline import build_map, embed, ingest
+from patscape.search import search
 from patscape.store import Store
 
 from .conftest import write_jsonl
@@ -274,6 +275,12 @@ def test_name_command_names_every_level_and_a_rename_survives(mapped: Path, tmp_
         top = db.run_levels(db.get_run().id)[0]
         csv_path = export_run(db, "csv", tmp_path / "named.csv")
     assert top[0]["label"] == "Energy storage" and top[0]["name_source"] == "analyst"
+    # a search's hits carry their topic's name
+    with Store(copy) as db:
+        names = {t["cluster"]: t["label"] for t in db.run_topics(db.get_run().id)}
+        hits = search(db, like="P0000", k=5)
+    placed = [h for h in hits if h.cluster is not None and h.cluster >= 0]
+    assert placed and all(h.label == names[h.cluster] and h.label.startswith("Technology ") for h in placed)
     rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
     assert {r["topic_l0_label"] for r in rows if r["topic_l0"] == "0"} == {"Energy storage"}
     shown = runner.invoke(cli, ["topic", str(copy), "0", "--level", "0"])

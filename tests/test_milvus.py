@@ -55,7 +55,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory, corpus: Path):  # type: i
     work = tmp_path_factory.mktemp("milvus-store")
     store = Store(work / "store")
     pipeline.ingest(store, [corpus])
-    pipeline.embed(store, "hash:64", passages=None)
+    pipeline.embed(store, "hash:64", pipeline.EmbedOptions(passages=None))
     space = store.spaces()[0]
     uri = str(work / "landscape.db")
     report = export_to_milvus(store, space, uri, batch=50)  # several batches
@@ -394,7 +394,7 @@ def mapped(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
     """The slice but its last English and last Chinese patents (uploaded by the tests), embedded
     with ``hash:64`` (no passages) and mapped: a store with a run."""
     from patscape.landscape import MapParams
-    from patscape.pipeline import build_map, embed, ingest
+    from patscape.pipeline import EmbedOptions, build_map, embed, ingest
 
     work = tmp_path_factory.mktemp("milvus-mapped")
     rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
@@ -403,7 +403,7 @@ def mapped(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
     write_jsonl(work / "held.jsonl", [r for r in rows if r["id"] in held])
     with Store(work / "store") as store:
         ingest(store, [work / "mapped.jsonl"])
-        embed(store, "hash:64", passages=None)
+        embed(store, "hash:64", EmbedOptions(passages=None))
         build_map(store, params=MapParams(min_cluster_size=8), seed=7)
     return work
 

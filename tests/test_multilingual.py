@@ -12,7 +12,7 @@ import pytest
 
 from patscape.cli import main
 from patscape.embed import load_embedder
-from patscape.pipeline import build_map, embed, ingest
+from patscape.pipeline import EmbedOptions, build_map, embed, ingest
 from patscape.search import search
 from patscape.spaces import PassageParams, default_model
 from patscape.store import Store
@@ -165,7 +165,7 @@ def test_passage_search_on_long_specifications(tmp_path: Path, use) -> None:
     records = fulltext_records(30)
     with Store(tmp_path / "store") as db:
         ingest(db, [write_jsonl(tmp_path / "full.jsonl", records)])
-        report = embed(db, use, passages=PassageParams())
+        report = embed(db, use, EmbedOptions(passages=PassageParams()))
         stats = db.passage_stats(report.space.key)
         assert stats["docs_with_passages"] == 30 and stats["passage_tokens_cut"] == 0
         first = on_the_spot = 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from patscape.embed.hashing import HashingEmbedder
-from patscape.pipeline import embed, ingest
+from patscape.pipeline import EmbedOptions, embed, ingest
 from patscape.search import _fuse, search
 from patscape.spaces import PassageParams
 from patscape.store import Store, quantize
@@ -42,7 +42,7 @@ def middle_passage(text: str, length: int = 300) -> tuple[int, str]:
 
 def test_passages_cover_claims_and_description_and_are_stored_compactly(fulltext_store: Store) -> None:
     model = HashingEmbedder(256, max_tokens=512)
-    report = embed(fulltext_store, model, passages=PassageParams(window=64, overlap=8))
+    report = embed(fulltext_store, model, EmbedOptions(passages=PassageParams(window=64, overlap=8)))
     assert report.embedded == 12
     key = report.space.key
     stored = fulltext_store.load_passages(key)
@@ -67,7 +67,7 @@ def test_passages_cover_claims_and_description_and_are_stored_compactly(fulltext
 
 def test_a_passage_from_the_middle_of_a_description_finds_its_patent(fulltext_store: Store) -> None:
     model = HashingEmbedder(512, max_tokens=512)
-    embed(fulltext_store, model, passages=PassageParams(window=64, overlap=8))
+    embed(fulltext_store, model, EmbedOptions(passages=PassageParams(window=64, overlap=8)))
     for doc in fulltext_store.iter_documents():
         start, passage = middle_passage(doc.description)
         hits = search(fulltext_store, passage, k=3, embedder=model)
@@ -82,7 +82,7 @@ def test_a_passage_from_the_middle_of_a_description_finds_its_patent(fulltext_st
 
 def test_without_passages_the_document_vector_ranks_and_no_evidence_is_given(fulltext_store: Store) -> None:
     model = HashingEmbedder(512, max_tokens=512)
-    report = embed(fulltext_store, model, passages=None)
+    report = embed(fulltext_store, model, EmbedOptions(passages=None))
     assert "passages" not in report.space.params
     assert fulltext_store.passage_stats(report.space.key)["passages"] == 0
     doc = next(fulltext_store.iter_documents())
@@ -92,7 +92,7 @@ def test_without_passages_the_document_vector_ranks_and_no_evidence_is_given(ful
 
 def test_the_passage_cap_is_counted(fulltext_store: Store) -> None:
     model = HashingEmbedder(128, max_tokens=512)
-    report = embed(fulltext_store, model, passages=PassageParams(window=32, overlap=4, max_per_field=3))
+    report = embed(fulltext_store, model, EmbedOptions(passages=PassageParams(window=32, overlap=4, max_per_field=3)))
     stats = fulltext_store.passage_stats(report.space.key)
     assert stats["passages"] == 12 * 2 * 3  # every description and claim set is longer than 3 windows
     assert stats["docs_with_passages_cut"] == 12
@@ -106,13 +106,13 @@ def test_the_passage_cap_is_counted(fulltext_store: Store) -> None:
 
 def test_a_changed_document_loses_its_old_passages(fulltext_store: Store, tmp_path: Path) -> None:
     model = HashingEmbedder(128, max_tokens=512)
-    key = embed(fulltext_store, model, passages=PassageParams(window=64, overlap=8)).space.key
+    key = embed(fulltext_store, model, EmbedOptions(passages=PassageParams(window=64, overlap=8))).space.key
     record = fulltext_records(1)[0]
     before = fulltext_store.load_passages(key).doc_ids.count(record["id"])
     record["description"] = "A short new description of the same invention."
     ingest(fulltext_store, [write_jsonl(tmp_path / "changed.jsonl", [record])])
     assert record["id"] not in fulltext_store.load_passages(key).doc_ids
-    assert embed(fulltext_store, model, passages=PassageParams(window=64, overlap=8)).embedded == 1
+    assert embed(fulltext_store, model, EmbedOptions(passages=PassageParams(window=64, overlap=8))).embedded == 1
     after = fulltext_store.load_passages(key).doc_ids.count(record["id"])
     assert 0 < after < before
 
@@ -157,7 +157,7 @@ def test_evidence_only_where_a_passage_ranks_the_patent(fulltext_store: Store) -
     from patscape.spaces import document_text
 
     model = HashingEmbedder(512, max_tokens=4096)
-    embed(fulltext_store, model, passages=PassageParams(window=64, overlap=8))
+    embed(fulltext_store, model, EmbedOptions(passages=PassageParams(window=64, overlap=8)))
     doc = next(fulltext_store.iter_documents())
     # the document's own vector text: its document vector matches exactly, no passage beats it
     hit = search(fulltext_store, document_text(doc), k=1, embedder=model)[0]
@@ -176,7 +176,7 @@ def embed_recording_commits(db: Store, monkeypatch: pytest.MonkeyPatch, **option
         return put(space, rows, passages)
 
     monkeypatch.setattr(db, "put_vectors", recording)
-    embed(db, HashingEmbedder(64), **options)  # type: ignore[arg-type]
+    embed(db, HashingEmbedder(64), EmbedOptions(**options))  # type: ignore[arg-type]
     return commits
 
 
@@ -214,7 +214,7 @@ def test_the_stored_vectors_and_passages_do_not_depend_on_the_batching(tmp_path:
     for n, (docs, windows) in enumerate([(256, 1), (256, 60), (5, 10**6), (256, 10**6)]):
         with Store(tmp_path / f"store-{n}") as db:
             ingest(db, [source])
-            embed(db, HashingEmbedder(64), batch_docs=docs, batch_windows=windows)
+            embed(db, HashingEmbedder(64), EmbedOptions(batch_docs=docs, batch_windows=windows))
         pictures.append(picture(tmp_path / f"store-{n}"))
     assert len(pictures[0]["vectors"]) == 12 and pictures[0]["passages"]
     for other in pictures[1:]:

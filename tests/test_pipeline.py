@@ -12,7 +12,7 @@ import pytest
 from patscape.embed.hashing import HashingEmbedder
 from patscape.errors import NotFoundError
 from patscape.export import export_run, run_view
-from patscape.pipeline import build_map, embed, ingest
+from patscape.pipeline import EmbedOptions, build_map, embed, ingest
 from patscape.records import Document
 from patscape.search import search
 from patscape.spaces import document_text
@@ -41,7 +41,7 @@ def test_embed_only_what_is_missing_and_re_embed_changed_documents(store: Store,
     again = embed(store, model)
     assert again.embedded == 1 and again.space.key == first.space.key
     # another field selection is another space, embedded from scratch
-    assert embed(store, model, fields=("title",)).embedded == 320
+    assert embed(store, model, EmbedOptions(fields=("title",))).embedded == 320
     assert len(store.spaces()) == 2
 
 
@@ -127,3 +127,18 @@ def test_a_filtered_search_counts_nothing_and_reads_topics_in_one_query(store: S
     assert len([s for s in statements if "from run_points" in s.lower()]) == 1
     points = store.run_points_of(run_id, [h.id for h in hits])
     assert all(points[h.id][0] == h.cluster for h in hits)
+    # the newest run's id only, not its params, metrics and data; the hits' labels only, not
+    # every topic's data: JSON decoded on every search
+    run_reads = [s for s in statements if "from runs" in s.lower()]
+    assert run_reads and not [s for s in run_reads if "data" in s.lower() or "metrics" in s.lower()], run_reads
+    topic_reads = [s for s in statements if "from topics" in s.lower()]
+    assert len(topic_reads) == 1 and "data" not in topic_reads[0].lower(), topic_reads
+    labels = {t["cluster"]: t["label"] for t in store.run_topics(run_id)}
+    assert all(h.label == labels.get(h.cluster, "outlier") for h in hits)
+    assert store.run_topic_labels(run_id) == labels
+    assert store.run_topic_labels(run_id, [h.cluster for h in hits] + [10**6]) == {h.cluster: labels[h.cluster] for h in hits if h.cluster in labels}
+    # the existence check walks the code index and stops: it does not list every document with the prefix first
+    exists = [s for s in statements if "limit 1" in s.lower() and "doc_codes" in s.lower()]
+    assert len(exists) == 1, statements
+    plan = " | ".join(row[-1] for row in store.db.execute(f"EXPLAIN QUERY PLAN {exists[0]}"))
+    assert "LIST SUBQUERY" not in plan and "doc_codes_code" in plan, plan

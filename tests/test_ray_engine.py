@@ -316,7 +316,7 @@ def test_a_worker_with_another_model_stops_the_job_with_a_one_line_error(
     from patscape.embed import load_embedder
     from patscape.engines.ray_embed import RayEngine
     from patscape.errors import ModelError
-    from patscape.pipeline import embed
+    from patscape.pipeline import EmbedOptions, embed
     from patscape.store import Store
 
     for name, value in RAY_ENV.items():
@@ -326,7 +326,7 @@ def test_a_worker_with_another_model_stops_the_job_with_a_one_line_error(
     monkeypatch.setattr(here, "fingerprint", lambda: "hash-v1-256-999")
     with Store(store) as db, RayEngine(MODEL, address=cluster) as engine:
         with pytest.raises(ModelError) as raised:
-            embed(db, here, batch_docs=int(BATCH), engine=engine)
+            embed(db, here, EmbedOptions(batch_docs=int(BATCH)), engine=engine)
     message = str(raised.value)
     assert "\n" not in message and "is not the model this process loaded" in message
     assert "install the same environment and model files on every node" in message

@@ -34,7 +34,7 @@ def store(tmp_path: Path) -> Path:
     """150 patents embedded with non-default options (64-token windows, no passages) and
     mapped, plus a backlog of 20 ingested but not embedded."""
     from patscape.landscape import MapParams
-    from patscape.pipeline import build_map, embed, ingest
+    from patscape.pipeline import EmbedOptions, build_map, embed, ingest
     from patscape.store import Store
 
     path = tmp_path / "store"
@@ -42,7 +42,7 @@ def store(tmp_path: Path) -> Path:
     (tmp_path / "backlog.jsonl").write_bytes(jsonl(records(150, 20)))
     with Store(path) as db:
         ingest(db, [tmp_path / "a.jsonl"])
-        embed(db, "hash:256", loader={"max_tokens": 64}, passages=None, fields=("title", "abstract"))
+        embed(db, "hash:256", EmbedOptions(passages=None, fields=("title", "abstract")), loader={"max_tokens": 64})
         build_map(db, params=MapParams(min_cluster_size=8), seed=7)
         ingest(db, [tmp_path / "backlog.jsonl"])
     return path

@@ -401,6 +401,9 @@ def test_threads_sharing_one_state_never_drop_the_same_filter_mask_twice(built: 
     one dropping it second failed (KeyError). Here the first thread waits inside the cache, with its oldest mask
     picked, until the second has either searched (then it dropped that same mask) or found the
     cache's lock taken; both must then answer as a brute-force search does."""
+    from patscape.vectors import search as vector_search
+
+    monkeypatch.setattr(vector_search, "PREFILTER", 10**9)  # every filtered search computes its mask
     store, key = built
     files = SpaceVectors.open(store, store.get_space(key))
     target = queries(1)[0]
@@ -462,6 +465,34 @@ def test_threads_sharing_one_state_never_drop_the_same_filter_mask_twice(built: 
     assert not errors, errors
     assert len(found) == 2 and all(same(answer, brute(store, key, target, 10, where)) for where, answer in found.items())
     assert len(cache.masks) == MaskCache.SIZE and set(wheres[-2:]) <= {where for _, where in cache.masks}
+
+
+def test_a_first_filtered_search_answers_from_unfiltered_candidates_without_a_mask(built: tuple[Store, str]) -> None:
+    """The one search of a ``patscape search`` process: a filter's mask is a join over every
+    document that meets it, so the first search of a filter looks among the best PREFILTER rows
+    of an unfiltered search first, and computes the mask only when fewer than it needs meet the
+    filter there, or when the filter is asked for again (a server). Every answer is the exact one."""
+    from patscape.vectors.search import PREFILTER
+
+    store, key = built
+    assert PREFILTER < N
+    files = SpaceVectors.open(store, store.get_space(key))
+    targets = queries(3, seed=11)
+    wide = [SearchFilter(lang="zh"), SearchFilter(cpc="G06N3/08"), SearchFilter.parse(lang="en", years="2012-", cpc="G06")]
+    for where in wide:
+        for n, target in enumerate(targets):
+            found = files.nearest(target, 10, where)
+            assert same(found, brute(store, key, target, 10, where)), where
+            assert (("docs", where) in files._masks.masks) == (n > 0), where  # the mask from the second search on
+        doc_id = brute(store, key, targets[0], 1, where)[0][0]  # --like: the document itself left out
+        assert same(files.nearest(targets[0], 5, where, exclude=doc_id), brute(store, key, targets[0], 5, where, exclude=doc_id))
+    # fewer documents meet it than the search wants: the mask at once, and still the exact answer
+    rare = SearchFilter.parse(years="2010", cpc="A61K")
+    matches = store.count_matching(rare)
+    assert 0 < matches < 100
+    found = files.nearest(targets[0], 100, rare)
+    assert ("docs", rare) in files._masks.masks and len(found) == matches
+    assert same(found, brute(store, key, targets[0], 100, rare))
 
 
 def test_threads_searching_with_many_filters_while_another_brings_the_files_up_to_date(built: tuple[Store, str]) -> None:

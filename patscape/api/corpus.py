@@ -249,8 +249,9 @@ class Corpus:
     # -- search and documents ---------------------------------------------------------------------
     def search(self, body: schemas.SearchCreate) -> schemas.SearchPublic:
         with self.store() as store:
-            info = store.newest_run()
-            space = store.get_space(info.space) if info else None
+            head = store.newest_run_head()  # (id, space): the run's JSON is not needed here
+            run_id = head[0] if head else None
+            space = store.get_space(head[1]) if head else None
             if self.vectors is not None and body.mode != "keyword":  # the space exported there
                 space = store.get_space(self.vectors.space_key)
                 self.vectors.check_space(space)
@@ -266,8 +267,8 @@ class Corpus:
                 embedder=embedder, vectors=self.vectors,
             )
             return schemas.SearchPublic(
-                mode=body.mode, query=body.query, like=body.like, run=info.id if info else None,
-                hits=self._with_placed_topics(store, info, hits),
+                mode=body.mode, query=body.query, like=body.like, run=run_id,
+                hits=self._with_placed_topics(store, run_id, hits),
             )
 
     def document(self, doc_id: str) -> schemas.DocumentPublic:
@@ -278,7 +279,6 @@ class Corpus:
             placed = False
             neighbours: list[Hit] = []
             if info is not None:
-                labels = {t["cluster"]: t["label"] for t in store.run_topics(info.id)}
                 row = store.run_point(info.id, doc_id)
                 if row is None:
                     found = store.placements(info.id, doc_id)
@@ -286,7 +286,7 @@ class Corpus:
                         row, placed = (found[0].cluster, found[0].x, found[0].y), True
                 if row is not None:
                     cluster, x, y = row
-                    label = labels.get(cluster, "outlier")
+                    label = store.run_topic_labels(info.id, [cluster]).get(cluster, "outlier")
                 if store.has_vector(info.space, doc_id):
                     space = store.get_space(info.space)
                     neighbours = run_search(store, like=doc_id, k=NEIGHBOURS, mode="vector", space=space,
@@ -296,18 +296,18 @@ class Corpus:
                 description=doc.description, lang=doc.lang, date=doc.date,
                 cpc=list(doc.cpc), ipc=list(doc.ipc), assignee=doc.assignee, source=doc.source,
                 run=info.id if info else None, cluster=cluster, label=label, x=x, y=y, placed=placed,
-                neighbours=self._with_placed_topics(store, info, neighbours),
+                neighbours=self._with_placed_topics(store, info.id if info else None, neighbours),
             )
 
     @staticmethod
-    def _with_placed_topics(store: Store, info: RunInfo | None, hits: list[Hit]) -> list[schemas.HitPublic]:
+    def _with_placed_topics(store: Store, run_id: int | None, hits: list[Hit]) -> list[schemas.HitPublic]:
         """Hits as schemas; uploaded documents get the topic they were placed in."""
         placed: dict[str, int] = {}
         labels: dict[int, str] = {}
         unplaced = [h.id for h in hits if h.cluster is None]
-        if info is not None and unplaced:
-            placed = store.placed_clusters(info.id, unplaced)  # the hits' placements, not the run's
-            labels = {t["cluster"]: t["label"] for t in store.run_topics(info.id)}
+        if run_id is not None and unplaced:
+            placed = store.placed_clusters(run_id, unplaced)  # the hits' placements, not the run's
+            labels = store.run_topic_labels(run_id, list(placed.values()))
         out = []
         for h in hits:
             cluster, label = h.cluster, h.label

@@ -10,7 +10,7 @@ import click
 from ..engines.job import run_embed_job
 from ..engines.ray_embed import RayEngine
 from ..errors import IngestProblemsError, InputError
-from ..pipeline import BATCH_DOCS, BATCH_WINDOWS
+from ..pipeline import BATCH_DOCS, BATCH_WINDOWS, EmbedOptions
 from ..spaces import PassageParams, pick_space
 from ..store import Store
 from ..vectors import hnsw
@@ -102,7 +102,11 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
         parsed[task_name.strip()] = text.strip()
     loader = {"profile": profile, "instructions": parsed or None, "max_tokens": max_tokens, "tokenizer": tokenizer}
     runtime = {"gpu_layers": gpu_layers, "concurrency": concurrency}
-    passages = None if no_passages else PassageParams(passage_tokens, passage_overlap, max_passages)
+    options = EmbedOptions(
+        task=task, dims=dims, fields=field_list, overlap=overlap, max_chunks=max_chunks,  # type: ignore[arg-type]
+        passages=None if no_passages else PassageParams(passage_tokens, passage_overlap, max_passages),
+        batch_docs=batch, batch_windows=batch_windows,
+    )
     bar: dict[str, Any] = {}
 
     def chosen(model: str, why: str | None) -> None:
@@ -119,12 +123,9 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
 
     with Store(store, create=False) as db:
         try:
-            job = run_embed_job(db, model, loader=loader, runtime=runtime, engine=engine,  # type: ignore[arg-type]
+            job = run_embed_job(db, model, options, loader=loader, runtime=runtime, engine=engine,  # type: ignore[arg-type]
                                 address=address, actors=actors, gpus_per_actor=gpus_per_actor,
-                                max_actor_deaths=max_actor_deaths, task=task,  # type: ignore[arg-type]
-                                dims=dims, fields=field_list, overlap=overlap, max_chunks=max_chunks,
-                                passages=passages, batch_docs=batch, batch_windows=batch_windows, on_model=chosen,
-                                on_engine=ready,
+                                max_actor_deaths=max_actor_deaths, on_model=chosen, on_engine=ready,
                                 on_start=start, progress=lambda n: bar["update"](n))
         finally:
             if "close" in bar:

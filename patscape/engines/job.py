@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..embed import Task, load_embedder
-from ..pipeline import BATCH_DOCS, BATCH_WINDOWS, EmbedReport, embed
-from ..spaces import DEFAULT_FIELDS, PassageParams, resolve_model
+from ..embed import load_embedder
+from ..pipeline import EmbedOptions, EmbedReport, embed
+from ..spaces import resolve_model
 from ..store import Store
 from .ray_embed import RayEngine  # imports ray only when the engine starts
 
@@ -41,6 +41,7 @@ class EmbedJob:
 def run_embed_job(
     db: Store,
     model: str,
+    options: EmbedOptions | None = None,
     *,
     loader: Mapping[str, Any],
     runtime: Mapping[str, Any],
@@ -49,26 +50,18 @@ def run_embed_job(
     actors: int | None = None,
     gpus_per_actor: float = 0.0,
     max_actor_deaths: int | None = None,
-    task: Task = "document",
-    dims: int | None = None,
-    fields: Sequence[str] = DEFAULT_FIELDS,
-    overlap: int = 32,
-    max_chunks: int | None = None,
-    passages: PassageParams | None = PassageParams(),
-    batch_docs: int = BATCH_DOCS,
-    batch_windows: int = BATCH_WINDOWS,
     on_model: Callable[[str, str | None], None] | None = None,
     on_engine: Callable[[RayEngine, float], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> EmbedJob:
-    """Embed the documents of ``db`` that have no vector for ``model`` yet.
+    """Embed the documents of ``db`` that have no vector for ``model`` yet, with ``options``
+    (default ``EmbedOptions()``: the space's options and the most
+    documents and model windows of one committed batch, see :func:`patscape.pipeline.plan_batches`).
 
     ``loader``: the options the model is loaded with and that make its space (profile,
     instructions, max_tokens, tokenizer); ``runtime``: those that do not (gpu_layers,
-    concurrency). ``batch_docs``, ``batch_windows``: the most documents and model windows
-    (chunks + passages) of one committed batch (see :func:`patscape.pipeline.plan_batches`).
-    ``engine="ray"`` embeds the batches on a Ray cluster (``address``: an
+    concurrency). ``engine="ray"`` embeds the batches on a Ray cluster (``address``: an
     existing one; else one is started on this machine); the store is written here either way.
 
     Callbacks: ``on_model(model, why)`` once the model is chosen, before it loads;
@@ -87,9 +80,7 @@ def run_embed_job(
                                                    gpus_per_actor=gpus_per_actor, max_actor_deaths=max_actor_deaths))
             if on_engine:
                 on_engine(runner, time.perf_counter() - started)
-        report = embed(db, embedder, task=task, dims=dims, fields=fields, overlap=overlap, max_chunks=max_chunks,
-                       passages=passages, batch_docs=batch_docs, batch_windows=batch_windows,
-                       on_start=(lambda total: on_start(embedder.name, total)) if on_start else None,
+        report = embed(db, embedder, options, on_start=(lambda total: on_start(embedder.name, total)) if on_start else None,
                        auto_reason=why, progress=progress, loader=loader, engine=runner)
     seconds = time.perf_counter() - started
     stats = {**db.chunk_stats(report.space.key), **db.passage_stats(report.space.key)}

@@ -44,15 +44,36 @@ BATCH_WINDOWS = 512
 
 @dataclass(frozen=True, slots=True)
 class EmbedOptions:
-    """The options every batch of an embed is computed with (plain data: the Ray engine ships
-    it to its workers)."""
+    """The options of an embed, one object from the command line (or the API's upload jobs)
+    to every engine: what makes the space (``task``, ``dims``, ``fields``, ``overlap``,
+    ``max_chunks``, ``passages``) and how the work is cut into committed batches
+    (``batch_docs``, ``batch_windows``; see :func:`plan_batches`). Plain data: the Ray engine
+    ships it to its workers.
 
-    task: Task
-    dims: int | None
-    fields: tuple[str, ...]
-    overlap: int
-    max_chunks: int | None
-    passages: PassageParams | None
+    ``dims``: Matryoshka truncation (None: the model's own); ``fields``: the fields of the
+    document vector; ``overlap``: tokens shared by consecutive chunks of a long text;
+    ``max_chunks``: chunks embedded per document at most (None: all); ``passages``: how the full
+    text is cut into passages (None: document vectors only)."""
+
+    task: Task = "document"
+    dims: int | None = None
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+    overlap: int = 32
+    max_chunks: int | None = None
+    passages: PassageParams | None = PassageParams()
+    batch_docs: int = BATCH_DOCS
+    batch_windows: int = BATCH_WINDOWS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", tuple(self.fields))  # a list given is kept as a tuple
+
+    @classmethod
+    def of_space(cls, space: Space, dims: int | None = None) -> EmbedOptions:
+        """The options ``space`` was built with (``dims``: as the caller's embedder needs it, None
+        when the space has the model's own dimensions); batches of the default size."""
+        options = space_options(space)
+        return cls(task=options["task"], dims=dims, fields=options["fields"], overlap=options["overlap"],
+                   max_chunks=options["max_chunks"], passages=options["passages"])
 
 
 #: A computed batch: its document vectors, and the passages of those documents (None: no passages).
@@ -77,14 +98,13 @@ def document_windows(embedder: Embedder, doc: Document, options: EmbedOptions) -
     return windows
 
 
-def plan_batches(
-    store: Store, embedder: Embedder, options: EmbedOptions, ids: Sequence[str], batch_docs: int = BATCH_DOCS,
-    batch_windows: int = BATCH_WINDOWS,
-) -> Iterator[list[str]]:
+def plan_batches(store: Store, embedder: Embedder, options: EmbedOptions, ids: Sequence[str]) -> Iterator[list[str]]:
     """``ids`` in order, cut into the committed batches of an embed: a batch closes at
-    ``batch_docs`` documents, or before the document that would take it past ``batch_windows``
-    model windows; a document of more windows than that is a batch of its own. Lazy: the
-    documents are read (and tokenised) a page at a time, as the engine asks for batches."""
+    ``options.batch_docs`` documents, or before the document that would take it past
+    ``options.batch_windows`` model windows; a document of more windows than that is a batch of
+    its own. Lazy: the documents are read (and tokenised) a page at a time, as the engine asks
+    for batches."""
+    batch_docs, batch_windows = options.batch_docs, options.batch_windows
     current: list[str] = []
     windows = 0
     for start in range(0, len(ids), batch_docs):
@@ -129,15 +149,8 @@ def local_engine(
 def embed(
     store: Store,
     model: str | Embedder = "auto",
+    options: EmbedOptions | None = None,
     *,
-    task: Task = "document",
-    dims: int | None = None,
-    fields: Sequence[str] = DEFAULT_FIELDS,
-    overlap: int = 32,
-    max_chunks: int | None = None,
-    passages: PassageParams | None = PassageParams(),
-    batch_docs: int = BATCH_DOCS,
-    batch_windows: int = BATCH_WINDOWS,
     progress: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
     loader: Mapping[str, Any] | None = None,
@@ -148,11 +161,12 @@ def embed(
 ) -> EmbedReport:
     """Embed every document that has no vector in this space yet; each batch is committed.
 
-    A batch is at most ``batch_docs`` documents and ``batch_windows`` model windows (chunks +
-    passages), or one document longer than that (see :func:`plan_batches`).
+    ``options`` (default ``EmbedOptions()``): the space's options and the batch sizes. A
+    batch is at most ``options.batch_docs`` documents and ``options.batch_windows`` model windows
+    (chunks + passages), or one document longer than that (see :func:`plan_batches`).
 
-    A document gets one vector from ``fields`` (for the map and document similarity) and, unless
-    ``passages`` is None, one vector per passage of its full text (for passage-level search),
+    A document gets one vector from ``options.fields`` (for the map and document similarity) and, unless
+    ``options.passages`` is None, one vector per passage of its full text (for passage-level search),
     written in the same transaction. ``model="auto"`` picks :func:`default_model`.
     ``loader``: the options ``model`` was (or is to be) loaded with (see ``load_embedder``).
     ``auto_reason``: why ``auto`` chose this model, when the caller resolved it (kept with the space).
@@ -166,13 +180,15 @@ def embed(
     any document added meanwhile) is embedded in a further pass. The space becomes complete
     when, at the end, every document of the store has a vector in it.
     """
-    if batch_docs < 1 or batch_windows < 1:
+    options = options or EmbedOptions()
+    if options.batch_docs < 1 or options.batch_windows < 1:
         raise InputError("a batch needs at least 1 document and 1 window (--batch, --batch-windows)")
     if isinstance(model, str):
         model, reason = resolve_model(store, model)
         auto_reason = auto_reason or reason
     embedder = model if isinstance(model, Embedder) else load_embedder(model, **dict(loader or {}))
-    space = space_for(embedder, task, dims, fields, overlap, max_chunks, loader, passages)
+    space = space_for(embedder, options.task, options.dims, options.fields, options.overlap, options.max_chunks, loader,
+                      options.passages)
     if expect_space is not None and space.key != expect_space:
         raise SpaceMismatchError(
             f"{embedder.name} set up this way gives the embedding space {space.key}, not the store's {expect_space}: "
@@ -187,10 +203,9 @@ def embed(
     warnings = _language_warnings(store, embedder)
     if on_start:
         on_start(len(todo))
-    options = EmbedOptions(task, dims, tuple(fields), overlap, max_chunks, passages)
     embedded = stale = 0
     for _ in range(MAX_PASSES):
-        batches = plan_batches(store, embedder, options, todo, batch_docs, batch_windows)
+        batches = plan_batches(store, embedder, options, todo)
         for rows, passage_rows in (engine or local_engine)(store, embedder, options, batches):
             stored = store.put_vectors(space.key, rows, passage_rows)  # the only write: in this process
             embedded += stored
@@ -219,8 +234,8 @@ def embed_into(
     ``ids`` (or every document without a vector). ``embedder`` must be ``space.model`` loaded
     with the space's loader options; any difference raises :class:`SpaceMismatchError`."""
     dims = space.dims if space.dims != embedder.native_dims else None
-    return embed(store, embedder, dims=dims, ids=ids, expect_space=space.key, progress=progress, on_start=on_start,
-                 **space_options(space))
+    return embed(store, embedder, EmbedOptions.of_space(space, dims), ids=ids, expect_space=space.key, progress=progress,
+                 on_start=on_start, loader=space_options(space)["loader"])
 
 
 def _passage_rows(

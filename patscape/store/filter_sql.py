@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,7 +34,7 @@ class FilterRepository(Connection):
 
     def filter_ids(self, ids: Sequence[str], where: SearchFilter) -> set[str]:
         """Those of ``ids`` whose document meets ``where``."""
-        clause, args = _where_sql(where)
+        clause, args = _where_sql(where, codes="probe")  # a few ids: their own codes, not every match
         found: set[str] = set()
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
@@ -52,6 +52,14 @@ class FilterRepository(Connection):
     def any_matching(self, where: SearchFilter) -> bool:
         """Whether any document meets ``where``: stops at the first one (through the indexes on
         language, date and codes), where a count would read every match."""
+        if where.cpc:
+            # from the code index, stopping at the first document: ``d.id IN (SELECT ...)`` would
+            # first list every document with the prefix (17 ms for 8,000 of 100,000 documents)
+            clause, args = _where_sql(where, codes="none")
+            return self.db.execute(
+                f"SELECT 1 FROM doc_codes c JOIN documents d ON d.id = c.doc_id WHERE c.code >= ? AND c.code < ? "
+                f"AND {clause} LIMIT 1", (where.cpc, _prefix_end(where.cpc), *args),
+            ).fetchone() is not None
         clause, args = _where_sql(where)
         return self.db.execute(f"SELECT 1 FROM documents d WHERE {clause} LIMIT 1", args).fetchone() is not None
 
@@ -72,7 +80,9 @@ class FilterRepository(Connection):
         return np.sort(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))  # sorted here, not by SQLite
 
 
-def _where_sql(where: SearchFilter, alias: str = "d") -> tuple[str, tuple[Any, ...]]:
+def _where_sql(
+    where: SearchFilter, alias: str = "d", codes: Literal["list", "probe", "none"] = "list"
+) -> tuple[str, tuple[Any, ...]]:
     """An SQL condition on the documents table (as ``alias``) and its parameters.
 
     What it matches is the rule of :class:`SearchFilter`; how it is written lets SQLite use the
@@ -80,7 +90,10 @@ def _where_sql(where: SearchFilter, alias: str = "d") -> tuple[str, tuple[Any, .
     test on the first four characters of the date, a range of the date itself that every
     matching date lies in (so the date index narrows, the exact test decides); a CPC/IPC prefix
     a range scan of ``doc_codes`` (each code of a document's two lists as a row), which is the
-    same as "a code starts with the prefix" since prefixes are ASCII.
+    same as "a code starts with the prefix" since prefixes are ASCII. ``codes``: how the CPC/IPC
+    prefix is tested: ``list`` the documents with the prefix listed once (for a filter over the
+    corpus), ``probe`` each document's own codes looked up (for a few known ids: no list of every
+    match), ``none`` left out (for a caller that joins ``doc_codes`` itself).
     """
     parts, args = ["1"], []
     if where.lang:
@@ -101,9 +114,12 @@ def _where_sql(where: SearchFilter, alias: str = "d") -> tuple[str, tuple[Any, .
         if high is not None:
             parts.append(f"{alias}.date < ?")
             args.append(high)
-    if where.cpc:
+    if where.cpc and codes == "list":
         # codes are stored without spaces (H01M10/052); a prefix matches CPC or IPC codes
         parts.append(f"{alias}.id IN (SELECT c.doc_id FROM doc_codes c WHERE c.code >= ? AND c.code < ?)")
+        args += [where.cpc, _prefix_end(where.cpc)]
+    elif where.cpc and codes == "probe":
+        parts.append(f"EXISTS (SELECT 1 FROM doc_codes c WHERE c.doc_id = {alias}.id AND c.code >= ? AND c.code < ?)")
         args += [where.cpc, _prefix_end(where.cpc)]
     return " AND ".join(parts), tuple(args)
 

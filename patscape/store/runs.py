@@ -92,6 +92,15 @@ class RunRepository(Connection):
         i, sp, t, seed, params, metrics, data = row
         return RunInfo(int(i), sp, float(t), int(seed), json.loads(params), json.loads(metrics), json.loads(data))
 
+    def newest_run_head(self, space_key: str | None = None) -> tuple[int, str] | None:
+        """``(id, space)`` of :meth:`newest_run`, without decoding its params, metrics and data
+        (tens of kilobytes of JSON: a few milliseconds, on every search)."""
+        if space_key is None:
+            row = self.db.execute("SELECT id, space FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        else:
+            row = self.db.execute("SELECT id, space FROM runs WHERE space = ? ORDER BY id DESC LIMIT 1", (space_key,)).fetchone()
+        return (int(row[0]), str(row[1])) if row is not None else None
+
     def get_run(self, run_id: int | None = None) -> RunInfo:
         """The run with this id, or the newest run when ``run_id`` is None."""
         if run_id is None:
@@ -178,6 +187,31 @@ class RunRepository(Connection):
         rows = self.db.execute("SELECT level, node, name, source FROM topic_names WHERE run_id = ?", (run_id,))
         return {(int(level), int(node)): (name, source) for level, node, name, source in rows}
 
+    def run_topic_labels(self, run_id: int, clusters: Sequence[int] | None = None) -> dict[int, str]:
+        """``{cluster: label}`` of a run's topics (of ``clusters`` when given; a name where the
+        topic has one): without the topics' data, which a search would otherwise decode for
+        every topic on every call."""
+        sql = "SELECT cluster, label FROM topics WHERE run_id = ?"
+        if clusters is None:
+            found = {int(c): label for c, label in self.db.execute(sql, (run_id,))}
+        else:
+            wanted = sorted(set(int(c) for c in clusters))
+            found = {}
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update((int(c), label) for c, label in self.db.execute(f"{sql} AND cluster IN ({marks})", (run_id, *chunk)))
+        depth = self._topic_level(run_id)
+        for (level, node), (name, _) in self._names(run_id).items():
+            if level == depth and node in found:
+                found[node] = name
+        return found
+
+    def _topic_level(self, run_id: int) -> int:
+        """The level of a run's topics (the number of levels above them)."""
+        deepest = self.db.execute("SELECT MAX(level) FROM topic_nodes WHERE run_id = ?", (run_id,)).fetchone()[0]
+        return 0 if deepest is None else int(deepest) + 1
+
     def run_topics(self, run_id: int) -> list[dict[str, Any]]:
         """A run's topics; a topic named by a namer or an analyst has its name as ``label``, its
         keyword label as ``keyword_label`` and ``name_source`` ("namer", "fallback", "analyst")."""
@@ -186,8 +220,7 @@ class RunRepository(Connection):
         )
         topics = [{"cluster": int(c), "label": label, "size": int(n), **json.loads(data)} for c, label, n, data in rows]
         names = self._names(run_id)
-        deepest = self.db.execute("SELECT MAX(level) FROM topic_nodes WHERE run_id = ?", (run_id,)).fetchone()[0]
-        depth = 0 if deepest is None else int(deepest) + 1  # the topics' level
+        depth = self._topic_level(run_id)
         for topic in topics:
             _named(topic, names.get((depth, topic["cluster"])))
         return topics

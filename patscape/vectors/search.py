@@ -17,6 +17,10 @@ from .hnsw import ef_search
 from .layout import BLOCK, _matrix, _Table
 from .state import FilesState
 
+#: The best rows (unfiltered) among which a filtered search looks first, before it computes the
+#: filter's mask (at least 16 per answer wanted).
+PREFILTER = 2048
+
 
 class SearchMixin(FilesState):
     """:meth:`nearest` of :class:`~patscape.vectors.disk.SpaceVectors`, and what passage search shares with it."""
@@ -122,14 +126,40 @@ class SearchMixin(FilesState):
             return []
         target = np.asarray(target, dtype=np.float32)
         changed, pending = self._pending()
-        mask = self._allowed("docs", where, pending)
         want = k + (1 if exclude else 0)
-        rows = self._top_rows(self.docs, target, want, mask)
+        rows = None
+        if where is not None and not where.empty and self._masks.first_ask(("docs", where)):
+            rows = self._prefiltered(target, want, where, pending)
+        if rows is None:
+            mask = self._allowed("docs", where, pending)
+            rows = self._top_rows(self.docs, target, want, mask)
         ids = self._doc_ids("docs", [r for r, _ in rows])
         scored = [(ids[r][0], s) for r, s in rows if r in ids]
         scored += self._score_pending(changed, where, target)
         scored = [(d, s) for d, s in scored if d != exclude]
         return sorted(scored, key=lambda kv: (-kv[1], kv[0]))[:k]
+
+    def _prefiltered(
+        self, target: NDArray[np.float32], want: int, where: SearchFilter, pending: set[str]
+    ) -> list[tuple[int, float]] | None:
+        """The rows meeting ``where`` among the best ``PREFILTER`` rows of an unfiltered search,
+        best first, when at least ``want`` of them meet it: then no row meeting it ranks above
+        them in that search (it would be among those rows). Else None, and the caller computes
+        the filter's mask.
+
+        The mask is a join over every document that meets the filter (0.4-0.7 s for 90,000
+        documents of one language at 100k, on a busy machine; it grows with the matches): too
+        much for the one search of a ``patscape search`` process, when a few thousand candidates
+        and their filter fields (read by id) answer it."""
+        assert self.docs is not None
+        n = max(PREFILTER, 16 * want)
+        if n >= self.live:  # a small table: its mask is cheap
+            return None
+        rows = self._top_rows(self.docs, target, n, self._allowed("docs", None, pending))
+        ids = self._doc_ids("docs", [r for r, _ in rows])
+        meeting = self.store.filter_ids([ids[r][0] for r, _ in rows if r in ids], where)
+        kept = [(r, s) for r, s in rows if r in ids and ids[r][0] in meeting]
+        return kept if len(kept) >= want else None
 
     def _score_pending(self, changed: list[str], where: SearchFilter | None, target: NDArray[np.float32]) -> list[tuple[str, float]]:
         if not changed:

@@ -39,6 +39,19 @@ class MaskCache:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.masks: dict[tuple[str, SearchFilter], NDArray[np.bool_]] = {}
+        self.asked: set[tuple[str, SearchFilter]] = set()
+
+    def first_ask(self, key: tuple[str, SearchFilter]) -> bool:
+        """Whether this is the first search of ``key`` in this state of the files (no mask, never
+        asked for): a one-off search (``patscape search``) answers without computing the mask if it
+        can; asked again (a server), the mask is computed and kept."""
+        with self.lock:
+            if key in self.masks or key in self.asked:
+                return False
+            if len(self.asked) >= 64 * self.SIZE:
+                self.asked.clear()
+            self.asked.add(key)
+            return True
 
     def get(self, key: tuple[str, SearchFilter]) -> NDArray[np.bool_] | None:
         with self.lock:
