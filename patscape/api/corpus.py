@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..embed import Embedder, load_embedder, resolve_alias
-from ..errors import NotFoundError, SpaceMismatchError
+from ..errors import InputError, NotFoundError, SpaceMismatchError
 from ..filters import SearchFilter
 from ..records import Hit
 from ..search import search as run_search
@@ -146,6 +146,29 @@ class Corpus:
                 run=info.id, topics=[_topic_public(t, placed.get(t["cluster"], 0)) for t in topics],
                 hierarchy=schemas.HierarchyPublic(**hierarchy),
                 levels=[[_node_public(n) for n in level] for level in store.run_levels(info.id)],
+            )
+
+    def rename(self, run: str | int, level: int, node: int, name: str) -> schemas.NodeNamePublic:
+        """An analyst's name for a topic or a node of a level above the topics (the rules of
+        ``patscape topic --rename``). Nothing cached here holds labels (the map views carry
+        clusters, not names), so every later answer gives the new name."""
+        cleaned = clean_name(name)
+        with self.store() as store:
+            info = self.run_of(store, run)
+            levels = store.run_levels(info.id)
+            depth = len(levels)
+            if not 0 <= level <= depth:
+                raise NotFoundError(f"run {info.id} has no level {level}: its levels are 0-{depth} (the topics are level {depth})")
+            records = store.run_topics(info.id) if level == depth else levels[level]
+            key = "cluster" if level == depth else "node"
+            if not any(r[key] == node for r in records):
+                raise NotFoundError(f"run {info.id} has no node {node} at level {level}")
+            store.rename_topic(info.id, level, node, cleaned)
+            records = store.run_topics(info.id) if level == depth else store.run_levels(info.id)[level]
+            found = next(r for r in records if r[key] == node)
+            return schemas.NodeNamePublic(
+                run=info.id, level=level, node=node, topic=level == depth, label=found["label"],
+                keyword_label=found.get("keyword_label"), name_source=found.get("name_source"),
             )
 
     def evolution(self, run: str | int) -> schemas.EvolutionPublic:
@@ -320,6 +343,24 @@ class Corpus:
         return out
 
 
+#: The longest name an analyst may give (as ``patscape topic --rename``).
+MAX_NAME = 200
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def clean_name(name: str) -> str:
+    """``name`` with its runs of whitespace collapsed; :class:`InputError` unless it is one line
+    of 1 to :data:`MAX_NAME` printable characters."""
+    if any(c in _LINE_BREAKS for c in name.strip()):
+        raise InputError("a name must be one line")
+    cleaned = " ".join(name.split())
+    if not cleaned or len(cleaned) > MAX_NAME:
+        raise InputError(f"a name must have 1 to {MAX_NAME} characters (got {len(cleaned)})")
+    if not cleaned.isprintable():
+        raise InputError("a name may not hold control characters")
+    return cleaned
+
+
 def _has_space_of(store: Store, model: str) -> bool:
     return any(s.model == model and s.complete for s in store.spaces())
 
@@ -351,7 +392,8 @@ def _node_public(node: dict[str, Any]) -> schemas.LevelNodePublic:
     by_language, languages, main, codes = _described(node)
     return schemas.LevelNodePublic(
         level=node["level"], node=node["node"], parent=node.get("parent"), children=list(node.get("children") or []),
-        label=node["label"], size=node["size"], keywords=by_language.get(main, []) if main else [],
+        label=node["label"], keyword_label=node.get("keyword_label"), name_source=node.get("name_source"),
+        size=node["size"], keywords=by_language.get(main, []) if main else [],
         keywords_by_language=by_language, codes=codes,
         representatives=[schemas.RepresentativePublic(id=r["id"], title=r.get("title", "")) for r in node.get("representatives") or []],
         languages=languages,
@@ -368,4 +410,5 @@ def _topic_public(topic: dict[str, Any], placed: int) -> schemas.TopicPublic:
         languages=languages, growth=evo.get("growth"), momentum=evo.get("momentum"), recent=evo.get("recent"),
         corpus_growth=evo.get("corpus_growth"), first_year=evo.get("first_year"),
         peak_year=evo.get("peak_year"), median_year=evo.get("median_year"), parent=topic.get("parent"),
+        keyword_label=topic.get("keyword_label"), name_source=topic.get("name_source"),
     )

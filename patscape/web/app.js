@@ -88,6 +88,23 @@
   P.topicTable.onSelectNode(selectNode);
   P.panel.onNode(function (level, node) { return selectNode(level, node, false); });
   P.topicTable.onOpen(function (id) { return P.panel.show(id); });
+  // ---------- renaming a topic or a node: then the table, the map's labels and its key show the name ----------
+  var renames = 0;
+  P.topicTable.onRename(function (level, node, name) {
+    var pts = P.mapView.points();
+    return source.rename(pts ? pts.run : 'latest', level, node, name).then(function (named) {
+      return source.topicTree().then(function (tree) {
+        C.setTopics(tree.topics, tree.levels);
+        P.topicTable.render();
+        P.hierarchy.refreshKey();
+        drawn = {};   // evolution and graph are drawn again, with the name, when next shown
+        return P.mapView.relabelled();
+      }).then(function () {
+        document.body.setAttribute('data-renamed', String(++renames));
+        return named;
+      });
+    });
+  });
   P.graphView.onSelect(selectTopic);
 
   // ---------- search ----------

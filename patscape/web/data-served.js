@@ -12,7 +12,7 @@
  *   evolution()     {years, recent_from, recent_to, partial_year, data_to, topics: [{cluster, label, per_year, ...}]}
  *   graph()         {nodes: [{id, label, size, x, y}], links: [{source, target, similarity, citations}]}
  *   document(id)    {id, title, abstract, ..., cluster, label, neighbours: [hits]}
- * The served layer adds search() and upload jobs, which the report has not.
+ * The served layer adds search(), upload jobs and rename(run, level, node, name), which the report has not.
  */
 (function () {
   'use strict';
@@ -98,7 +98,12 @@
     document: function (id) { return api('/corpus/documents/' + encodeURIComponent(id)); },
     search: function (body) { return api('/corpus/search', { method: 'POST', json: body }); },
     upload: function (form) { return api('/corpus/uploads', { method: 'POST', body: form }); },
-    job: function (id) { return api('/corpus/jobs/' + encodeURIComponent(id)); }
+    job: function (id) { return api('/corpus/jobs/' + encodeURIComponent(id)); },
+    // an analyst's name for a topic (level: the topics') or a node of a level above them
+    rename: function (run, level, node, name) {
+      return api('/corpus/runs/' + encodeURIComponent(run) + '/levels/' + encodeURIComponent(level) + '/nodes/' +
+                 encodeURIComponent(node) + '/name', { method: 'PUT', json: { name: name } });
+    }
   };
   prefetch('corpus', function () { return api('/corpus'); });
   prefetch('topics', function () { return api('/corpus/runs/latest/topics'); });

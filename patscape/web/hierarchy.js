@@ -102,6 +102,8 @@
   // colour: the select of colours ("level:K", "topic", "lang"); labels: the select of label levels
   function wireControls(colour, labels, key, opts) {
     opts = opts || {};
+    H.colourSelect = colour;
+    H.keyBox = key;
     if (colour) {
       C.clear(colour);
       H.levels.forEach(function (l, k) { colour.appendChild(option('level:' + k, levelName(k) + ' (' + l.length + ')')); });
@@ -136,7 +138,14 @@
     if (P.topicTable && P.topicTable.recolour) P.topicTable.recolour();
   }
 
+  // the key of the map's colours again (e.g. a node renamed), when it shows a level's nodes
+  function refreshKey() {
+    var v = H.colourSelect ? H.colourSelect.value : '';
+    if (/^level:\d+$/.test(v)) colourKey(H.keyBox, Number(v.slice(6)));
+  }
+
   P.hierarchy = {
+    refreshKey: refreshKey,
     set: set, has: has, top: top, ancestor: ancestor, levelName: levelName, plural: plural, node: node, label: label,
     nodes: nodes, idOf: idOf, children: children, activeClusters: activeClusters, wireControls: wireControls, colour: colour, dot: dot,
     path: function (cluster) { return H.paths[cluster] ? H.paths[cluster].slice() : null; }

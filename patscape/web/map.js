@@ -320,6 +320,8 @@
     setPoints: function (pts) { M.counts = null; M.index = null; M.placedCount = pts.placedCount || 0; setPoints(pts); },
     points: function () { return M.pts; },
     setTitles: function (titles) { M.pts.title = titles; M.hover = new Array(M.pts.count); },
+    // the labels of topics or nodes changed (a rename): hover texts and labels are made again
+    relabelled: function () { if (M.pts) M.hover = new Array(M.pts.count); return render(); },
     has: function (id) { return !!M.pts && byId(id) >= 0; },
     render: render,
     highlight: function (cluster) { P.state.activeTopic = cluster; return render(); },

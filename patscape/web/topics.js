@@ -49,7 +49,7 @@
     { key: 'langs', title: 'Languages' },
     { key: 'reps', title: 'Representative patents' }
   ];
-  var T = { rows: [], sort: { key: 'size', dir: -1 }, onSelect: null, onOpen: null, onSelectNode: null, expanded: {}, tree: false };
+  var T = { rows: [], sort: { key: 'size', dir: -1 }, onSelect: null, onOpen: null, onSelectNode: null, onRename: null, expanded: {}, tree: false };
   function keyOf(level, id) { return level + ':' + id; }
 
   // One row: a topic (level = the topics' level), or a node of a level above the topics.
@@ -68,7 +68,9 @@
     var name = isTopic ? C.topicLabel(id) : H.label(level, id);
     var twisty = isTopic ? null : el('button', { class: 'twisty', type: 'button',
       'aria-label': 'show the ' + H.plural(level + 1) + ' of this ' + H.levelName(level) }, '\u25b8');
-    var head = el('div', 'tline', [twisty, el('div', 'tlabel', name), isTopic ? null :
+    var nameBox = el('div', 'tname', el('div', 'tlabel', name));
+    if (T.onRename) nameBox.appendChild(renameButton(nameBox, isTopic ? H.top() : level, id));
+    var head = el('div', 'tline', [twisty, nameBox, isTopic ? null :
       el('span', 'level-chip', H.levelName(level) + ' \u00b7 ' + H.children(level, id).length + ' ' + H.plural(level + 1))]);
     var label = el('td', 'label', head);
     if (T.tree) label.style.paddingLeft = (8 + 18 * level) + 'px';
@@ -150,6 +152,51 @@
     return r;
   }
   function clipTitle(title) { return C.clip(title, 140); }
+
+  // The served UI's "Rename": the name turns into an input; Enter saves (T.onRename, which
+  // draws the table again on success), Escape cancels. Names are shown as text only.
+  function renameButton(box, level, id) {
+    var btn = el('button', { class: 'renamebtn', type: 'button', title: 'rename' }, 'Rename');
+    btn.addEventListener('click', function (event) {
+      event.stopPropagation();
+      var label = box.querySelector('.tlabel');
+      if (!label || box.querySelector('.rename-input')) return;
+      var input = el('input', { class: 'rename-input', type: 'text', 'aria-label': 'new name', spellcheck: 'false' });
+      var note = el('div', { class: 'rename-note', role: 'status' });
+      var busy = false;
+      input.value = label.textContent;
+      label.hidden = true;
+      btn.hidden = true;
+      box.insertBefore(input, label);
+      box.appendChild(note);
+      function close() {
+        if (input.parentNode) input.parentNode.removeChild(input);
+        if (note.parentNode) note.parentNode.removeChild(note);
+        label.hidden = false;
+        btn.hidden = false;
+      }
+      function save() {
+        if (busy) return;
+        busy = true;
+        input.disabled = true;
+        note.textContent = 'saving\u2026';
+        Promise.resolve().then(function () { return T.onRename(level, id, input.value); }).then(close, function (err) {
+          busy = false;
+          input.disabled = false;
+          note.textContent = 'Not renamed: ' + (err && err.message ? err.message : String(err));
+          input.focus();
+        });
+      }
+      input.addEventListener('click', function (ev) { ev.stopPropagation(); });
+      input.addEventListener('keydown', function (ev) {
+        if (ev.key === 'Enter') { ev.preventDefault(); ev.stopPropagation(); save(); }
+        else if (ev.key === 'Escape') { ev.preventDefault(); ev.stopPropagation(); if (!busy) { close(); btn.focus(); } }
+      });
+      input.focus();
+      input.select();
+    });
+    return btn;
+  }
 
   function compare(col, dir) {
     return function (a, b) {
@@ -285,6 +332,8 @@
     },
     onSelect: function (fn) { T.onSelect = fn; },
     onSelectNode: function (fn) { T.onSelectNode = fn; },
-    onOpen: function (fn) { T.onOpen = fn; }
+    onOpen: function (fn) { T.onOpen = fn; },
+    // fn(level, id, name) -> Promise: rename a topic (level: the topics') or a node (served UI only)
+    onRename: function (fn) { T.onRename = fn; }
   };
 })();

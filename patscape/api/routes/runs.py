@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
@@ -18,6 +18,8 @@ from ..schemas.corpus import (
     EvolutionPublic,
     GraphPublic,
     MapPublic,
+    NameUpdate,
+    NodeNamePublic,
     RunPublic,
     TopicListPublic,
 )
@@ -46,6 +48,22 @@ async def run(run: str, corpus: CorpusDep) -> RunPublic:
 @router.get("/runs/{run}/topics", response_model=TopicListPublic, summary="Topics: labels, keywords, codes, sizes")
 async def topics(run: str, corpus: CorpusDep) -> TopicListPublic:
     return await run_in_threadpool(corpus.topics, run)
+
+
+@router.put("/runs/{run}/levels/{level}/nodes/{node}/name", response_model=NodeNamePublic,
+            summary="Rename a topic, or a node of a level above the topics")
+async def rename(
+    run: str,
+    level: Annotated[int, Path(description="0 is the top level; the topics are the last (`hierarchy.levels - 1`).")],
+    node: Annotated[int, Path(description="The node's id at its level; a topic's cluster at the topics' level.")],
+    body: Annotated[NameUpdate, Body()],
+    corpus: CorpusDep,
+) -> NodeNamePublic:
+    """An analyst's name (one line, 1-200 characters, whitespace collapsed), kept by every later
+    naming, as ``patscape topic --rename``. Every view then gives it as the node's ``label``
+    (``keyword_label`` and ``name_source`` beside it). 404 for an unknown run, level or node; 400
+    for a name that breaks the rules."""
+    return await run_in_threadpool(corpus.rename, run, level, node, body.name)
 
 
 @router.get("/runs/{run}/map", response_model=MapPublic, summary="Map points (with uploads placed since)")

@@ -23,6 +23,14 @@ class SearchCreate(BaseModel):
     cpc: str | None = Field(None, max_length=40, description="Only documents with a CPC or IPC code starting so (`H01M`, `H01M10/052`).")
 
 
+class NameUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=2000, description=(
+        "The analyst's name: one line, 1 to 200 characters once runs of whitespace are collapsed. "
+        "No namer overwrites it."))
+
+
 class RecordCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -150,6 +158,8 @@ class TopicPublic(BaseModel):
     peak_year: int | None
     median_year: int | None
     parent: int | None = Field(None, description="The topic's node at the level above it (None: no level above).")
+    keyword_label: str | None = Field(None, description="The label made of the topic's keywords (`label` is its name where it has one).")
+    name_source: str | None = Field(None, description="Where `label` comes from: namer, fallback or analyst (None: the keyword label).")
 
 
 class LevelNodePublic(BaseModel):
@@ -158,12 +168,26 @@ class LevelNodePublic(BaseModel):
     parent: int | None = Field(description="Its node at the level above (None at the top).")
     children: list[int] = Field(description="Its nodes at the level below (topics, below the last level).")
     label: str
+    keyword_label: str | None = Field(None, description="The label made of the node's keywords.")
+    name_source: str | None = Field(None, description="Where `label` comes from: namer, fallback or analyst (None: the keyword label).")
     size: int
     keywords: list[str]
     keywords_by_language: dict[str, list[str]]
     codes: list[CodeSharePublic]
     representatives: list[RepresentativePublic]
     languages: dict[str, int]
+
+
+class NodeNamePublic(BaseModel):
+    """A topic or a node of a level above the topics, as renamed."""
+
+    run: int
+    level: int = Field(description="0 is the top level; the topics are the last level (the number of levels above them).")
+    node: int = Field(description="The node, or the topic's cluster at the topics' level.")
+    topic: bool = Field(description="True when the node is a topic (the last level).")
+    label: str = Field(description="The name now shown for it.")
+    keyword_label: str | None
+    name_source: str | None
 
 
 class HierarchyPublic(BaseModel):
