@@ -242,6 +242,8 @@ def test_rename_a_field_in_the_ui(ui: Page, server: LiveServer) -> None:
     wait_for(page, "(n) => (document.querySelector(`#topic-table tr[data-node='${n}'] .rename-note`) || {}).textContent"
                    " .startsWith('Not renamed: a name must have 1 to 200 characters')", arg=field["node"])
     row.locator("input.rename-input").press("Escape")
+    assert ui.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    ui.errors.clear()  # the refused name's answer, as expected
     # Enter saves: a hostile name, shown as text in the table, on the map and in its key
     row.locator(".renamebtn").click()
     row.locator("input.rename-input").fill(HOSTILE_NAME)

@@ -36,7 +36,10 @@ WRITES = {
     "/corpus/search": {"query": "buoyancy engine", "k": 3},
     "/corpus/documents": {"records": [{"id": "SEC-1", "title": "A glider"}]},
     "/corpus/uploads": None,  # multipart
+    "/corpus/runs/latest/levels/0/nodes/0/name": {"name": "A field renamed"},
 }
+#: The writes that are not a POST.
+WRITE_METHODS = {"/corpus/runs/latest/levels/0/nodes/0/name": "PUT"}
 #: Collects Content-Security-Policy violations (eval included) before any page script runs.
 CSP_SPY = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
            "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
@@ -69,7 +72,7 @@ def post(http: TestClient, path: str, headers: dict[str, str] | None = None) -> 
     if body is None:
         return http.post(path, files=[("files", ("x.jsonl", b'{"id": "SEC-U1", "title": "t"}\n', "application/json"))],
                          headers=headers)
-    return http.post(path, json=body, headers=headers)
+    return http.request(WRITE_METHODS.get(path, "POST"), path, json=body, headers=headers)
 
 
 # -- the Host check ------------------------------------------------------------------------------
@@ -230,10 +233,11 @@ def test_every_route_but_the_open_ones_wants_the_key(keyed: TestClient) -> None:
     # the writes and /metrics are among the routes checked
     assert {("POST", "/corpus/uploads"), ("POST", "/corpus/documents"), ("POST", "/corpus/search"),
             ("POST", "/v1/embeddings"), ("POST", "/api/embed"), ("POST", "/api/embeddings"), ("GET", "/metrics"),
-            ("GET", "/corpus/jobs/{job_id}"), ("GET", "/corpus/documents/{doc_id}")} <= routes
+            ("GET", "/corpus/jobs/{job_id}"), ("GET", "/corpus/documents/{doc_id}"),
+            ("PUT", "/corpus/runs/{run}/levels/{level}/nodes/{node}/name")} <= routes
     for method, template in sorted(routes):
         path = concrete(template)
-        body = {} if method == "POST" else None
+        body = {} if method in ("POST", "PUT") else None
         response = keyed.request(method, path, json=body)
         if (method, template) in OPEN:
             assert response.status_code == 200, (method, path, response.status_code)
