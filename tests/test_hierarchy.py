@@ -163,6 +163,20 @@ def test_a_run_stores_its_levels_and_every_export_carries_them(mapped: Path, tmp
     assert len(levels) >= 1 and counts == [len(level) for level in levels] + [len(topics)]
     assert len(run.metrics["levels"]) == len(counts)
     assert run.metrics["levels"][-1]["nodes"] == len(topics)
+    # the topics' level agrees with the run's own figures; each level's ARI is its own labels'
+    assert run.metrics["levels"][-1]["ipc_subclass_ari"] == run.metrics["code_agreement"]["ipc_subclass"]["after_reassignment"]["ari"]
+    from sklearn.metrics import adjusted_rand_score
+
+    with Store(mapped) as db:
+        docs = {d.id: d for d in db.iter_documents()}
+        points = db.run_points(run.id)
+    path_of = {t["cluster"]: t["parent"] for t in topics}
+    top_of = {t: path_of[t] for t in path_of}
+    for level in range(len(levels) - 2, -1, -1):
+        parent = {n["node"]: n["parent"] for n in levels[level + 1]}
+        top_of = {t: parent[node] for t, node in top_of.items()}
+    pairs = [(docs[d].ipc[0][:4], top_of[c]) for d, c, _, _, _ in points if c >= 0 and docs[d].ipc]
+    assert run.metrics["levels"][0]["ipc_subclass_ari"] == round(adjusted_rand_score(*zip(*pairs)), 4)
     depth = len(levels)
     # parents and children agree; every node at least two children
     for level, records in enumerate(levels):

@@ -184,20 +184,32 @@ def level_metrics(
     landscape's best-matching node of the level), IPC/CPC section and subclass agreement, and
     the share of a level's nodes whose dominant subclass (``dominant[level][node]``) is their
     parent's."""
-    references = {
-        f"{kind}_{level}": first_code_labels(docs, kind, level) for kind in ("ipc", "cpc") for level in ("section", "subclass")
-    }
+    # each reference's classes read once (a pass over the documents per reference, not per level)
+    references: dict[str, tuple[NDArray[np.bool_], NDArray[np.int64]]] = {}
+    for kind in ("ipc", "cpc"):
+        for depth in ("section", "subclass"):
+            reference = first_code_labels(docs, kind, depth)
+            known = np.array([r is not None for r in reference], dtype=bool)
+            if known.sum() < 2:
+                continue
+            classes, truth = np.unique(np.asarray([r for r in reference if r is not None], dtype=object).astype(str),
+                                       return_inverse=True)
+            if len(classes) >= 2:
+                references[f"{kind}_{depth}"] = (known, truth)
+    with_landscapes = any(d.extra.get("landscape") for d in docs)
+    ari = sklearn_metrics().adjusted_rand_score
     out: list[dict[str, Any]] = []
     for level, labels in enumerate(doc_levels):
         entry: dict[str, Any] = {"level": level, "nodes": int(len(set(labels[labels >= 0].tolist())))}
-        landscapes = landscape_f1(docs, labels)
+        landscapes = landscape_f1(docs, labels) if with_landscapes else {}
         if landscapes:
             entry["landscape_f1"] = {name: v["f1"] for name, v in landscapes.items()}
             entry["landscape_f1_mean"] = round(float(np.mean([v["f1"] for v in landscapes.values()])), 4)
-        for name, reference in references.items():
-            found = agreement(labels, reference)
-            if found is not None:
-                entry[f"{name}_ari"] = found["ari"]
+        for name, (known, truth) in references.items():
+            ours = labels[known]
+            clustered = ours >= 0
+            if clustered.sum() >= 2 and len(np.unique(truth[clustered])) >= 2:
+                entry[f"{name}_ari"] = round(float(ari(truth[clustered], ours[clustered])), 4)
         if level > 0:
             pairs = [(dominant[level].get(c), dominant[level - 1].get(p)) for c, p in parents[level - 1].items()]
             known = [(c, p) for c, p in pairs if c and p]
