@@ -784,6 +784,7 @@ OPERATIONS = {
     ("/corpus/runs", "get"): (None, "200", "RunPublic[]"),
     ("/corpus/runs/{run}", "get"): (None, "200", "RunPublic"),
     ("/corpus/runs/{run}/topics", "get"): (None, "200", "TopicListPublic"),
+    ("/corpus/runs/{run}/levels/{level}/nodes/{node}/name", "put"): ("NameUpdate", "200", "NodeNamePublic"),
     ("/corpus/runs/{run}/map", "get"): (None, "200", "MapPublic"),
     ("/corpus/runs/{run}/evolution", "get"): (None, "200", "EvolutionPublic"),
     ("/corpus/runs/{run}/graph", "get"): (None, "200", "GraphPublic"),
