@@ -258,7 +258,12 @@ def test_the_map_layout_in_a_second_process_is_the_one_computed_here() -> None:
 
 
 def test_dominant_codes_tied_in_count_come_in_code_order() -> None:
-    from patscape.landscape.label import _dominant_codes
+    from patscape.landscape.counts import CodeCounts
+    from patscape.landscape.label import subclass
+
+    def _dominant_codes(docs: list[Document], kind: str, limit: int = 5) -> list[tuple[str, float]]:
+        (counts,) = CodeCounts.gather(docs, kind, (subclass,))
+        return counts.dominant(np.zeros(len(docs), dtype=np.int64), limit)[0]
 
     docs = [
         Document(id="1", title="a", cpc=("H01L21/02",)),

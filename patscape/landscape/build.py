@@ -16,6 +16,7 @@ from ..errors import CorpusTooSmallError
 from ..records import Document
 from .evolution import evolution
 from .graph import topic_links
+from .counts import code_counts
 from .hierarchy import Hierarchy
 from .label import keyword_matrix, label_levels, label_texts
 from .levels import best_levels, hierarchy_of, level_records
@@ -75,10 +76,11 @@ def build_landscape(
         stage("hierarchy")
         tree = hierarchy_of(labels, params, vectors)
         stage("label")
+        codes = code_counts(docs)  # the documents' codes, counted once for the labels and the levels
         named_levels = label_levels(docs, tree.document_levels(labels), [{}, *tree.parents], vectors,
-                                    label_lang=params.label_lang, keywords_of_docs=keywords.result())
+                                    label_lang=params.label_lang, keywords_of_docs=keywords.result(), codes=codes)
         named = named_levels[-1]
-    levels, level_figures, topic_codes = level_records(tree, docs, labels, named_levels[:-1])
+    levels, level_figures, topic_codes = level_records(tree, docs, labels, named_levels[:-1], codes)
     stage("measure")
     metrics = run_metrics(docs, vectors, labels, raw, seed)
     metrics["neighbour_graph"] = graph

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
+
+from .counts import membership
 
 #: Most coarser levels above the topics, and the average number of children per node the
 #: default number of levels aims below.
@@ -142,10 +143,7 @@ def topic_centroids(labels: NDArray[np.int64], vectors: NDArray[np.float32]) -> 
     if not len(clustered):
         return {}
     top = int(labels.max()) + 1
-    members = sparse.csr_matrix(
-        (np.ones(len(clustered), dtype=np.float32), (labels[clustered], clustered)), shape=(top, len(labels))
-    )
-    sums = np.asarray(members @ vectors, dtype=np.float64)
+    sums = np.asarray(membership(labels, top) @ vectors, dtype=np.float64)
     present = np.flatnonzero(np.bincount(labels[clustered], minlength=top))
     return {int(t): _unit(sums[t]) for t in present}
 

@@ -4,37 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
+from ..codes import subclass
 from ..records import Document, summary_text
 from ..text import PHRASE_SEPARATOR, display_phrase, phrases
 from ..text.keywords import light_stem
+from .counts import CodeCounts, membership
 
 #: Han and kana: a term of these inside another is part of it ("电池" in "锂离子电池"). Not Thai,
 #: where a word inside another is often another word (น้ำ, water, in น้ำมัน, oil).
 _HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _ASCII = re.compile(r"[a-z-]+")
-_SUBCLASS = re.compile(r"^([A-HY])(\d\d)([A-Z])")
-
-
-def subclass(code: str) -> str | None:
-    """``G06F3/013`` -> ``G06F``; None when the code is not IPC/CPC-shaped."""
-    match = _SUBCLASS.match(code.strip().upper())
-    return "".join(match.groups()) if match else None
-
-
-def section(code: str) -> str | None:
-    sub = subclass(code)
-    return sub[0] if sub else None
-
-
 @dataclass(frozen=True, slots=True)
 class TopicLabel:
     label: str
@@ -232,13 +218,6 @@ class _Counts:
     first: NDArray[np.int64]  # each row's first document (len(documents) when it has none)
 
 
-def _indicator(rows: NDArray[np.int64], n_rows: int) -> sparse.csr_matrix:
-    """rows x documents, a 1 where document j is in row ``rows[j]`` (``-1``: in none)."""
-    member = np.flatnonzero(rows >= 0)
-    ones = np.ones(len(member), dtype=np.float32)
-    return sparse.csr_matrix((ones, (rows[member], member)), shape=(n_rows, len(rows)))
-
-
 def _counts(nodes_of_doc: NDArray[np.int64], lang_of_doc: NDArray[np.int64], n_langs: int,
             matrix: sparse.csr_matrix) -> _Counts:
     nodes = np.unique(nodes_of_doc[nodes_of_doc >= 0])
@@ -247,7 +226,7 @@ def _counts(nodes_of_doc: NDArray[np.int64], lang_of_doc: NDArray[np.int64], n_l
     of_doc[inside] = np.searchsorted(nodes, nodes_of_doc[inside])
     rows = np.where(inside, of_doc * n_langs + lang_of_doc, -1)
     n_rows = len(nodes) * n_langs
-    df = (_indicator(rows, n_rows) @ matrix).tocsr()
+    df = (membership(rows, n_rows) @ matrix).tocsr()
     df.sort_indices()
     docs = np.bincount(rows[inside], minlength=n_rows).astype(np.int64)
     first = np.full(n_rows, len(rows), dtype=np.int64)
@@ -277,6 +256,7 @@ def label_levels(
     n_keywords: int = 10,
     n_representatives: int = 3,
     min_language_docs: int = 3,
+    codes: Mapping[str, CodeCounts] | None = None,
 ) -> list[dict[int, TopicLabel]]:
     """Label every node of a topic hierarchy; one dict per level, top (coarsest) first.
 
@@ -340,7 +320,8 @@ def label_levels(
             parent = parents[depth].get(child)
             if parent is not None and parent in counted[depth - 1].pos:
                 children[depth - 1].setdefault(parent, []).append(child)
-    codes = {kind: _code_matrix(docs, kind) for kind in ("cpc", "ipc")}
+    if codes is None:
+        codes = {kind: CodeCounts.gather(docs, kind, (subclass,))[0] for kind in ("cpc", "ipc")}
     limit = n_keywords * _CANDIDATES_PER_KEYWORD
 
     Terms = NDArray[np.int64]
@@ -394,7 +375,7 @@ def label_levels(
     for depth, level in enumerate(counted):
         named: dict[int, TopicLabel] = {}
         centroid_rows = _central_rows(level.of_doc, len(level.nodes), vectors, n_representatives)
-        code_counts = {kind: _codes_of_nodes(level.of_doc, len(level.nodes), *codes[kind]) for kind in codes}
+        per_node = {kind: codes[kind].dominant(level.of_doc) for kind in ("cpc", "ipc")}
         for at, node in enumerate(level.nodes.tolist()):
             counts = level.docs[at * n_langs : (at + 1) * n_langs]
             first = level.first[at * n_langs : (at + 1) * n_langs]
@@ -419,7 +400,7 @@ def label_levels(
                 label=" · ".join(label_terms) or f"topic {node}",
                 label_lang=shown,
                 keywords=keywords,
-                codes={kind: code_counts[kind][at] for kind in code_counts},
+                codes={kind: per_node[kind].get(at, []) for kind in per_node},
                 representatives=[docs[i].id for i in centroid_rows[at]],
                 languages={lang_names[lang]: int(counts[lang]) for lang in present},
             )
@@ -474,7 +455,7 @@ def _central_rows(of_doc: NDArray[np.int64], n_nodes: int, vectors: NDArray[np.f
                   block: int = 65536) -> list[NDArray[np.int64]]:
     """The ``limit`` documents of each node closest to its centroid (ties: document order)."""
     inside = of_doc >= 0
-    sums = np.asarray(_indicator(of_doc, n_nodes) @ vectors, dtype=np.float64)
+    sums = np.asarray(membership(of_doc, n_nodes) @ vectors, dtype=np.float64)
     sizes = np.bincount(of_doc[inside], minlength=n_nodes)
     centroids = (sums / np.maximum(sizes, 1)[:, None]).astype(np.float32)
     score = np.empty(len(of_doc), dtype=np.float32)
@@ -485,49 +466,3 @@ def _central_rows(of_doc: NDArray[np.int64], n_nodes: int, vectors: NDArray[np.f
     order = rows[np.lexsort((rows, -score[rows], of_doc[rows]))]
     bounds = np.searchsorted(of_doc[order], np.arange(n_nodes + 1))
     return [order[bounds[k] : min(bounds[k] + limit, bounds[k + 1])] for k in range(n_nodes)]
-
-
-def _code_matrix(docs: Sequence[Document], kind: str) -> tuple[sparse.csr_matrix, list[str]]:
-    """Documents x subclasses (a 1 where a document carries one in ``kind``), subclasses ascending."""
-    per_doc = [getattr(doc, kind) for doc in docs]
-    flat = list(chain.from_iterable(per_doc))
-    owner = np.repeat(np.arange(len(docs)), [len(codes) for codes in per_doc])
-    parsed = {code: subclass(code) for code in set(flat)}  # each distinct code parsed once
-    names = sorted({sub for sub in parsed.values() if sub})
-    index = {name: j for j, name in enumerate(names)}
-    column = np.fromiter((index.get(parsed[code] or "", -1) for code in flat), dtype=np.int64, count=len(flat))
-    keep = column >= 0
-    matrix = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (owner[keep], column[keep])),
-                               shape=(len(docs), len(names)))
-    matrix.data[:] = 1.0  # a subclass counts once per document
-    return matrix, names
-
-
-def _codes_of_nodes(of_doc: NDArray[np.int64], n_nodes: int, matrix: sparse.csr_matrix, names: list[str],
-                    limit: int = 5) -> list[list[tuple[str, float]]]:
-    """:func:`_dominant_codes` of every node position, from one sparse product."""
-    member = _indicator(of_doc, n_nodes)
-    counts = (member @ matrix).tocsr()
-    with_codes = np.asarray(member @ (np.asarray(matrix.sum(axis=1)).ravel() > 0).astype(np.float32)).ravel()
-    out = []
-    for k in range(n_nodes):
-        lo, hi = counts.indptr[k], counts.indptr[k + 1]
-        cols, n = counts.indices[lo:hi], counts.data[lo:hi]
-        best = np.lexsort((cols, -n))[:limit]
-        out.append([(names[cols[j]], round(float(n[j]) / float(with_codes[k]), 3)) for j in best])
-    return out
-
-
-def _dominant_codes(docs: Sequence[Document], kind: str, limit: int = 5) -> list[tuple[str, float]]:
-    counts: Counter[str] = Counter()
-    with_codes = 0
-    for doc in docs:
-        subs = {s for s in (subclass(c) for c in getattr(doc, kind)) if s}
-        if subs:
-            with_codes += 1
-            counts.update(subs)
-    if not with_codes:
-        return []
-    # ties by code: the order of a set of strings changes from one process to the next
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    return [(code, round(n / with_codes, 3)) for code, n in ranked]

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..records import Document
-from .label import section, subclass
+from ..codes import section, subclass
 
 SILHOUETTE_SAMPLE = 5000
 

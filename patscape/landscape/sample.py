@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from ..chunking import normalize_rows
@@ -34,6 +33,7 @@ from ..errors import CorpusTooSmallError
 from ..records import Document
 from .build import KeywordCounts, Landscape, assemble
 from .graph import topic_links
+from .counts import membership
 from .label import label_levels
 from .levels import best_levels, hierarchy_of, level_records
 from .metrics import run_metrics, silhouette_cosine
@@ -347,12 +347,7 @@ def build_sampled_landscape(
     topics = int(sample_labels.max()) + 1
     sums = np.zeros((max(topics, 1), sample.shape[1]), dtype=np.float64)
     for start, stop, block in _checked(blocks, n):
-        clustered = np.flatnonzero(labels[start:stop] >= 0)
-        members = sparse.csr_matrix(
-            (np.ones(len(clustered), dtype=np.float32), (labels[start:stop][clustered], clustered)),
-            shape=(len(sums), len(block)),
-        )
-        sums += members @ block  # the sum of each topic's vectors (20x faster than np.add.at)
+        sums += membership(labels[start:stop], len(sums)) @ block  # each topic's sum (20x faster than np.add.at)
     stage("hierarchy")
     present = sorted(int(t) for t in set(labels.tolist()) if t >= 0)
     centroids = dict(zip(present, normalize_rows(sums[present].astype(np.float32))))
