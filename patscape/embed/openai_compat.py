@@ -70,13 +70,15 @@ def parse_name(rest: str) -> tuple[str, str]:
     )
 
 
-def endpoint(url: str) -> str:
+def endpoint(url: str, resource: str = "embeddings") -> str:
+    """The URL of ``resource`` on an OpenAI-compatible server given as its base (``http://h:8080``
+    or ``.../v1``) or as the resource's own URL."""
     url = url.rstrip("/")
-    if url.endswith("/embeddings"):
+    if url.endswith(f"/{resource}"):
         return url
     if url.endswith("/v1"):
-        return url + "/embeddings"
-    return url + "/v1/embeddings"
+        return f"{url}/{resource}"
+    return f"{url}/v1/{resource}"
 
 
 def retry_after(value: str | None) -> float | None:
@@ -235,7 +237,7 @@ class OpenAIEmbedder(Embedder):
 
     def _refuse(self, response: Any, n_texts: int) -> None:
         status = response.status_code
-        message = _error_message(response)
+        message = error_message(response)
         where = f"{self.url} answered {status} for model {self.model!r}: {message}"
         if _TOO_LONG.search(message) and status in (400, 413, 422, 500):
             raise ModelError(
@@ -268,17 +270,20 @@ def _detect(model: str, tokenizer: str | Path | None) -> ModelProfile:
     return detect_profile(f"{model} {directory}", model_type, declared_pooling(directory))
 
 
-def _error_message(response: Any) -> str:
+def error_message(response: Any, collapse_spaces: bool = False) -> str:
+    """The message of an error answer (OpenAI's ``error.message``, FastAPI's ``detail`` ...),
+    at most 300 characters; ``collapse_spaces`` puts it on one line."""
     try:
         body = response.json()
     except ValueError:
         return response.text[:300].strip() or response.reason_phrase
+    error = body
     if isinstance(body, dict):
         error = body.get("error", body.get("detail", body.get("message", body)))
         if isinstance(error, dict):
             error = error.get("message", error)
-        return str(error)[:300]
-    return str(body)[:300]
+    text = str(error)
+    return (" ".join(text.split()) if collapse_spaces else text)[:300]
 
 
 def _vector(value: Any, url: str) -> NDArray[np.float32]:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..embed.openai_compat import retry_after
+from ..embed.openai_compat import endpoint, error_message, retry_after
 from ..errors import MissingDependencyError, ModelError
 from .prompts import response_format
 
@@ -66,15 +66,6 @@ def parse_spec(spec: str) -> tuple[str, str]:
     if not match:
         raise ModelError(f"bad namer {spec!r}: write openai:MODEL@URL, e.g. openai:qwen3-8b@http://127.0.0.1:8080/v1")
     return match["model"], match["url"]
-
-
-def endpoint(url: str) -> str:
-    url = url.rstrip("/")
-    if url.endswith("/chat/completions"):
-        return url
-    if url.endswith("/v1"):
-        return url + "/chat/completions"
-    return url + "/v1/chat/completions"
 
 
 def is_local(url: str) -> bool:
@@ -127,7 +118,7 @@ class ChatClient:
             raise ModelError(f"concurrency and timeout must be positive, max_retries not negative, style one of {STYLES}")
         self._httpx = httpx
         self.model = model
-        self.url = endpoint(url)
+        self.url = endpoint(url, "chat/completions")
         self.concurrency = concurrency
         self.timeout = timeout
         self.max_retries = max_retries
@@ -209,7 +200,7 @@ class ChatClient:
             raise _Retryable(f"the request to {self.url} failed: {exc}", "connection failed") from exc
         status = response.status_code
         if status != 200:
-            message = _error_message(response)
+            message = error_message(response, collapse_spaces=True)
             where = f"{self.url} answered {status} for model {self.model!r}: {message}"
             if status in (400, 415, 422, 500) and constraint is not None and _FORMAT_REFUSED.search(message):
                 raise _FormatRefused(where)
@@ -238,16 +229,3 @@ class _FormatRefused(Exception):
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _error_message(response: Any) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300].strip() or response.reason_phrase
-    if isinstance(body, dict):
-        error = body.get("error", body.get("detail", body.get("message", body)))
-        if isinstance(error, dict):
-            error = error.get("message", error)
-        return " ".join(str(error).split())[:300]
-    return " ".join(str(body).split())[:300]
