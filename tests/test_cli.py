@@ -302,6 +302,8 @@ def test_demo_on_the_packaged_sample(tmp_path: Path) -> None:
     assert data["metrics"] == stored["metrics"] and data["metrics"]["documents"] == 1000
     metrics = stored["metrics"]
     assert f"    {metrics['topics']} topics; {metrics['outlier_share']:.1%} outliers" in out
+    counts = stored["hierarchy"]["counts"]
+    assert f"levels     {len(counts)}: L0 {counts[0]}" in out and counts[-1] == metrics["topics"]
 
 
 #: ``patscape embed`` that stops after each committed batch of vectors (the store's ``embed``

@@ -11,7 +11,7 @@ from ..export import export_run
 from ..pipeline import build_map, embed as run_embed, ingest as run_ingest
 from ..spaces import resolve_model
 from ..store import Store
-from .present import echo_problem, progress, run_summary
+from .present import echo_problem, levels_summary, progress, run_summary
 
 #: The sample of 1,000 US patents shipped with patscape.
 SAMPLE = Path(__file__).parent.parent / "data" / "sample-us-patents.jsonl"
@@ -53,9 +53,11 @@ def demo(input_: str | None, workdir: str, model: str, seed: int) -> None:
                 bar["close"]()
         for warning in embedded.warnings:
             click.echo(f"    warning: {warning}", err=True)
-        click.echo("3/4 map (UMAP + HDBSCAN + labels + metrics)")
+        click.echo("3/4 map (UMAP + HDBSCAN + labels + hierarchy + metrics)")
         run_id = build_map(db, embedded.space.key, seed=seed)
-        click.echo("    " + run_summary(db.get_run(run_id).metrics))
+        run = db.get_run(run_id)
+        click.echo("    " + run_summary(run.metrics))
+        click.echo(levels_summary(run.data, run.metrics, db.run_levels(run_id)))
         click.echo("4/4 export")
         report_path = export_run(db, "html", work / "report.html", run_id).resolve()
         table_path = export_run(db, "csv", work / "topics.csv", run_id).resolve()
