@@ -158,6 +158,28 @@ def wait_for(page: Any, expression: str, arg: Any = None, timeout: float = 60_00
         time.sleep(0.05)
 
 
+def open_page(browser: Any, url: str, ready: str = "document.body.dataset.ready === 'yes'") -> Page:
+    """A new page of ``browser`` at ``url``, once ``ready`` holds."""
+    page = Page(browser.new_page())
+    page.page.goto(url)
+    wait_for(page.page, ready)
+    return page
+
+
+@contextmanager
+def checked_page(browser: Any, url: str, no_images_in: str) -> Iterator[Page]:
+    """:func:`open_page`, then, when the test is done: no name ran as a script, the page logged
+    no error and no ``img`` appeared in ``no_images_in`` (a CSS selector list)."""
+    page = open_page(browser, url)
+    yield page
+    try:
+        assert page.page.evaluate("window.__pwned") is None, "a name ran as a script"
+        assert not page.errors, page.errors
+        assert page.page.locator(no_images_in).count() == 0
+    finally:
+        page.page.close()
+
+
 def copy_store(source: Path, root: Path) -> Path:
     """A private copy of a built store, so that a test module's uploads stay its own."""
     import shutil

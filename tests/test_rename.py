@@ -23,6 +23,7 @@ from .api_helpers import (  # noqa: F401  (browser: the shared fixture of Chromi
     Page,
     assert_openai_error,
     browser,
+    checked_page,
     copy_store,
     live_server,
     map_labels,
@@ -204,16 +205,8 @@ def server(ui_store: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def ui(browser: Any, server: LiveServer) -> Iterator[Page]:
-    page = Page(browser.new_page())
-    page.page.goto(server.url + "/")
-    wait_for(page.page, "document.body.dataset.ready === 'yes'")
-    yield page
-    try:
-        assert page.page.evaluate("window.__pwned") is None, "a name ran as a script"
-        assert not page.errors, page.errors
-        assert page.page.locator("#map img, #topic-table img, #map-key img").count() == 0
-    finally:
-        page.page.close()
+    with checked_page(browser, server.url + "/", "#map img, #topic-table img, #map-key img") as page:
+        yield page
 
 
 def field_row(page: Any, node: int) -> Any:

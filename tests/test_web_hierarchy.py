@@ -25,10 +25,12 @@ from .api_helpers import (  # noqa: F401  (browser: the shared fixture of the se
     Page,
     assert_map_labels,
     browser,
+    checked_page,
     copy_store,
     live_server,
     map_labels,
     mapped_store,
+    open_page,
     wait_for,
 )
 
@@ -79,23 +81,10 @@ def api(server: LiveServer) -> dict[str, Any]:
         return {"topics": http.get("/corpus/runs/latest/topics").json(), "map": http.get("/corpus/runs/latest/map").json()}
 
 
-def open_page(browser: Any, url: str, ready: str = "document.body.dataset.ready === 'yes'") -> Page:
-    page = Page(browser.new_page())
-    page.page.goto(url)
-    wait_for(page.page, ready)
-    return page
-
-
 @pytest.fixture
 def ui(browser: Any, server: LiveServer) -> Iterator[Page]:
-    page = open_page(browser, server.url + "/")
-    yield page
-    try:
-        assert page.page.evaluate("window.__pwned") is None, "a name ran as a script"
-        assert not page.errors, page.errors
-        assert page.page.locator("#map img, #topic-table img, #map-key img, #panel img").count() == 0
-    finally:
-        page.page.close()
+    with checked_page(browser, server.url + "/", "#map img, #topic-table img, #map-key img, #panel img") as page:
+        yield page
 
 
 def clip(text: str, n: int) -> str:

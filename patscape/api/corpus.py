@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from ..embed import Embedder, load_embedder, resolve_alias
-from ..errors import InputError, NotFoundError, SpaceMismatchError
+from ..errors import NotFoundError, SpaceMismatchError
 from ..filters import SearchFilter
 from ..records import Hit
 from ..search import search as run_search
 from ..spaces import pick_space
-from ..store import RunInfo, Space, Store
+from ..store import RunInfo, Space, Store, clean_name
 from ..text import display_phrase
 from ..vectors.milvus import open_vector_store  # imports pymilvus only when it opens one
 from .engine import Engine, SharedEmbedder
@@ -140,11 +140,9 @@ class Corpus:
             info = self.run_of(store, run)
             placed = Counter(p.cluster for p in store.placements(info.id))
             topics = store.run_topics(info.id)
-            hierarchy = info.data.get("hierarchy") or {
-                "levels": 1, "counts": [len(topics)], "notice": "a run made before topic hierarchies: one level"}
             return schemas.TopicListPublic(
                 run=info.id, topics=[_topic_public(t, placed.get(t["cluster"], 0)) for t in topics],
-                hierarchy=schemas.HierarchyPublic(**hierarchy),
+                hierarchy=schemas.HierarchyPublic(**info.hierarchy(len(topics))),
                 levels=[[_node_public(n) for n in level] for level in store.run_levels(info.id)],
             )
 
@@ -341,24 +339,6 @@ class Corpus:
             out.append(schemas.HitPublic(id=h.id, score=h.score, title=h.title, lang=h.lang, date=h.date,
                                          cluster=cluster, label=label, passage=passage))
         return out
-
-
-#: The longest name an analyst may give (as ``patscape topic --rename``).
-MAX_NAME = 200
-_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
-
-
-def clean_name(name: str) -> str:
-    """``name`` with its runs of whitespace collapsed; :class:`InputError` unless it is one line
-    of 1 to :data:`MAX_NAME` printable characters."""
-    if any(c in _LINE_BREAKS for c in name.strip()):
-        raise InputError("a name must be one line")
-    cleaned = " ".join(name.split())
-    if not cleaned or len(cleaned) > MAX_NAME:
-        raise InputError(f"a name must have 1 to {MAX_NAME} characters (got {len(cleaned)})")
-    if not cleaned.isprintable():
-        raise InputError("a name may not hold control characters")
-    return cleaned
 
 
 def _has_space_of(store: Store, model: str) -> bool:

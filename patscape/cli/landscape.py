@@ -218,10 +218,7 @@ def topic(store: str, topic: int, run_id: int | None, level: int | None, rename:
             raise InputError(f"no topic {topic} at level {level} of run {run.id} "
                              f"(there: {', '.join(str(r[key]) for r in records[:20])}{' ...' if len(records) > 20 else ''})")
         if rename is not None:
-            cleaned = " ".join(rename.split())
-            if not cleaned or len(cleaned) > 200:
-                raise InputError("a name must have 1 to 200 characters")
-            db.rename_topic(run.id, level, topic, cleaned)
+            cleaned = db.rename_topic(run.id, level, topic, rename)
             click.echo(f"run {run.id}, level {level}, topic {topic}: named {cleaned!r} (was {found['label']!r})")
             return
     click.echo(f"run {run.id}, level {level}, topic {topic}: {found['label']}"

@@ -41,7 +41,7 @@ from .documents import DocumentRepository
 from .filter_sql import FilterRepository
 from .jobs import UPLOADS_DIR, JobRepository
 from .migrations import MIGRATIONS
-from .names import NameRepository, TopicNameRow
+from .names import NameRepository, TopicNameRow, clean_name
 from .placements import PlacementRepository
 from .rows import PassageRow, Placement, RunInfo, Space, SpaceProgress, StoredPassages, UpsertResult, VectorRow
 from .runs import RunRepository
@@ -63,6 +63,7 @@ __all__ = [
     "TopicNameRow",
     "UpsertResult",
     "VectorRow",
+    "clean_name",
     "crash_point",
     "quantize",
 ]

@@ -18,6 +18,24 @@ from .connection import Connection
 SOURCES = ("namer", "fallback", "analyst")
 
 
+#: The longest name an analyst may give (``patscape topic --rename``, the UI).
+MAX_NAME = 200
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def clean_name(name: str) -> str:
+    """``name`` with its runs of whitespace collapsed; :class:`InputError` unless it is one line
+    of 1 to :data:`MAX_NAME` printable characters."""
+    if any(c in _LINE_BREAKS for c in name.strip()):
+        raise InputError("a name must be one line")
+    cleaned = " ".join(name.split())
+    if not cleaned or len(cleaned) > MAX_NAME:
+        raise InputError(f"a name must have 1 to {MAX_NAME} characters (got {len(cleaned)})")
+    if not cleaned.isprintable():
+        raise InputError("a name may not hold control characters")
+    return cleaned
+
+
 @dataclass(frozen=True, slots=True)
 class TopicNameRow:
     """The name of one topic of a run, and where it came from."""
@@ -71,17 +89,17 @@ class NameRepository(Connection):
         )
         return [TopicNameRow(int(lv), int(nd), n, s, r, m, p) for lv, nd, n, s, r, m, p in rows]
 
-    def rename_topic(self, run_id: int, level: int, node: int, name: str) -> None:
-        """An analyst's name for a topic (source ``analyst``), kept by every later naming."""
-        name = " ".join(name.split()) if "\n" not in name.strip() else ""
-        if not name:
-            raise InputError("a topic's name must be one non-empty line")
+    def rename_topic(self, run_id: int, level: int, node: int, name: str) -> str:
+        """An analyst's name for a topic (source ``analyst``), kept by every later naming;
+        returns it as stored (:func:`clean_name`)."""
+        name = clean_name(name)
         with self.transaction("names"):
             self._require_run(run_id)
             self.db.execute(
                 "INSERT OR REPLACE INTO topic_names VALUES (?, ?, ?, ?, 'analyst', NULL, NULL, NULL)",
                 (run_id, int(level), int(node), name),
             )
+        return name
 
     def _require_run(self, run_id: int) -> None:
         if self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:

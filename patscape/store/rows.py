@@ -85,6 +85,12 @@ class RunInfo:
     metrics: dict[str, Any]
     data: dict[str, Any]
 
+    def hierarchy(self, topics: int) -> dict[str, Any]:
+        """The run's topic hierarchy as stored (levels, nodes per level, method, notice), or, for
+        a run made before hierarchies, one level of its ``topics`` topics, saying so."""
+        return self.data.get("hierarchy") or {
+            "levels": 1, "counts": [topics], "notice": "a run made before topic hierarchies: one level"}
+
 
 @dataclass(frozen=True, slots=True)
 class UpsertResult:
