@@ -359,47 +359,23 @@ class FakeEmbeddingServer:
         self._lock = threading.Lock()
 
     def __enter__(self) -> FakeEmbeddingServer:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from tests.fake_http import JsonServer
 
-        fake = self
+        def handle(headers: dict[str, str], body: dict) -> tuple[int, dict[str, str], object]:
+            with self._lock:
+                self.requests.append((headers, body))
+                action = self.script.pop(0) if self.script else "ok"
+            if callable(action):
+                action = action(body)
+            return self.answer(action, body)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:  # quiet
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-                with fake._lock:
-                    fake.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                    action = fake.script.pop(0) if fake.script else "ok"
-                if callable(action):
-                    action = action(body)
-                status, headers, payload = fake.answer(action, body)
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    for key, value in headers.items():
-                        self.send_header(key, value)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.server = JsonServer(handle)
+        self.url = self.server.url
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        self.server.close()
 
     def answer(self, action: object, body: dict) -> tuple[int, dict[str, str], object]:
         texts = body.get("input", [])

@@ -12,7 +12,6 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,8 @@ from patscape.naming import (
 from patscape.naming.prompts import max_chars
 from patscape.naming.validate import check_name, normal_key, parse_answer
 from patscape.store import Space, Store
+
+from .fake_http import JsonServer
 
 NAMES = {
     (2, 0): "Anode coating processes", (2, 1): "Cathode binder materials", (2, 2): "Solid electrolyte membranes",
@@ -98,51 +99,28 @@ class FakeChat:
         self.lock = threading.Lock()
 
     def __enter__(self) -> FakeChat:
-        fake = self
+        def handle(headers: dict[str, str], body: dict) -> tuple[int, dict[str, str], Any]:
+            with self.lock:
+                self.requests.append(body)
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                if self.hold and self.in_flight >= self.hold:
+                    self.full.set()
+            try:
+                if self.hold:
+                    self.full.wait(10)
+                return self.answer(self.respond(body))
+            finally:
+                with self.lock:
+                    self.in_flight -= 1
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                with fake.lock:
-                    fake.requests.append(body)
-                    fake.in_flight += 1
-                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-                    if fake.hold and fake.in_flight >= fake.hold:
-                        fake.full.set()
-                try:
-                    if fake.hold:
-                        fake.full.wait(10)
-                    status, headers, payload = fake.answer(fake.respond(body))
-                finally:
-                    with fake.lock:
-                        fake.in_flight -= 1
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    for key, value in headers.items():
-                        self.send_header(key, value)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.server = JsonServer(handle, poll_interval=0.05)
+        self.url = self.server.url
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        self.server.close()
 
     def answer(self, action: Any) -> tuple[int, dict[str, str], Any]:
         if action == "hang":
