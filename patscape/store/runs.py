@@ -191,20 +191,19 @@ class RunRepository(Connection):
         """``{cluster: label}`` of a run's topics (of ``clusters`` when given; a name where the
         topic has one): without the topics' data, which a search would otherwise decode for
         every topic on every call."""
-        sql = "SELECT cluster, label FROM topics WHERE run_id = ?"
-        if clusters is None:
-            found = {int(c): label for c, label in self.db.execute(sql, (run_id,))}
-        else:
-            wanted = sorted(set(int(c) for c in clusters))
-            found = {}
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                found.update((int(c), label) for c, label in self.db.execute(f"{sql} AND cluster IN ({marks})", (run_id, *chunk)))
         depth = self._topic_level(run_id)
-        for (level, node), (name, _) in self._names(run_id).items():
-            if level == depth and node in found:
-                found[node] = name
+        # a topic's name where it has one: only the hits' names are read, in the same query
+        sql = ("SELECT t.cluster, COALESCE(n.name, t.label) FROM topics t LEFT JOIN topic_names n "
+               "ON n.run_id = t.run_id AND n.level = ? AND n.node = t.cluster WHERE t.run_id = ?")
+        if clusters is None:
+            return {int(c): label for c, label in self.db.execute(sql, (depth, run_id))}
+        wanted = sorted(set(int(c) for c in clusters))
+        found: dict[int, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update((int(c), label) for c, label in
+                         self.db.execute(f"{sql} AND t.cluster IN ({marks})", (depth, run_id, *chunk)))
         return found
 
     def _topic_level(self, run_id: int) -> int:
