@@ -8,8 +8,9 @@ For each seed, one map of the store's newest complete space with the default par
 ``patscape map STORE --seed S`` builds, not stored): nodes per level, the landscape F1 of each
 level (each landscape's best-matching node there) and at each landscape's best level, IPC/CPC
 section and subclass agreement (ARI) per level, the share of nodes whose dominant subclass is
-their parent's, and the hierarchy stage's seconds against the whole map's. Then the keyword
-labels of ten topics with their parents' labels. Results are merged into
+their parent's, the sub-topics below the topics, and the hierarchy stage's seconds (levels and
+sub-topics) against the whole map's. Then the keyword labels of ten topics with their parents'
+labels, and of the largest split topics with their sub-topics'. Results are merged into
 benchmarks/results/hierarchy.json under the store's name.
 """
 
@@ -56,7 +57,15 @@ def main() -> None:
             "best_level": result.metrics.get("landscape_f1_best_level"),
             "hierarchy_s": timings.get("hierarchy"),
             "map_s": round(sum(timings.values()), 3),
+            "subtopics": result.data["hierarchy"]["subtopics"],
         }
+        sub = result.subtopic_labels
+        if sub is not None and (sub >= 0).any():
+            sizes = [t["size"] for t in result.topics if t["children"]]
+            entry["subtopics"] = {**entry["subtopics"], "split_topic_sizes": sizes,
+                                  "unsplit_topic_sizes": [t["size"] for t in result.topics if not t["children"]]}
+            print(f"  sub-topics: {len(result.subtopics)} in {len(sizes)} of {len(result.topics)} topics "
+                  f"(split topics' sizes: median {int(np.median(sizes))})")
         out["seeds"][str(seed)] = entry  # type: ignore[index]
         print(f"seed {seed}: levels {entry['counts']}, hierarchy {entry['hierarchy_s']} s of {entry['map_s']} s")
         for level in result.metrics["levels"]:
@@ -81,6 +90,14 @@ def main() -> None:
                 print(f"  topic {topic['cluster']:>3} ({topic['size']}): {topic['label']}  <  "
                       f"{rows[-1]['parent']}  <  {rows[-1]['top']}  [{rows[-1]['main_group']}]")
             out["labels"] = rows
+            subs = []
+            for topic in sorted((t for t in result.topics if t["children"]), key=lambda t: -t["size"])[:8]:
+                own = [n for n in result.subtopics if n["parent"] == topic["cluster"]]
+                subs.append({"topic": topic["cluster"], "size": topic["size"], "label": topic["label"],
+                             "subtopics": [(n["label"], n["size"]) for n in own]})
+                print(f"  topic {topic['cluster']:>3} ({topic['size']}) {topic['label']}: "
+                      + " | ".join(f"{n['label']} ({n['size']})" for n in own))
+            out["subtopic_labels"] = subs
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     saved = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     saved[Path(args.store).name] = out

@@ -51,7 +51,10 @@ def run_view(store: Store, run_id: int | None = None) -> dict[str, Any]:
     levels = store.run_levels(run.id)
     labels = {t["cluster"]: t["label"] for t in topics}
     paths = topic_paths(topics, levels)
-    depth = len(paths[-1])
+    subtopics = store.run_subtopics(run.id)
+    sub_of = store.run_point_subtopics(run.id) if subtopics else {}
+    sub_labels = {s["node"]: s["label"] for s in subtopics}
+    depth = len(paths[-1])  # levels down to the topics
     points_raw = store.run_points(run.id)
     docs = {d.id: d for d in store.iter_documents([p[0] for p in points_raw])}
     points = []
@@ -63,6 +66,10 @@ def run_view(store: Store, run_id: int | None = None) -> dict[str, Any]:
             "date": doc.date, "lang": doc.lang, "cpc": list(doc.cpc[:5]), "ipc": list(doc.ipc[:5]),
             **{key: value for i, (node, label) in enumerate(paths.get(cluster, paths[-1]))
                for key, value in ((f"topic_l{i}", node), (f"topic_l{i}_label", label))},
+            # the sub-topic (the level below the topics): empty where the topic has none, -1 for outliers
+            **({f"topic_l{depth}": sub_of.get(doc_id, -1 if cluster < 0 else None),
+                f"topic_l{depth}_label": sub_labels.get(sub_of.get(doc_id, -2), "outlier" if cluster < 0 else None)}
+               if subtopics else {}),
         })
     return {
         "title": f"patscape landscape — {store.path.name}, run {run.id}",
@@ -71,8 +78,9 @@ def run_view(store: Store, run_id: int | None = None) -> dict[str, Any]:
             "model": run.params.get("model"), "params": run.params,
         },
         "metrics": run.metrics,
-        "hierarchy": {**run.hierarchy(len(topics)), "depth": depth},
+        "hierarchy": {**run.hierarchy(len(topics)), "depth": depth + (1 if subtopics else 0)},
         "levels": levels,
+        "subtopics": subtopics,
         "topics": topics,
         "points": points,
         "links": run.data.get("links", []),
@@ -139,5 +147,7 @@ def _write_graphml(store: Store, view: dict[str, Any], out: Path, neighbours: in
     neighbour_ids = {doc_id: [with_vector[j] for j in knn[i] if j != i][:neighbours] for i, doc_id in enumerate(with_vector)}
     docs = list(store.iter_documents(point_ids))
     labels = np.array([p["cluster"] for p in view["points"]], dtype=np.int64)
-    graph = landscape_graph(docs, labels, view["topics"], view["links"], neighbour_ids, view["levels"])
+    sub_of = {p["id"]: p[f"topic_l{len(view['levels']) + 1}"] for p in view["points"]} if view["subtopics"] else {}
+    graph = landscape_graph(docs, labels, view["topics"], view["links"], neighbour_ids, view["levels"],
+                            view["subtopics"], {d: s for d, s in sub_of.items() if s is not None and s >= 0})
     nx.write_graphml(graph, out)

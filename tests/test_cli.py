@@ -217,12 +217,14 @@ def test_exports(mapped: Path, tmp_path: Path) -> None:
     assert len(rows) == 320 and {c for _, c, _, _, _ in rows} >= {0, 1}
     with (tmp_path / "out.csv").open(encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
-    depth = len(stored["hierarchy"]["counts"])
+    # the levels down to the topics, then the sub-topics' level where the run has sub-topics
+    depth = len(stored["hierarchy"]["counts"]) + (1 if stored["hierarchy"]["subtopics"]["count"] else 0)
     levels = [name for i in range(depth) for name in (f"topic_l{i}", f"topic_l{i}_label")]
     assert list(table[0])[:5 + 2 * depth] == ["id", "cluster", "label", *levels, "x", "y"]
     assert [(r["id"], int(r["cluster"]), r["label"], float(r["x"]), float(r["y"])) for r in table] == rows
-    # the finest level is the topic itself
-    assert all((r[f"topic_l{depth - 1}"], r[f"topic_l{depth - 1}_label"]) == (r["cluster"], r["label"]) for r in table)
+    # the topics' level is the topic itself
+    at = len(stored["hierarchy"]["counts"]) - 1
+    assert all((r[f"topic_l{at}"], r[f"topic_l{at}_label"]) == (r["cluster"], r["label"]) for r in table)
     parquet = pq.read_table(tmp_path / "out.parquet")
     assert parquet.column_names[:5 + 2 * depth] == ["id", "cluster", "label", *levels, "x", "y"]
     assert list(zip(*(parquet.column(name).to_pylist() for name in ("id", "cluster", "label", "x", "y")))) == rows
@@ -235,10 +237,13 @@ def test_exports(mapped: Path, tmp_path: Path) -> None:
     graph = nx.read_graphml(tmp_path / "out.graphml")
     kinds = Counter(d["kind"] for _, d in graph.nodes(data=True))
     nodes_above = sum(stored["hierarchy"]["counts"][:-1])
-    assert kinds == {"topic": len(stored["topics"]), "patent": 320, **({"level": nodes_above} if nodes_above else {})}
+    subtopics = stored["hierarchy"]["subtopics"]["count"]
+    assert subtopics == len(data["subtopics"])
+    assert kinds == {"topic": len(stored["topics"]), "patent": 320, **({"level": nodes_above} if nodes_above else {}),
+                     **({"subtopic": subtopics} if subtopics else {})}
     assert nodes_above == sum(len(level) for level in data["levels"])
     parents = Counter(d["kind"] for _, _, d in graph.edges(data=True))["parent"]
-    assert parents == len(stored["topics"]) + sum(len(level) for level in data["levels"][1:]) if nodes_above else parents == 0
+    assert parents == (len(stored["topics"]) + sum(len(level) for level in data["levels"][1:]) if nodes_above else 0) + subtopics
     # the report carries the same run: every point, topic label and figure, and says how many patents
     html = (tmp_path / "out.html").read_text(encoding="utf-8")
     assert read_embedded_data(html) == data

@@ -161,10 +161,13 @@ def test_a_run_stores_its_levels_and_every_export_carries_them(mapped: Path, tmp
         graph_path = export_run(db, "graphml", tmp_path / "run.graphml", run.id)
     counts = run.data["hierarchy"]["counts"]
     assert len(levels) >= 1 and counts == [len(level) for level in levels] + [len(topics)]
-    assert len(run.metrics["levels"]) == len(counts)
-    assert run.metrics["levels"][-1]["nodes"] == len(topics)
+    # one entry per level, and one for the finest partition when the topics have sub-topics
+    subtopics = run.data["hierarchy"]["subtopics"]["count"]
+    assert len(run.metrics["levels"]) == len(counts) + (1 if subtopics else 0)
+    at_topics = run.metrics["levels"][len(counts) - 1]
+    assert at_topics["nodes"] == len(topics)
     # the topics' level agrees with the run's own figures; each level's ARI is its own labels'
-    assert run.metrics["levels"][-1]["ipc_subclass_ari"] == run.metrics["code_agreement"]["ipc_subclass"]["after_reassignment"]["ari"]
+    assert at_topics["ipc_subclass_ari"] == run.metrics["code_agreement"]["ipc_subclass"]["after_reassignment"]["ari"]
     from sklearn.metrics import adjusted_rand_score
 
     with Store(mapped) as db:
@@ -207,10 +210,10 @@ def test_a_run_stores_its_levels_and_every_export_carries_them(mapped: Path, tmp
             assert int(row[f"topic_l{level}"]) == node
             assert row[f"topic_l{level}_label"] == node_label[level][node]
             node = parent_of[level][node]
-    assert view["hierarchy"]["depth"] == depth + 1 and view["levels"] == levels
+    assert view["hierarchy"]["depth"] == depth + 1 + (1 if subtopics else 0) and view["levels"] == levels
     graph = graph_path.read_text(encoding="utf-8")
     parent_edges = graph.count(">parent<")
-    assert parent_edges == len(topics) + sum(len(level) for level in levels[1:])
+    assert parent_edges == len(topics) + sum(len(level) for level in levels[1:]) + subtopics
 
 
 def test_a_run_made_before_hierarchies_shows_one_level(mapped: Path, tmp_path: Path) -> None:
@@ -277,8 +280,10 @@ def test_name_command_names_every_level_and_a_rename_survives(mapped: Path, tmp_
         run = db.get_run()
         topics = db.run_topics(run.id)
         levels = db.run_levels(run.id)
-    named = [r for r in topics + [n for level in levels for n in level] if r.get("name_source") == "namer"]
-    assert len(named) == len(topics) + sum(len(level) for level in levels)
+        subtopics = db.run_subtopics(run.id)
+    assert subtopics  # the sub-topics are named too (the leaves, first)
+    named = [r for r in topics + [n for level in levels for n in level] + subtopics if r.get("name_source") == "namer"]
+    assert len(named) == len(topics) + sum(len(level) for level in levels) + len(subtopics)
     assert all(r["label"].startswith("Technology ") and r["keyword_label"] != r["label"] for r in named)
     assert "0 from the cache" in first.output and f"{len(named)} from the cache" in again.output
     renamed = runner.invoke(cli, ["topic", str(copy), "0", "--level", "0", "--rename", "Energy  storage"])
@@ -300,4 +305,15 @@ def test_name_command_names_every_level_and_a_rename_survives(mapped: Path, tmp_
     shown = runner.invoke(cli, ["topic", str(copy), "0", "--level", "0"])
     assert "Energy storage  [analyst; keywords:" in shown.output
     assert main(["topic", str(copy), "999"]) == 2
-    assert "no topic 999 at level" in capsys.readouterr().err
+    clusters = ", ".join(str(t["cluster"]) for t in topics)
+    assert capsys.readouterr().err == f"patscape: error: run 1 has no node 999 at level 1 (there: {clusters})\n"
+    # the sub-topics are the level below the topics: shown and renamed there, and no level below them
+    sub = subtopics[0]
+    assert main(["topic", str(copy), str(sub["node"]), "--level", "2", "--rename", "Cell chemistry"]) == 0
+    with Store(copy) as db:
+        renamed = db.find_node(1, 2, sub["node"]).record
+    assert (renamed["label"], renamed["name_source"]) == ("Cell chemistry", "analyst")
+    capsys.readouterr()
+    assert main(["topic", str(copy), "0", "--level", "3"]) == 2
+    assert capsys.readouterr().err == ("patscape: error: run 1 has no level 3: its levels are 0-2 "
+                                       "(the topics are level 1, their sub-topics level 2)\n")

@@ -75,12 +75,12 @@ def test_rename_a_field_and_a_topic(http: TestClient, store: Path) -> None:
                         headers={"sec-fetch-site": "same-origin", "origin": "http://127.0.0.1:8000"})
     assert response.status_code == 200, response.text
     run = before["run"]
-    assert response.json() == {"run": run, "level": 0, "node": field["node"], "topic": False, "label": "Energy storage",
+    assert response.json() == {"run": run, "level": 0, "node": field["node"], "topic": False, "subtopic": False, "label": "Energy storage",
                                "keyword_label": field["keyword_label"], "name_source": "analyst"}
     # a topic (the last level, 1), by the run's id; a hostile name is kept as given
     response = http.put(name_url(1, topic["cluster"], run), json={"name": HOSTILE_NAME})
     assert response.status_code == 200, response.text
-    assert response.json() == {"run": run, "level": 1, "node": topic["cluster"], "topic": True, "label": HOSTILE_NAME,
+    assert response.json() == {"run": run, "level": 1, "node": topic["cluster"], "topic": True, "subtopic": False, "label": HOSTILE_NAME,
                                "keyword_label": topic["keyword_label"], "name_source": "analyst"}
 
     after = topics(http)
@@ -132,6 +132,26 @@ def test_bad_names_are_refused(http: TestClient, body: dict[str, Any], status: i
     assert next(n for n in topics(http)["levels"][0] if n["node"] == field["node"])["label"] == field["label"]
 
 
+def test_rename_a_subtopic_and_read_it_back(http: TestClient) -> None:
+    """A sub-topic (the level below the topics) is renamed like any node; the topic list, the
+    document view of its patents and the CSV export give the name."""
+    before = topics(http)
+    assert before["subtopics"], "the web tests' store has sub-topics"
+    sub = max(before["subtopics"], key=lambda s: s["size"])
+    topic = next(t for t in before["topics"] if t["cluster"] == sub["parent"])
+    assert sub["node"] in topic["children"] and sub["level"] == 2
+    response = http.put(name_url(2, sub["node"]), json={"name": "Sealed cell housings"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"run": before["run"], "level": 2, "node": sub["node"], "topic": False, "subtopic": True,
+                               "label": "Sealed cell housings", "keyword_label": sub["keyword_label"],
+                               "name_source": "analyst"}
+    after = next(s for s in topics(http)["subtopics"] if s["node"] == sub["node"])
+    assert (after["label"], after["name_source"], after["size"]) == ("Sealed cell housings", "analyst", sub["size"])
+    member = sub["representatives"][0]["id"]
+    doc = http.get(f"/corpus/documents/{member}").json()
+    assert (doc["cluster"], doc["subtopic"], doc["subtopic_label"]) == (topic["cluster"], sub["node"], "Sealed cell housings")
+
+
 def test_a_name_of_200_characters_passes(http: TestClient) -> None:
     topic = topics(http)["topics"][-1]
     name = "y" * 199 + "\u00e9"
@@ -142,7 +162,8 @@ def test_a_name_of_200_characters_passes(http: TestClient) -> None:
 @pytest.mark.parametrize(("path", "what"), [
     (name_url(0, 0, run=999), "no run 999"),
     (name_url(0, 0, run="nope"), "no run 'nope'"),
-    (name_url(2, 0), "has no level 2"),
+    (name_url(3, 0), "has no level 3"),
+    (name_url(2, 9999), "has no node 9999 at level 2"),  # level 2: the topics' sub-topics
     (name_url(-1, 0), "has no level -1"),
     (name_url(0, 9999), "has no node 9999 at level 0"),
     (name_url(1, 9999), "has no node 9999 at level 1"),

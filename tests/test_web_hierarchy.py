@@ -63,6 +63,7 @@ def old_store(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Store(path, create=False) as db:
         run = db.get_run()
         db.db.execute("DELETE FROM topic_nodes")
+        db.db.execute("UPDATE run_points SET subtopic = NULL")
         data = {k: v for k, v in run.data.items() if k != "hierarchy"}
         db.db.execute("UPDATE runs SET data = ? WHERE id = ?", (json.dumps(data), run.id))
         db.db.commit()
@@ -78,7 +79,10 @@ def server(store: Path) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def api(server: LiveServer) -> dict[str, Any]:
     with server.client() as http:
-        return {"topics": http.get("/corpus/runs/latest/topics").json(), "map": http.get("/corpus/runs/latest/map").json()}
+        out = {"topics": http.get("/corpus/runs/latest/topics").json(), "map": http.get("/corpus/runs/latest/map").json()}
+    with Store(server.settings.store, create=False) as db:  # (the API gives a document's sub-topic one at a time)
+        out["subtopic_of"] = db.run_point_subtopics(db.get_run().id)
+    return out
 
 
 @pytest.fixture
@@ -209,6 +213,33 @@ def test_the_topic_table_is_a_tree(ui: Page, api: dict[str, Any]) -> None:
     assert page.locator("#topic-table tbody tr:not([hidden])").count() == len(fields)
 
 
+def test_a_topic_opens_on_its_subtopics(ui: Page, api: dict[str, Any]) -> None:
+    page, topics, subtopics = ui.page, api["topics"]["topics"], api["topics"]["subtopics"]
+    split = [t for t in topics if t["children"]]
+    assert split and len(subtopics) == sum(len(t["children"]) for t in split)
+    page.click("#topic-expand")  # every field open: every topic shows, no sub-topic yet
+    assert page.locator("#topic-table tr[data-subtopic]:not([hidden])").count() == 0
+    for topic in split:
+        row = page.locator(f"#topic-table tr[data-cluster='{topic['cluster']}']")
+        assert row.locator(".level-chip").text_content() == f"topic \u00b7 {len(topic['children'])} sub-topics"
+        row.locator(".twisty").click()
+        own = sorted((s for s in subtopics if s["parent"] == topic["cluster"]), key=lambda s: (-s["size"], s["node"]))
+        shown = page.locator("#topic-table tr[data-subtopic]:not([hidden])")
+        assert [int(n) for n in shown.evaluate_all("rows => rows.map(r => r.dataset.subtopic)")] == [s["node"] for s in own]
+        assert shown.locator(".tlabel").all_text_contents() == [s["label"] for s in own]
+        # right below their topic, largest first
+        order = page.evaluate("[...document.querySelectorAll('#topic-table tbody tr:not([hidden])')].map(r => r.dataset.subtopic || 'c' + r.dataset.cluster)")
+        at = order.index(f"c{topic['cluster']}")
+        assert order[at + 1 : at + 1 + len(own)] == [str(s["node"]) for s in own]
+        assert row.get_attribute("aria-expanded") == "true"
+        row.locator(".twisty").click()
+        assert page.locator("#topic-table tr[data-subtopic]:not([hidden])").count() == 0
+    # a topic without sub-topics has no triangle
+    plain = [t for t in topics if not t["children"]]
+    for topic in plain:
+        assert page.locator(f"#topic-table tr[data-cluster='{topic['cluster']}'] .twisty").count() == 0
+
+
 def test_the_document_panel_shows_field_and_topic(ui: Page, api: dict[str, Any]) -> None:
     page, topics = ui.page, api["topics"]["topics"]
     biggest = max(topics, key=lambda t: t["size"])
@@ -218,8 +249,10 @@ def test_the_document_panel_shows_field_and_topic(ui: Page, api: dict[str, Any])
     inside = [p for p in points if p["id"] in members]
     target = max(inside, key=lambda p: min((p["px"] - q["px"]) ** 2 + (p["py"] - q["py"]) ** 2 for q in points if q is not p))
     ui.click_point(target["id"])
-    assert page.locator("#doc-topic .crumb").all_text_contents() == [field["label"], f"#{biggest['cluster']} {HOSTILE_TOPIC}"]
-    assert page.text_content("#doc-topic") == f"{field['label']} \u203a #{biggest['cluster']} {HOSTILE_TOPIC}"
+    # and below the topic, its sub-topic where the topic has them
+    subtopic = [s["label"] for s in api["topics"]["subtopics"] if s["node"] == api["subtopic_of"].get(target["id"])]
+    assert page.locator("#doc-topic .crumb").all_text_contents() == [field["label"], f"#{biggest['cluster']} {HOSTILE_TOPIC}"] + subtopic
+    assert page.text_content("#doc-topic") == " \u203a ".join([field["label"], f"#{biggest['cluster']} {HOSTILE_TOPIC}"] + subtopic)
     # the field's crumb shows the field on the map, and its row in the tree, opened
     page.click("#doc-topic button.crumb")
     wait_for(page, "(n) => (window.patscape.state.activeNode || {}).node === n", arg=field["node"])

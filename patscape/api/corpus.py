@@ -144,29 +144,23 @@ class Corpus:
                 run=info.id, topics=[_topic_public(t, placed.get(t["cluster"], 0)) for t in topics],
                 hierarchy=schemas.HierarchyPublic(**info.hierarchy(len(topics))),
                 levels=[[_node_public(n) for n in level] for level in store.run_levels(info.id)],
+                subtopics=[_node_public(n) for n in store.run_subtopics(info.id)],
             )
 
     def rename(self, run: str | int, level: int, node: int, name: str) -> schemas.NodeNamePublic:
-        """An analyst's name for a topic or a node of a level above the topics (the rules of
-        ``patscape topic --rename``). Nothing cached here holds labels (the map views carry
-        clusters, not names), so every later answer gives the new name."""
+        """An analyst's name for a topic, a node of a level above the topics or a sub-topic (the
+        rules of ``patscape topic --rename``). Nothing cached here holds labels (the map views
+        carry clusters, not names), so every later answer gives the new name."""
         cleaned = clean_name(name)
         with self.store() as store:
             info = self.run_of(store, run)
-            levels = store.run_levels(info.id)
-            depth = len(levels)
-            if not 0 <= level <= depth:
-                raise NotFoundError(f"run {info.id} has no level {level}: its levels are 0-{depth} (the topics are level {depth})")
-            records = store.run_topics(info.id) if level == depth else levels[level]
-            key = "cluster" if level == depth else "node"
-            if not any(r[key] == node for r in records):
-                raise NotFoundError(f"run {info.id} has no node {node} at level {level}")
+            found = store.find_node(info.id, level, node)
             store.rename_topic(info.id, level, node, cleaned)
-            records = store.run_topics(info.id) if level == depth else store.run_levels(info.id)[level]
-            found = next(r for r in records if r[key] == node)
+            found = store.find_node(info.id, level, node)
             return schemas.NodeNamePublic(
-                run=info.id, level=level, node=node, topic=level == depth, label=found["label"],
-                keyword_label=found.get("keyword_label"), name_source=found.get("name_source"),
+                run=info.id, level=level, node=node, topic=found.kind == "topic", subtopic=found.kind == "subtopic",
+                label=found.record["label"], keyword_label=found.record.get("keyword_label"),
+                name_source=found.record.get("name_source"),
             )
 
     def evolution(self, run: str | int) -> schemas.EvolutionPublic:
@@ -296,7 +290,7 @@ class Corpus:
         with self.store() as store:
             doc = store.get_document(doc_id)
             info = store.newest_run()
-            cluster = label = x = y = None
+            cluster = label = x = y = subtopic = subtopic_label = None
             placed = False
             neighbours: list[Hit] = []
             if info is not None:
@@ -308,6 +302,10 @@ class Corpus:
                 if row is not None:
                     cluster, x, y = row
                     label = store.run_topic_labels(info.id, [cluster]).get(cluster, "outlier")
+                    found_sub = store.run_point_subtopics(info.id, [doc_id]).get(doc_id)
+                    if found_sub is not None:
+                        subtopic_label = next((s["label"] for s in store.run_subtopics(info.id) if s["node"] == found_sub), None)
+                        subtopic = found_sub if subtopic_label is not None else None
                 if store.has_vector(info.space, doc_id):
                     space = store.get_space(info.space)
                     neighbours = run_search(store, like=doc_id, k=NEIGHBOURS, mode="vector", space=space,
@@ -316,7 +314,8 @@ class Corpus:
                 id=doc.id, title=doc.title, abstract=doc.abstract, text=doc.text, claims=doc.claims,
                 description=doc.description, lang=doc.lang, date=doc.date,
                 cpc=list(doc.cpc), ipc=list(doc.ipc), assignee=doc.assignee, source=doc.source,
-                run=info.id if info else None, cluster=cluster, label=label, x=x, y=y, placed=placed,
+                run=info.id if info else None, cluster=cluster, label=label, subtopic=subtopic,
+                subtopic_label=subtopic_label, x=x, y=y, placed=placed,
                 neighbours=self._with_placed_topics(store, info.id if info else None, neighbours),
             )
 
@@ -390,5 +389,6 @@ def _topic_public(topic: dict[str, Any], placed: int) -> schemas.TopicPublic:
         languages=languages, growth=evo.get("growth"), momentum=evo.get("momentum"), recent=evo.get("recent"),
         corpus_growth=evo.get("corpus_growth"), first_year=evo.get("first_year"),
         peak_year=evo.get("peak_year"), median_year=evo.get("median_year"), parent=topic.get("parent"),
+        children=list(topic.get("children") or []),
         keyword_label=topic.get("keyword_label"), name_source=topic.get("name_source"),
     )

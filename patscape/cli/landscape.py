@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..errors import InputError
+from ..errors import InputError, NotFoundError
 from ..export import export_run
 from ..landscape import MapParams
 from ..pipeline import build_map
@@ -46,12 +46,14 @@ from .present import levels_summary, note, progress, run_summary
 @click.option("--top-topics", type=click.IntRange(2, None), default=None,
               help="Nodes of the top level (default: about the square root of the topics, 2-12). Wins over "
                    "--levels where they disagree; the run says so.")
+@click.option("--subtopics/--no-subtopics", default=True, show_default=True,
+              help="Look for sub-topics inside the topics (the level below them).")
 @click.option("--namer", default=None,
               help="Name the topics and levels with an OpenAI-compatible chat model, openai:MODEL@URL (see `patscape name`).")
 def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None, min_samples: int,
          max_cluster_share: float, components: int, neighbors: int, max_outliers: float,
          no_reassign: bool, label_lang: str | None, sample_above: int | None, sample_size: int | None,
-         levels: int | None, top_topics: int | None, namer: str | None) -> None:
+         levels: int | None, top_topics: int | None, subtopics: bool, namer: str | None) -> None:
     """Build a landscape: reduce (UMAP), cluster (HDBSCAN), label topics, measure; stored as a run.
 
     \b
@@ -65,6 +67,7 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
         n_components=components, n_neighbors=neighbors, min_cluster_size=min_cluster_size, min_samples=min_samples,
         max_cluster_share=max_cluster_share, reassign=not no_reassign, max_outlier_share=max_outliers,
         label_lang=label_lang.lower() if label_lang else None, levels=levels, top_topics=top_topics,
+        subtopics=subtopics,
     )
     sampling = {"sample_above": sample_above, "sample_size": sample_size}
     params = dataclasses.replace(params, **{k: v for k, v in sampling.items() if v is not None})
@@ -193,30 +196,25 @@ def naming_summary(run_id: int, summary: Any) -> str:
 @click.argument("topic", type=int)
 @click.option("--run", "run_id", type=int, default=None, help="Run id (default: the newest).")
 @click.option("--level", type=int, default=None,
-              help="The level of TOPIC (0 the top; default: the topics, the run's finest level).")
+              help="The level of TOPIC (0 the top; default: the topics; one more: their sub-topics).")
 @click.option("--rename", default=None, help="Set this name (no namer overwrites it).")
 def topic(store: str, topic: int, run_id: int | None, level: int | None, rename: str | None) -> None:
-    """Show a topic (or a node of a level above the topics), or rename it.
+    """Show a topic (or a node of a level above the topics, or a sub-topic), or rename it.
 
     \b
     Examples:
       patscape topic corpus/ 12
       patscape topic corpus/ 12 --rename "Solid-state battery electrolytes"
       patscape topic corpus/ 2 --level 0 --rename "Energy storage"
+      patscape topic corpus/ 7 --level 3         # sub-topic 7, when the topics are level 2
     """
     with Store(store, create=False) as db:
         run = db.get_run(run_id)
-        levels = db.run_levels(run.id)
-        depth = len(levels)
-        level = depth if level is None else level
-        if not 0 <= level <= depth:
-            raise InputError(f"run {run.id} has levels 0-{depth} (the topics are level {depth})")
-        records = db.run_topics(run.id) if level == depth else levels[level]
-        key = "cluster" if level == depth else "node"
-        found = next((r for r in records if r[key] == topic), None)
-        if found is None:
-            raise InputError(f"no topic {topic} at level {level} of run {run.id} "
-                             f"(there: {', '.join(str(r[key]) for r in records[:20])}{' ...' if len(records) > 20 else ''})")
+        level = len(db.run_levels(run.id)) if level is None else level
+        try:
+            found = db.find_node(run.id, level, topic).record
+        except NotFoundError as exc:
+            raise InputError(str(exc)) from exc
         if rename is not None:
             cleaned = db.rename_topic(run.id, level, topic, rename)
             click.echo(f"run {run.id}, level {level}, topic {topic}: named {cleaned!r} (was {found['label']!r})")

@@ -66,8 +66,9 @@ def run_summary(m: dict[str, Any]) -> str:
 
 def levels_summary(data: dict[str, Any], metrics: dict[str, Any], levels: list[list[dict[str, Any]]],
                    top_shown: int = 12) -> str:
-    """The run's hierarchy in a few lines: nodes per level (top first, the topics last), each
-    level's landscape F1 where measured, and the top level's nodes with their sizes."""
+    """The run's hierarchy in a few lines: nodes per level (top first, the topics, then their
+    sub-topics), each level's landscape F1 where measured, and the top level's nodes with their
+    sizes."""
     info = data.get("hierarchy")
     if not info:
         return "levels     1 (a run made before topic hierarchies: run `patscape map` again for levels)"
@@ -78,6 +79,15 @@ def levels_summary(data: dict[str, Any], metrics: dict[str, Any], levels: list[l
         f1 = figures.get(level, {}).get("landscape_f1_mean")
         parts.append(f"L{level} {count}" + (f" (F1 {f1:.3f})" if f1 is not None else ""))
     lines = [f"levels     {len(counts)}: " + " > ".join(parts) + (" (topics)" if len(counts) > 1 else "")]
+    sub = info.get("subtopics") or {}
+    if sub.get("count"):
+        f1 = figures.get(len(counts), {}).get("landscape_f1_mean")
+        lines.append(f"           L{len(counts)} {sub['count']} sub-topics inside {sub['topics_split']} of the "
+                     f"{counts[-1]} topics (cores of {sub['min_size']}+ documents)"
+                     + (f"; finest partition F1 {f1:.3f}" if f1 is not None else ""))
+    elif sub:
+        lines.append(f"           no topic holds sub-topics (cores of {sub.get('min_size')}+ documents)"
+                     if sub.get("looked_for") else "           sub-topics not looked for (--no-subtopics)")
     best = metrics.get("landscape_f1_best_level")
     if best and len(counts) > 1:
         lines.append("           landscape F1 at each landscape's best level: " + f"{best['mean']:.3f} ("

@@ -18,8 +18,9 @@ from .evolution import evolution
 from .graph import topic_links
 from .counts import code_counts
 from .hierarchy import Hierarchy
+from .subtopics import SubTopics
 from .label import keyword_matrix, label_levels, label_texts
-from .levels import best_levels, hierarchy_of, level_records
+from .levels import best_levels, hierarchy_of, level_records, subtopic_records, subtopics_of
 from .metrics import run_metrics
 from .params import MIN_DOCUMENTS, MapParams
 from .reduce import Pending, SecondProcess, second_process
@@ -40,6 +41,8 @@ class Landscape:
     params: MapParams
     sampling: dict[str, Any] | None = None  # how a sampled map was made (None: fitted on all)
     levels: list[list[dict[str, Any]]] = field(default_factory=list)  # nodes of the levels above the topics, top first
+    subtopic_labels: NDArray[np.int64] | None = None  # each document's sub-topic (-1: none)
+    subtopics: list[dict[str, Any]] = field(default_factory=list)  # nodes of the level below the topics
 
 
 def build_landscape(
@@ -72,15 +75,18 @@ def build_landscape(
         # the labels' keyword counts depend on the texts only: counted while this process clusters
         keywords = KeywordCounts(helper, docs)
         graph: dict[str, Any] = {}
-        labels, raw, xy, _ = fit_topics(vectors, params, seed, stage, helper, then=keywords.submit, graph=graph)
+        labels, raw, xy, _, reduced = fit_topics(vectors, params, seed, stage, helper, then=keywords.submit, graph=graph)
         stage("hierarchy")
         tree = hierarchy_of(labels, params, vectors)
+        sub = subtopics_of(labels, reduced, vectors, params)
         stage("label")
         codes = code_counts(docs)  # the documents' codes, counted once for the labels and the levels
-        named_levels = label_levels(docs, tree.document_levels(labels), [{}, *tree.parents], vectors,
-                                    label_lang=params.label_lang, keywords_of_docs=keywords.result(), codes=codes)
-        named = named_levels[-1]
-    levels, level_figures, topic_codes = level_records(tree, docs, labels, named_levels[:-1], codes)
+        named_levels = label_levels(docs, *with_subtopics(tree.document_levels(labels), [{}, *tree.parents], sub),
+                                    vectors, label_lang=params.label_lang, keywords_of_docs=keywords.result(),
+                                    codes=codes)
+        named = named_levels[tree.levels - 1]
+    levels, level_figures, topic_codes = level_records(tree, docs, labels, named_levels[: tree.levels - 1], codes, sub)
+    subtopics = subtopic_records(sub, docs, tree.levels, named_levels[tree.levels:], codes)
     stage("measure")
     metrics = run_metrics(docs, vectors, labels, raw, seed)
     metrics["neighbour_graph"] = graph
@@ -89,7 +95,15 @@ def build_landscape(
     links = topic_links(docs, vectors, labels)
     stage("done")
     return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params, tree=tree, levels=levels,
-                    topic_codes=topic_codes)
+                    topic_codes=topic_codes, sub=sub, subtopics=subtopics)
+
+
+def with_subtopics(
+    levels: list[NDArray[np.int64]], parents: list[dict[int, int]], sub: SubTopics
+) -> tuple[list[NDArray[np.int64]], list[dict[int, int]]]:
+    """The levels and parent maps to label: those given, and the sub-topics below them where
+    there are any (a level without a node has nothing to label)."""
+    return ([*levels, sub.labels], [*parents, sub.parents]) if sub.parents else (levels, parents)
 
 
 class KeywordCounts:
@@ -122,6 +136,8 @@ def assemble(
     tree: Hierarchy | None = None,
     levels: list[list[dict[str, Any]]] | None = None,
     topic_codes: dict[int, dict[str, list[Any]]] | None = None,
+    sub: SubTopics | None = None,
+    subtopics: list[dict[str, Any]] | None = None,
 ) -> Landscape:
     """The :class:`Landscape` of computed parts: topic records (with their parent in ``tree``),
     the levels above them (``levels``, whose representatives get titles), evolution, timings."""
@@ -129,6 +145,9 @@ def assemble(
     names = list(timings)
     metrics["timings_s"] = {a: round(timings[b] - timings[a], 3) for a, b in zip(names, names[1:])}
     titles = {d.id: d.title for d in docs}
+    children: dict[int, list[int]] = {}
+    for node in subtopics or []:
+        children.setdefault(node["parent"], []).append(node["node"])
     topics = []
     for topic, info in sorted(named.items()):
         topics.append(
@@ -143,13 +162,15 @@ def assemble(
                 "languages": info.languages,
                 "evolution": growth["topics"].get(str(topic), {}),
                 "parent": tree.parents[-1].get(topic) if tree is not None and tree.parents else None,
+                "children": children.get(topic, []),
             }
         )
-    levels = [
+    levels, (subtopics,) = ([
         [{**node, "representatives": [{"id": r, "title": titles.get(r, "")} for r in node["representatives"]]}
          for node in level]
-        for level in (levels or [])
-    ]
+        for level in group
+    ] for group in ((levels or []), [subtopics or []]))
+
     data = {
         "years": growth["years"],
         "recent_from": growth.get("recent_from"),
@@ -164,6 +185,14 @@ def assemble(
             "counts": [len(level) for level in levels] + [len(topics)],
             "method": tree.method if tree is not None else None,
             "notice": tree.notice if tree is not None else None,
+            "subtopics": {
+                "looked_for": params.subtopics,
+                "count": len(subtopics),
+                "topics_split": len(children),
+                "min_size": sub.min_size if sub is not None else None,
+                "method": sub.method if sub is not None else None,
+            },
         },
     }
-    return Landscape(list(ids), labels, raw, xy, topics, metrics, data, params, sampling, levels)
+    return Landscape(list(ids), labels, raw, xy, topics, metrics, data, params, sampling, levels,
+                     sub.labels if sub is not None else None, subtopics)

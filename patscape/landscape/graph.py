@@ -69,10 +69,14 @@ def landscape_graph(
     links: Sequence[dict[str, Any]],
     neighbours: dict[str, list[str]],
     levels: Sequence[Sequence[dict[str, Any]]] = (),
+    subtopics: Sequence[dict[str, Any]] = (),
+    subtopic_of: dict[str, int] | None = None,
 ) -> nx.Graph:
     """Topics and patents as one graph: membership, topic links, patent neighbours, citations,
-    and the hierarchy above the topics: a node ``level:L:N`` per node of each level (``level``
-    0 the top) with an edge of kind ``parent`` from each node or topic to its parent."""
+    and the hierarchy: a node ``level:L:N`` per node of each level above the topics (``level``
+    0 the top) and ``subtopic:N`` per sub-topic below them, with an edge of kind ``parent`` from
+    each node, topic or sub-topic to its parent; a patent of a sub-topic (``subtopic_of``) is a
+    ``member`` of it as of its topic."""
     graph = nx.Graph()
     depth = len(levels)
     for level in levels:
@@ -86,6 +90,10 @@ def landscape_graph(
         graph.add_node(f"topic:{topic['cluster']}", kind="topic", level=depth, label=topic["label"], size=topic["size"])
         if depth and topic.get("parent") is not None:
             graph.add_edge(f"topic:{topic['cluster']}", f"level:{depth - 1}:{topic['parent']}", kind="parent")
+    for node in subtopics:
+        graph.add_node(f"subtopic:{node['node']}", kind="subtopic", level=depth + 1, label=node["label"],
+                       size=int(node["size"]))
+        graph.add_edge(f"subtopic:{node['node']}", f"topic:{node['parent']}", kind="parent")
     for link in links:
         graph.add_edge(
             f"topic:{link['source']}", f"topic:{link['target']}", kind="topic-link",
@@ -96,6 +104,10 @@ def landscape_graph(
         graph.add_node(doc.id, kind="patent", label=doc.title, date=doc.date or "", lang=doc.lang or "", topic=int(topic))
         if topic >= 0:
             graph.add_edge(doc.id, f"topic:{topic}", kind="member")
+        sub = (subtopic_of or {}).get(doc.id)
+        if sub is not None:
+            graph.nodes[doc.id]["subtopic"] = int(sub)
+            graph.add_edge(doc.id, f"subtopic:{sub}", kind="member")
     for doc in docs:
         for other in neighbours.get(doc.id, []):
             if not graph.has_edge(doc.id, other):

@@ -15,6 +15,11 @@ from .hierarchy import Hierarchy, build_hierarchy, topic_centroids
 from .label import TopicLabel
 from .metrics import level_metrics
 from .params import MapParams
+from .subtopics import SubTopics, find_subtopics, finest_partition
+
+
+#: The smallest core of a sub-topic.
+SUBTOPIC_MIN_SIZE = 5
 
 
 def hierarchy_of(
@@ -33,57 +38,121 @@ def hierarchy_of(
     return build_hierarchy(centroids, sizes, params.levels, params.top_topics)
 
 
+def subtopics_of(
+    labels: NDArray[np.int64], reduced: NDArray[np.float32], vectors: NDArray[np.float32], params: MapParams
+) -> SubTopics:
+    """The sub-topics of ``labels``' topics (:mod:`.subtopics`; none when ``params.subtopics``
+    is off): cores of at least half the map's minimum cluster size (5 at least)."""
+    assert params.min_cluster_size is not None
+    size = max(SUBTOPIC_MIN_SIZE, params.min_cluster_size // 2)
+    if not params.subtopics:
+        return SubTopics(np.full(len(labels), -1, dtype=np.int64), {}, size)
+    return find_subtopics(labels, reduced, vectors, size, params.min_samples)
+
+
 def level_records(
     tree: Hierarchy,
     docs: Sequence[Document],
     labels: NDArray[np.int64],
     named: Sequence[Mapping[int, TopicLabel]],
     codes: Mapping[str, CodeCounts] | None = None,
+    sub: SubTopics | None = None,
 ) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]], dict[int, dict[str, list[Any]]]]:
     """The node records of every level above the topics (top first), each level's quality
     figures (the topics' level last) and the topics' codes (:func:`code_summary`). ``named``
     holds the labels of the levels above the topics (:func:`~.label.label_levels`: keywords and
     representatives, from a sampled map's sample); sizes, codes and languages count every
-    document of ``docs`` (``codes``: their :func:`~.counts.code_counts` when already made)."""
+    document of ``docs`` (``codes``: their :func:`~.counts.code_counts` when already made).
+    With ``sub`` (the topics' sub-topics), the figures end with those of the finest partition."""
     doc_levels = tree.document_levels(labels)
     codes = codes if codes is not None else code_counts(docs)
-    langs = np.asarray([d.lang or "?" for d in docs])
-    lang_names, lang_ids = np.unique(langs, return_inverse=True)
+    langs = _LanguageCounts(docs)
     dominant: list[dict[int, str | None]] = []
     records: list[list[dict[str, Any]]] = []
     topic_codes: dict[int, dict[str, list[Any]]] = {}
     for level, level_labels in enumerate(doc_levels):
         by_node = code_summary(codes, level_labels)
-        dominant.append({
-            node: next((c[0][0] for c in (entry["ipc"], entry["cpc"]) if c), None) for node, entry in by_node.items()
-        })
+        dominant.append(_dominant(by_node))
         if level == tree.levels - 1:
             topic_codes = by_node
             break
         children = tree.children(level)
-        clustered = level_labels >= 0
-        sizes = np.bincount(level_labels[clustered], minlength=int(level_labels.max()) + 1)
-        per_lang = np.zeros((len(sizes), len(lang_names)), dtype=np.int64)
-        np.add.at(per_lang, (level_labels[clustered], lang_ids[clustered]), 1)
-        nodes = []
-        for node, info in sorted(named[level].items()):
-            languages = {str(lang_names[j]): int(per_lang[node, j]) for j in np.flatnonzero(per_lang[node])}
-            nodes.append({
-                "level": level,
-                "node": node,
-                "parent": tree.parents[level - 1][node] if level > 0 else None,
-                "children": children.get(node, []),
-                "label": info.label,
-                "label_lang": info.label_lang,
-                "size": int(sizes[node]),
-                "keywords": info.keywords,
-                "codes": by_node.get(node, {}),
-                "representatives": info.representatives,
-                "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1])),
-            })
-        records.append(nodes)
+        parents = tree.parents[level - 1] if level > 0 else {}
+        records.append(_node_records(level, level_labels, named[level], by_node, parents, children, langs))
     figures = level_metrics(docs, doc_levels, tree.parents, dominant)
+    if sub is not None and sub.parents:
+        # the finest partition (a sub-topic where its topic has them, else the topic) measured as
+        # one level more; shares_parent_subclass over the sub-topics only
+        finest = finest_partition(labels, sub.labels)
+        extra = level_metrics(docs, [labels, finest], [sub.parents],
+                              [dominant[-1], _dominant(code_summary(codes, sub.labels))])[1]
+        figures.append({**extra, "level": tree.levels, "partition": "sub-topics where a topic has them, else the topic"})
     return records, figures, topic_codes
+
+
+def subtopic_records(
+    sub: SubTopics,
+    docs: Sequence[Document],
+    depth: int,
+    named: Sequence[Mapping[int, TopicLabel]],
+    codes: Mapping[str, CodeCounts] | None = None,
+) -> list[dict[str, Any]]:
+    """The node records of a map's sub-topics (level ``depth``, one below its topics; parent:
+    the topic; ``named``: their labels, one level or none when there are no sub-topics), sizes,
+    codes and languages over every document of ``docs``."""
+    if not sub.parents:
+        return []
+    codes = codes if codes is not None else code_counts(docs)
+    by_node = code_summary(codes, sub.labels)
+    return _node_records(depth, sub.labels, named[0], by_node, sub.parents, {}, _LanguageCounts(docs))
+
+
+class _LanguageCounts:
+    """The documents' languages, counted per node of a level."""
+
+    def __init__(self, docs: Sequence[Document]) -> None:
+        langs = np.asarray([d.lang or "?" for d in docs])
+        self.names, self.ids = np.unique(langs, return_inverse=True)
+
+    def per_node(self, level_labels: NDArray[np.int64]) -> NDArray[np.int64]:
+        clustered = level_labels >= 0
+        out = np.zeros((int(level_labels.max()) + 1 if clustered.any() else 0, len(self.names)), dtype=np.int64)
+        np.add.at(out, (level_labels[clustered], self.ids[clustered]), 1)
+        return out
+
+
+def _dominant(by_node: Mapping[int, dict[str, list[Any]]]) -> dict[int, str | None]:
+    return {node: next((c[0][0] for c in (entry["ipc"], entry["cpc"]) if c), None) for node, entry in by_node.items()}
+
+
+def _node_records(
+    level: int,
+    level_labels: NDArray[np.int64],
+    named: Mapping[int, TopicLabel],
+    by_node: Mapping[int, dict[str, list[Any]]],
+    parents: Mapping[int, int],
+    children: Mapping[int, list[int]],
+    langs: _LanguageCounts,
+) -> list[dict[str, Any]]:
+    per_lang = langs.per_node(level_labels)
+    sizes = per_lang.sum(axis=1)
+    nodes = []
+    for node, info in sorted(named.items()):
+        languages = {str(langs.names[j]): int(per_lang[node, j]) for j in np.flatnonzero(per_lang[node])}
+        nodes.append({
+            "level": level,
+            "node": node,
+            "parent": parents[node] if level > 0 else None,
+            "children": children.get(node, []),
+            "label": info.label,
+            "label_lang": info.label_lang,
+            "size": int(sizes[node]),
+            "keywords": info.keywords,
+            "codes": by_node.get(node, {}),
+            "representatives": info.representatives,
+            "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1])),
+        })
+    return nodes
 
 
 def best_levels(figures: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -40,6 +40,7 @@ class MapParams:
     levels / top_topics: coarser levels above the topics (0-3; ``None``: chosen from the number
         of topics) and the number of nodes of the top one (``None``: about the square root of
         the topics); see :mod:`.hierarchy`. ``top_topics`` wins where the two disagree.
+    subtopics: look for sub-topics inside the topics (:mod:`.subtopics`).
     sample_above / sample_size: a corpus of more than ``sample_above`` documents is mapped by
         fitting on a seeded random sample of ``sample_size`` and placing the rest by their
         nearest sample documents (:mod:`.sample`); UMAP and HDBSCAN then cost the same at 1M
@@ -63,6 +64,7 @@ class MapParams:
     sample_size: int = SAMPLE_SIZE
     levels: int | None = None
     top_topics: int | None = None
+    subtopics: bool = True
 
     def resolved(self, n: int) -> MapParams:
         size = self.min_cluster_size or default_min_cluster_size(n)

@@ -31,11 +31,12 @@ from threadpoolctl import threadpool_limits
 from ..chunking import normalize_rows
 from ..errors import CorpusTooSmallError
 from ..records import Document
-from .build import KeywordCounts, Landscape, assemble
+from .build import KeywordCounts, Landscape, assemble, with_subtopics
 from .graph import topic_links
-from .counts import membership
+from .counts import code_counts, membership
 from .label import label_levels
-from .levels import best_levels, hierarchy_of, level_records
+from .levels import best_levels, hierarchy_of, level_records, subtopic_records, subtopics_of
+from .subtopics import place_in_subtopics
 from .metrics import run_metrics, silhouette_cosine
 from .neighbours import PROJECT_FROM, PROJECTED_DIMS, exact_knn, principal_basis
 from .params import MIN_DOCUMENTS, MapParams
@@ -332,8 +333,8 @@ def build_sampled_landscape(
         # the labels' keyword counts depend on the texts only: counted while this process clusters
         keywords = KeywordCounts(helper, sample_docs)
         graph: dict[str, Any] = {}
-        sample_labels, sample_raw, sample_xy, _ = fit_topics(sample, fit_params, seed, stage, helper,
-                                                             then=keywords.submit, meanwhile=search, graph=graph)
+        sample_labels, sample_raw, sample_xy, _, reduced = fit_topics(sample, fit_params, seed, stage, helper,
+                                                                      then=keywords.submit, meanwhile=search, graph=graph)
         sample_keywords = keywords.result()
     stage("assign")
     labels = np.full(n, -1, dtype=np.int64)
@@ -346,17 +347,29 @@ def build_sampled_landscape(
                                             sample_labels, sample_raw, sample_xy)
     topics = int(sample_labels.max()) + 1
     sums = np.zeros((max(topics, 1), sample.shape[1]), dtype=np.float64)
-    for start, stop, block in _checked(blocks, n):
-        sums += membership(labels[start:stop], len(sums)) @ block  # each topic's sum (20x faster than np.add.at)
+    # sub-topics found in the sample (the topics' cores there), the other documents placed below
+    sample_sub = subtopics_of(sample_labels, reduced, sample, fit_params)
+    sub_of_sample = np.full(n, -1, dtype=np.int64)
+    sub_of_sample[rows] = sample_sub.labels
+
+    def summed() -> Iterator[tuple[int, int, NDArray[np.float32]]]:
+        nonlocal sums
+        for start, stop, block in _checked(blocks, n):
+            sums += membership(labels[start:stop], len(sums)) @ block  # each topic's sum (20x faster than np.add.at)
+            yield start, stop, block
+
+    sub = dataclasses.replace(sample_sub, labels=sub_of_sample)
+    sub = dataclasses.replace(sub, labels=place_in_subtopics(sub, labels, summed(), in_sample))
     stage("hierarchy")
     present = sorted(int(t) for t in set(labels.tolist()) if t >= 0)
     centroids = dict(zip(present, normalize_rows(sums[present].astype(np.float32))))
     tree = hierarchy_of(labels, params, centroids=centroids)
     stage("label")
     # keywords and representatives from the sample's texts, at every level
-    named_levels = label_levels(sample_docs, tree.document_levels(sample_labels), [{}, *tree.parents], sample,
-                                label_lang=params.label_lang, keywords_of_docs=sample_keywords)
-    named = named_levels[-1]
+    named_levels = label_levels(sample_docs, *with_subtopics(tree.document_levels(sample_labels), [{}, *tree.parents],
+                                                             sample_sub),
+                                sample, label_lang=params.label_lang, keywords_of_docs=sample_keywords)
+    named = named_levels[tree.levels - 1]
     # languages of every document (codes too, below: :func:`level_records`), not the sample's
     langs = np.asarray([d.lang or "?" for d in docs])
     names, lang_ids = np.unique(langs, return_inverse=True)
@@ -370,7 +383,9 @@ def build_sampled_landscape(
     metrics = run_metrics(docs, None, labels, raw, seed, silhouette=silhouette_cosine(sample, sample_labels, seed))
     metrics["neighbour_graph"] = graph
     links = topic_links(docs, None, labels, centroids=centroids)
-    levels, level_figures, topic_codes = level_records(tree, docs, labels, named_levels[:-1])
+    codes = code_counts(docs)
+    levels, level_figures, topic_codes = level_records(tree, docs, labels, named_levels[: tree.levels - 1], codes, sub)
+    subtopics = subtopic_records(sub, docs, tree.levels, named_levels[tree.levels:], codes)
     metrics["levels"] = level_figures
     metrics["landscape_f1_best_level"] = best_levels(level_figures)
     stage("done")
@@ -390,4 +405,4 @@ def build_sampled_landscape(
     }
     metrics["sampling"] = sampling
     return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params, sampling, tree, levels,
-                    topic_codes)
+                    topic_codes, sub, subtopics)

@@ -25,9 +25,10 @@ def fit_topics(
     then: Callable[[], None] | None = None,
     meanwhile: Callable[[tuple[NDArray[np.int64], NDArray[np.float32]]], None] | None = None,
     graph: dict[str, Any] | None = None,
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32], tuple[NDArray[np.int64], NDArray[np.float32]]]:
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32], tuple[NDArray[np.int64], NDArray[np.float32]],
+           NDArray[np.float32]]:
     """Topics and map of ``vectors`` (resolved ``params``): final labels, HDBSCAN's labels, the
-    2-D layout and the kNN graph. The part of a map whose cost grows faster than the corpus.
+    2-D layout, the kNN graph and the clustering space (where sub-topics are looked for). The part of a map whose cost grows faster than the corpus.
     The 2-D layout is computed by ``helper`` (a second process when large; one of its own when
     ``None``) while this process computes the clustering space; ``then()`` is called once the
     layout is queued, to queue more work behind it (not before: the kNN graph computed first
@@ -82,7 +83,7 @@ def fit_topics(
             raw, knn[0][:, : params.reassign_neighbours + 1], params.reassign_agreement,
             params.reassign_passes, params.max_outlier_share,
         )
-    return labels, raw, xy, knn
+    return labels, raw, xy, knn, reduced
 
 
 def cluster_subset(

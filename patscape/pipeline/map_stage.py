@@ -104,7 +104,8 @@ def build_map(
         (t["cluster"], t["label"], t["size"], {k: v for k, v in t.items() if k not in ("cluster", "label", "size")})
         for t in result.topics
     ]
-    return store.save_run(space.key, seed, run_params, result.metrics, result.data, points, topics, result.levels)
+    return store.save_run(space.key, seed, run_params, result.metrics, result.data, points, topics, result.levels,
+                          result.subtopics, result.subtopic_labels.tolist() if result.subtopic_labels is not None else None)
 
 
 def _sampled_map(

@@ -35,7 +35,8 @@ def _evidence(record: dict[str, Any], level: int, node: int, parent: int | None,
 
 
 def run_topics_to_name(store: Store, run_id: int) -> list[TopicToName]:
-    """The evidence of every node of a run's hierarchy and of its topics (the last level)."""
+    """The evidence of every node of a run's hierarchy: the levels above its topics, the topics
+    and their sub-topics (the level below them, named first)."""
     topics = store.run_topics(run_id)
     levels = store.run_levels(run_id)
     members: dict[int, list[str]] = {}
@@ -45,6 +46,10 @@ def run_topics_to_name(store: Store, run_id: int) -> list[TopicToName]:
     depth = len(levels)
     out = [_evidence(t, depth, t["cluster"], t.get("parent") if depth else None, members.get(t["cluster"], []))
            for t in topics]
+    subs: dict[int, list[str]] = {}
+    for doc_id, sub in store.run_point_subtopics(run_id).items():
+        subs.setdefault(sub, []).append(doc_id)
+    out += [_evidence(s, depth + 1, s["node"], s["parent"], subs.get(s["node"], [])) for s in store.run_subtopics(run_id)]
     below = {t["cluster"]: members.get(t["cluster"], []) for t in topics}
     for level in range(depth - 1, -1, -1):
         here: dict[int, list[str]] = {}

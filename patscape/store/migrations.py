@@ -209,6 +209,17 @@ MIGRATIONS: list[tuple[str, str | tuple[str, ...]]] = [
             "prompt_version TEXT, PRIMARY KEY (run_id, level, node))",
         ),
     ),
+    (
+        # Sub-topics (patscape.landscape.subtopics): the level below a run's topics. Their nodes
+        # are rows of topic_nodes marked below = 1 (level: one more than the topics', parent: the
+        # topic), so names and renames work on them as on every node; each document's sub-topic
+        # is on its run_points row (NULL: none, its topic not split, or a run made before).
+        "m009_subtopics",
+        (
+            "ALTER TABLE run_points ADD COLUMN subtopic INTEGER",
+            "ALTER TABLE topic_nodes ADD COLUMN below INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,15 @@ def _named(record: dict[str, Any], name: tuple[str, str] | None) -> None:
         record["label"], record["name_source"] = name
 
 
+@dataclass(frozen=True, slots=True)
+class NodeRef:
+    """A node of a run's hierarchy as found by :meth:`RunRepository.find_node`: its record, and
+    whether it is a ``level`` node above the topics, a ``topic`` or a ``subtopic``."""
+
+    kind: str
+    record: dict[str, Any]
+
+
 class RunRepository(Connection):
     """The ``runs``, ``run_points``, ``topics`` and ``topic_nodes`` tables."""
 
@@ -35,13 +45,16 @@ class RunRepository(Connection):
         points: Sequence[tuple[str, int, int, float, float]],
         topics: Sequence[tuple[int, str, int, dict[str, Any]]],
         levels: Sequence[Sequence[dict[str, Any]]] = (),
+        subtopics: Sequence[dict[str, Any]] = (),
+        point_subtopics: Sequence[int] | None = None,
     ) -> int:
         """Store a finished map in one transaction and return its run id.
 
         ``points`` are ``(doc_id, cluster, raw_cluster, x, y)``; ``topics`` are
         ``(cluster, label, size, data)``; ``levels`` the node records of the hierarchy's levels
         above the topics, top first (``level``, ``node``, ``parent``, ``label``, ``size`` and
-        the rest as data).
+        the rest as data); ``subtopics`` the node records of the level below the topics and
+        ``point_subtopics`` each point's sub-topic (aligned with ``points``; ``-1``: none).
         """
         with self.transaction("map"):
             cursor = self.db.execute(
@@ -52,20 +65,25 @@ class RunRepository(Connection):
                 ),
             )
             run_id = int(cursor.lastrowid or 0)
+            subs = point_subtopics if point_subtopics is not None else [-1] * len(points)
+            if len(subs) != len(points):
+                raise ValueError(f"{len(subs)} sub-topics for {len(points)} points")
             self.db.executemany(
-                "INSERT INTO run_points VALUES (?, ?, ?, ?, ?, ?)",
-                [(run_id, d, int(c), int(r), float(x), float(y)) for d, c, r, x, y in points],
+                "INSERT INTO run_points (run_id, doc_id, cluster, raw_cluster, x, y, subtopic) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, d, int(c), int(r), float(x), float(y), int(s) if s >= 0 else None)
+                 for (d, c, r, x, y), s in zip(points, subs)],
             )
             self.db.executemany(
                 "INSERT INTO topics VALUES (?, ?, ?, ?, ?)",
                 [(run_id, int(c), label, int(size), json.dumps(data, ensure_ascii=False)) for c, label, size, data in topics],
             )
             self.db.executemany(
-                "INSERT INTO topic_nodes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO topic_nodes (run_id, level, node, parent, label, size, data, below) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (run_id, int(node["level"]), int(node["node"]), node["parent"], node["label"], int(node["size"]),
-                     json.dumps({k: v for k, v in node.items() if k not in _NODE_COLUMNS}, ensure_ascii=False))
-                    for level in levels for node in level
+                     json.dumps({k: v for k, v in node.items() if k not in _NODE_COLUMNS}, ensure_ascii=False), below)
+                    for below, group in ((0, [n for level in levels for n in level]), (1, list(subtopics)))
+                    for node in group
                 ],
             )
         return run_id
@@ -170,7 +188,8 @@ class RunRepository(Connection):
         made before hierarchies, or with none)."""
         levels: list[list[dict[str, Any]]] = []
         for level, node, parent, label, size, data in self.db.execute(
-            "SELECT level, node, parent, label, size, data FROM topic_nodes WHERE run_id = ? ORDER BY level, node", (run_id,)
+            "SELECT level, node, parent, label, size, data FROM topic_nodes WHERE run_id = ? AND below = 0 "
+            "ORDER BY level, node", (run_id,)
         ):
             while len(levels) <= level:
                 levels.append([])
@@ -181,6 +200,53 @@ class RunRepository(Connection):
             for record in records:
                 _named(record, names.get((record["level"], record["node"])))
         return levels
+
+    def run_subtopics(self, run_id: int) -> list[dict[str, Any]]:
+        """The node records of a run's sub-topics (the level below its topics; ``parent``: the
+        topic), a name where there is one as their label; empty for a run without."""
+        out = []
+        names = self._names(run_id)
+        for level, node, parent, label, size, data in self.db.execute(
+            "SELECT level, node, parent, label, size, data FROM topic_nodes WHERE run_id = ? AND below = 1 ORDER BY node",
+            (run_id,),
+        ):
+            record = {"level": int(level), "node": int(node), "parent": parent, "label": label, "size": int(size),
+                      **json.loads(data)}
+            _named(record, names.get((record["level"], record["node"])))
+            out.append(record)
+        return out
+
+    def run_point_subtopics(self, run_id: int, ids: Sequence[str] | None = None) -> dict[str, int]:
+        """``{doc_id: sub-topic}`` of a run's documents that have one (of ``ids`` when given)."""
+        sql = "SELECT doc_id, subtopic FROM run_points WHERE run_id = ? AND subtopic IS NOT NULL"
+        if ids is None:
+            return {d: int(s) for d, s in self.db.execute(sql, (run_id,))}
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update((d, int(s)) for d, s in self.db.execute(f"{sql} AND doc_id IN ({marks})", (run_id, *chunk)))
+        return found
+
+    def find_node(self, run_id: int, level: int, node: int) -> NodeRef:
+        """The node ``node`` of ``level`` (0 the top; the topics at the level numbered by the
+        levels above them, by cluster; their sub-topics one below), or :class:`NotFoundError`
+        saying which levels and nodes exist."""
+        levels = self.run_levels(run_id)
+        depth = len(levels)
+        subtopics = self.run_subtopics(run_id)
+        deepest = depth + (1 if subtopics else 0)
+        if not 0 <= level <= deepest:
+            where = f"the topics are level {depth}" + (f", their sub-topics level {deepest}" if subtopics else "")
+            raise NotFoundError(f"run {run_id} has no level {level}: its levels are 0-{deepest} ({where})")
+        kind = "level" if level < depth else "topic" if level == depth else "subtopic"
+        records = levels[level] if kind == "level" else self.run_topics(run_id) if kind == "topic" else subtopics
+        key = "cluster" if kind == "topic" else "node"
+        found = next((r for r in records if r[key] == node), None)
+        if found is None:
+            there = ", ".join(str(r[key]) for r in records[:20]) + (" ..." if len(records) > 20 else "")
+            raise NotFoundError(f"run {run_id} has no node {node} at level {level} (there: {there})")
+        return NodeRef(kind, found)
 
     def _names(self, run_id: int) -> dict[tuple[int, int], tuple[str, str]]:
         """``{(level, node): (name, source)}`` of a run's named topics and nodes."""
@@ -208,7 +274,7 @@ class RunRepository(Connection):
 
     def _topic_level(self, run_id: int) -> int:
         """The level of a run's topics (the number of levels above them)."""
-        deepest = self.db.execute("SELECT MAX(level) FROM topic_nodes WHERE run_id = ?", (run_id,)).fetchone()[0]
+        deepest = self.db.execute("SELECT MAX(level) FROM topic_nodes WHERE run_id = ? AND below = 0", (run_id,)).fetchone()[0]
         return 0 if deepest is None else int(deepest) + 1
 
     def run_topics(self, run_id: int) -> list[dict[str, Any]]:

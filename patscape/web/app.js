@@ -26,7 +26,7 @@
       }
       return Promise.all([source.topicTree(), source.map()]).then(function (both) {
         performance.mark('patscape-data');   // what benchmarks/ui_map.py reports: data in, map drawn
-        C.setTopics(both[0].topics, both[0].levels);
+        C.setTopics(both[0].topics, both[0].levels, both[0].subtopics);
         P.hierarchy.wireControls($('map-colour'), $('map-labels'), $('map-key'));
         setPoints(both[1]);
         P.topicTable.render();
@@ -94,7 +94,7 @@
     var pts = P.mapView.points();
     return source.rename(pts ? pts.run : 'latest', level, node, name).then(function (named) {
       return source.topicTree().then(function (tree) {
-        C.setTopics(tree.topics, tree.levels);
+        C.setTopics(tree.topics, tree.levels, tree.subtopics);
         P.topicTable.render();
         P.hierarchy.refreshKey();
         drawn = {};   // evolution and graph are drawn again, with the name, when next shown
@@ -195,7 +195,7 @@
     P.mapView.setOverlay('added', S.justPlaced);
     drawn = {};  // evolution and graph are drawn again when next shown
     return Promise.all([source.topicTree(), source.map(), source.corpus()]).then(function (all) {
-      C.setTopics(all[0].topics, all[0].levels);
+      C.setTopics(all[0].topics, all[0].levels, all[0].subtopics);
       setPoints(all[1]);
       showStats(all[2]);
       P.topicTable.render();

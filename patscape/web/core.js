@@ -148,11 +148,16 @@
   // ---------- the shared state of the page ----------
   // topics: normalised topic list (see data-served.js); labels: cluster -> label
   // levels: the node records of the levels above the topics (hierarchy.js), activeNode: {level, node}
-  P.state = { topics: [], topicById: {}, activeTopic: null, activeNode: null, selected: null, hits: [], justPlaced: [] };
-  function setTopics(list, levels) {
+  // subtopics: the node records of the level below the topics (parent: the topic), subtopicsOf: cluster -> them
+  P.state = { topics: [], topicById: {}, subtopics: [], subtopicsOf: {}, activeTopic: null, activeNode: null, selected: null,
+              hits: [], justPlaced: [] };
+  function setTopics(list, levels, subtopics) {
     P.state.topics = arr(list);
     P.state.topicById = {};
     P.state.topics.forEach(function (t) { P.state.topicById[t.cluster] = t; });
+    P.state.subtopics = arr(subtopics).filter(function (s) { return s && P.state.topicById[s.parent]; });
+    P.state.subtopicsOf = {};
+    P.state.subtopics.forEach(function (s) { (P.state.subtopicsOf[s.parent] = P.state.subtopicsOf[s.parent] || []).push(s); });
     if (P.hierarchy) P.hierarchy.set(levels, P.state.topics);
   }
   function topicLabel(cluster) {

@@ -72,6 +72,13 @@
     }
     return cache.levels;
   }
+  function subtopics() {
+    if (!cache.subtopics) {
+      cache.subtopics = arr(data().subtopics).filter(function (n) { return n && typeof n === 'object' && isNum(n.node) && isNum(n.parent); })
+        .map(nodeOf);
+    }
+    return cache.subtopics;
+  }
   function points() {
     if (!cache.points) {
       var block = obj(data().points);
@@ -134,6 +141,14 @@
     };
   }
 
+  // A point's sub-topic: the column of the level below the topics (topic_l<depth - 1>), when the run has one.
+  function subtopicAt(i) {
+    var subs = subtopics(), depth = obj(data().hierarchy).depth;
+    if (!subs.length || !isNum(depth)) return null;
+    var col = arr(obj(obj(data().points).columns)['topic_l' + (depth - 1)]), id = col[i];
+    if (!isNum(id) || id < 0) return null;
+    return subs.filter(function (s) { return s.node === id; })[0] || null;
+  }
   var NEIGHBOURS = 10;
   // What the report knows of a patent: its point, its topic, and its nearest points on the map.
   function documentOf(id) {
@@ -157,8 +172,9 @@
       return { id: pts.id[j], title: str(pts.title ? pts.title[j] : ''), date: pts.date ? pts.date[j] : null,
                cluster: c, label: C.topicLabel(c) };
     }
-    var c = pts.cluster[i];
+    var c = pts.cluster[i], sub = subtopicAt(i);
     return Promise.resolve({
+      subtopic: sub ? sub.node : null, subtopic_label: sub ? sub.label : null,
       id: pts.id[i], title: str(pts.title ? pts.title[i] : ''), abstract: '', text: '', claims: '', description: '',
       date: pts.date ? pts.date[i] : null, lang: pts.lang ? pts.lang[i] : null,
       cpc: arr(pts.cpc[i]).map(str), ipc: arr(pts.ipc[i]).map(str), assignee: null, placed: false,
@@ -171,7 +187,9 @@
     data: data,
     corpus: function () { return Promise.resolve({ documents: points().count, runs: [data().run] }); },
     topics: function () { return Promise.resolve(topics()); },
-    topicTree: function () { return Promise.resolve({ topics: topics(), levels: levels(), hierarchy: obj(data().hierarchy) }); },
+    topicTree: function () {
+      return Promise.resolve({ topics: topics(), levels: levels(), subtopics: subtopics(), hierarchy: obj(data().hierarchy) });
+    },
     map: function () { return Promise.resolve(points()); },
     evolution: function () { return Promise.resolve(evolution()); },
     graph: function () { return Promise.resolve(graph()); },

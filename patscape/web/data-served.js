@@ -7,7 +7,8 @@
  *                     representatives: [{id, title}], languages, growth, momentum, recent, corpus_growth,
  *                     first_year, peak_year, median_year, parent}]
  *   topicTree()     {topics: as topics(), levels: [[{level, node, parent, children, label, size, keywords,
- *                     keywords_by_language, codes, representatives, languages}]] top first ([] without levels)}
+ *                     keywords_by_language, codes, representatives, languages}]] top first ([] without levels),
+ *                   subtopics: [node records of the level below the topics, parent: the topic]}
  *   map()           points column-wise (see columnsToPoints); titles may come later: titles(points)
  *   evolution()     {years, recent_from, recent_to, partial_year, data_to, topics: [{cluster, label, per_year, ...}]}
  *   graph()         {nodes: [{id, label, size, x, y}], links: [{source, target, similarity, citations}]}
@@ -54,7 +55,9 @@
   }
 
   function topicsOf(list) { return C.arr(list.topics); }
-  function treeOf(list) { return { topics: C.arr(list.topics), levels: C.arr(list.levels), hierarchy: C.obj(list.hierarchy) }; }
+  function treeOf(list) {
+    return { topics: C.arr(list.topics), levels: C.arr(list.levels), subtopics: C.arr(list.subtopics), hierarchy: C.obj(list.hierarchy) };
+  }
 
   // The first requests start as soon as this file runs, while the browser still parses plotly.js
   // (index.html loads this file before it): the first answer of each call is the prefetched one.

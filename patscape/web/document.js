@@ -44,13 +44,16 @@
     });
   }
   // A patent's topic, with the nodes above it: field \u203a technology \u203a topic.
-  function breadcrumb(cluster, label) {
+  function breadcrumb(cluster, label, sub) {
     var H = P.hierarchy;
     if (cluster == null) return 'not on the map';
     if (cluster < 0) return [C.dot(cluster), 'outlier (no topic)'];
     var path = H.has() ? H.path(cluster) : null;
     var topic = [path ? H.dot(H.top(), cluster) : C.dot(cluster), '#' + cluster + ' ' + (label || '')];
-    if (!path) return topic;
+    // its sub-topic, where its topic has them (the level below the topic)
+    var below = sub && C.isNum(sub.id) ? [el('span', 'sep', ' \u203a '),
+      el('span', { class: 'crumb crumb-sub', title: 'sub-topic', 'data-subtopic': String(sub.id) }, str(sub.label || 'sub-topic ' + sub.id))] : [];
+    if (!path) return below.length ? [el('span', { class: 'crumb crumb-topic', title: 'topic' }, topic)].concat(below) : topic;
     var out = el('span', 'crumbs');
     path.forEach(function (id, lv) {
       var crumb = el('button', { class: 'crumb', type: 'button', 'data-level': String(lv), 'data-node': String(id),
@@ -60,6 +63,7 @@
       out.appendChild(el('span', 'sep', ' \u203a '));
     });
     out.appendChild(el('span', { class: 'crumb crumb-topic', title: 'topic' }, topic));
+    below.forEach(function (node) { out.appendChild(node); });
     return out;
   }
   var onNode = null;
@@ -123,7 +127,7 @@
     $('doc-assignee').textContent = doc.assignee || '\u2014';
     var topic = $('doc-topic');
     C.clear(topic);
-    C.add(topic, breadcrumb(doc.cluster, doc.label));
+    C.add(topic, breadcrumb(doc.cluster, doc.label, doc.subtopic != null ? { id: doc.subtopic, label: doc.subtopic_label } : null));
     var codes = (C.arr(doc.cpc).length ? doc.cpc : C.arr(doc.ipc)).slice(0, 8);
     $('doc-codes').textContent = codes.length ? codes.join(', ') : '\u2014';
     $('doc-abstract').textContent = doc.abstract || '';

@@ -168,7 +168,7 @@
 
   // ---------- go ----------
   var pts, pending = [];
-  source.topicTree().then(function (tree) { C.setTopics(tree.topics, tree.levels); });   // resolved at once: the data is in the page
+  source.topicTree().then(function (tree) { C.setTopics(tree.topics, tree.levels, tree.subtopics); });   // resolved at once: the data is in the page
   source.map().then(function (p) { pts = p; });
   Promise.resolve().then(function () {
     C.step('The header', function () { renderHeader(pts); });

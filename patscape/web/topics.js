@@ -1,6 +1,7 @@
 /* patscape views: the topic table. Sortable columns, a filter, and a click shows the topic on the map.
  * With levels above the topics (hierarchy.js) the table is a tree: the top level's nodes first, a
- * click on one shows its children (then, at the finest level, its topics); columns sort siblings. */
+ * click on one shows its children (then, at the finest level, its topics); columns sort siblings.
+ * A topic with sub-topics (the level below it) opens on its triangle to show them. */
 (function () {
   'use strict';
   var P = window.patscape = window.patscape || {};
@@ -52,28 +53,34 @@
   var T = { rows: [], sort: { key: 'size', dir: -1 }, onSelect: null, onOpen: null, onSelectNode: null, onRename: null, expanded: {}, tree: false };
   function keyOf(level, id) { return level + ':' + id; }
 
-  // One row: a topic (level = the topics' level), or a node of a level above the topics.
-  function row(t, level, maxSize) {
-    var H = P.hierarchy, isTopic = !T.tree || level === H.top(), id = isTopic ? t.cluster : t.node;
-    var tr = el('tr', isTopic ? { 'data-cluster': String(id) } : { 'data-level': String(level), 'data-node': String(id) });
-    if (T.tree) tr.className = 'lv' + (isTopic ? ' lv-topic' : ' lv-' + level);
+  function topicLevel() { return T.tree ? P.hierarchy.top() : 0; }
+  function subsOf(cluster) { return C.arr(P.state.subtopicsOf[cluster]); }
+  // One row: a topic (level = the topics' level), a node of a level above the topics, or (isSub)
+  // a sub-topic, the level below its topic.
+  function row(t, level, maxSize, isSub) {
+    var H = P.hierarchy, isTopic = !isSub && (!T.tree || level === H.top()), id = isTopic ? t.cluster : t.node;
+    var tr = el('tr', isTopic ? { 'data-cluster': String(id) } : isSub ? { 'data-subtopic': String(id), 'data-parent': String(t.parent) } :
+      { 'data-level': String(level), 'data-node': String(id) });
+    if (T.tree || isSub) tr.className = 'lv' + (isTopic ? ' lv-topic' : isSub ? ' lv-sub' : ' lv-' + level);
+    var subs = isTopic ? subsOf(id) : [];
     var btn = el('button', { class: 'mapbtn', type: 'button', title: 'show on the map' }, '\u25ce');
     btn.addEventListener('click', function (event) {
       event.stopPropagation();
-      if (isTopic) { if (T.onSelect) T.onSelect(id, true); } else if (T.onSelectNode) T.onSelectNode(level, id, true);
+      if (isTopic || isSub) { if (T.onSelect) T.onSelect(isSub ? t.parent : id, true); } else if (T.onSelectNode) T.onSelectNode(level, id, true);
     });
-    var dot = T.tree ? H.dot(level, id) : C.dot(id);
+    var dot = isSub ? (T.tree ? H.dot(H.top(), t.parent) : C.dot(t.parent)) : T.tree ? H.dot(level, id) : C.dot(id);
     tr.appendChild(el('td', 'num', el('span', 'tid', [dot, String(id), btn])));
 
-    var name = isTopic ? C.topicLabel(id) : H.label(level, id);
-    var twisty = isTopic ? null : el('button', { class: 'twisty', type: 'button',
-      'aria-label': 'show the ' + H.plural(level + 1) + ' of this ' + H.levelName(level) }, '\u25b8');
+    var name = isTopic ? C.topicLabel(id) : isSub ? (str(t.label) || 'sub-topic ' + id) : H.label(level, id);
+    var twisty = isSub || (isTopic && !subs.length) ? null : el('button', { class: 'twisty', type: 'button',
+      'aria-label': isTopic ? 'show the sub-topics of this topic' : 'show the ' + H.plural(level + 1) + ' of this ' + H.levelName(level) }, '\u25b8');
     var nameBox = el('div', 'tname', el('div', 'tlabel', name));
-    if (T.onRename) nameBox.appendChild(renameButton(nameBox, isTopic ? H.top() : level, id));
-    var head = el('div', 'tline', [twisty, nameBox, isTopic ? null :
-      el('span', 'level-chip', H.levelName(level) + ' \u00b7 ' + H.children(level, id).length + ' ' + H.plural(level + 1))]);
+    if (T.onRename) nameBox.appendChild(renameButton(nameBox, isTopic ? topicLevel() : isSub ? topicLevel() + 1 : level, id));
+    var chip = isSub ? 'sub-topic' : isTopic ? (subs.length ? 'topic \u00b7 ' + subs.length + ' sub-topics' : null) :
+      H.levelName(level) + ' \u00b7 ' + H.children(level, id).length + ' ' + H.plural(level + 1);
+    var head = el('div', 'tline', [twisty, nameBox, chip ? el('span', 'level-chip', chip) : null]);
     var label = el('td', 'label', head);
-    if (T.tree) label.style.paddingLeft = (8 + 18 * level) + 'px';
+    if (T.tree || isSub) label.style.paddingLeft = (8 + 18 * (isSub ? topicLevel() + 1 : level)) + 'px';
     keywordsOf(t).forEach(function (p) {
       label.appendChild(el('div', 'kw', [p[0] ? el('span', 'lang', p[0]) : null, p[1].slice(0, isTopic ? 8 : 6).join(', ')]));
     });
@@ -139,10 +146,12 @@
       repCell.appendChild(more);
     }
     tr.appendChild(repCell);
-    var r = { topic: t, id: id, dot: dot, level: isTopic && T.tree ? H.top() : level, topicRow: isTopic, tr: tr, twisty: twisty,
-              key: keyOf(level, id), parentKey: T.tree && level > 0 ? keyOf(level - 1, t.parent) : null, kids: [] };
+    var r = { topic: t, id: id, dot: dot, level: isTopic && T.tree ? H.top() : level, topicRow: isTopic, subRow: !!isSub, tr: tr,
+              twisty: twisty, key: isSub ? 'sub:' + id : keyOf(level, id),
+              parentKey: isSub ? keyOf(topicLevel(), t.parent) : T.tree && level > 0 ? keyOf(level - 1, t.parent) : null, kids: [] };
+    if (isTopic && twisty) twisty.addEventListener('click', function (event) { event.stopPropagation(); toggle(r.key); });
     tr.addEventListener('click', function () {
-      if (isTopic) { if (T.onSelect) T.onSelect(id, false); } else toggle(r.key);
+      if (isTopic || isSub) { if (T.onSelect) T.onSelect(isSub ? t.parent : id, false); } else toggle(r.key);
     });
     r.text = [name, '#' + id].concat(
       keywordsOf(t).map(function (p) { return p[1].join(' '); }),
@@ -289,6 +298,8 @@
       var maxSize = Math.max.apply(null, recs.map(size).concat([0]));
       recs.forEach(function (t) { T.rows.push(row(t, lv, maxSize)); });
     }
+    var subtopics = P.state.subtopics, subMax = Math.max.apply(null, subtopics.map(size).concat([0]));
+    subtopics.forEach(function (s) { T.rows.push(row(s, topicLevel() + 1, subMax, true)); });
     var byKey = {};
     T.rows.forEach(function (r) { byKey[r.key] = r; });
     T.rows.forEach(function (r) { if (r.parentKey && byKey[r.parentKey]) byKey[r.parentKey].kids.push(r); else r.parentKey = null; });
@@ -319,7 +330,11 @@
       render();
     },
     markActive: markActive,
-    recolour: function () { if (T.tree) T.rows.forEach(function (r) { r.dot.style.background = P.hierarchy.colour(r.level, r.id); }); },
+    recolour: function () {
+      if (T.tree) T.rows.forEach(function (r) {
+        r.dot.style.background = r.subRow ? P.hierarchy.colour(P.hierarchy.top(), r.topic.parent) : P.hierarchy.colour(r.level, r.id);
+      });
+    },
     // open (or close) a node of a level and its parents, so that its row and its children's show
     expand: function (level, node, open) {
       var r = T.rows.filter(function (x) { return !x.topicRow && x.level === level && x.id === node; })[0];

@@ -99,6 +99,8 @@ class DocumentPublic(BaseModel):
     run: int | None
     cluster: int | None = Field(description="Topic in the run (-1: outlier; None: not on the map).")
     label: str | None
+    subtopic: int | None = Field(None, description="Sub-topic in the run (None: its topic has none, or not on the map).")
+    subtopic_label: str | None = None
     x: float | None
     y: float | None
     placed: bool = Field(description="Uploaded after the map was built and placed among its neighbours.")
@@ -158,6 +160,7 @@ class TopicPublic(BaseModel):
     peak_year: int | None
     median_year: int | None
     parent: int | None = Field(None, description="The topic's node at the level above it (None: no level above).")
+    children: list[int] = Field(default_factory=list, description="Its sub-topics (empty: the topic is not split).")
     keyword_label: str | None = Field(None, description="The label made of the topic's keywords (`label` is its name where it has one).")
     name_source: str | None = Field(None, description="Where `label` comes from: namer, fallback or analyst (None: the keyword label).")
 
@@ -182,9 +185,10 @@ class NodeNamePublic(BaseModel):
     """A topic or a node of a level above the topics, as renamed."""
 
     run: int
-    level: int = Field(description="0 is the top level; the topics are the last level (the number of levels above them).")
+    level: int = Field(description="0 is the top level; the topics are the level numbered by the levels above them, their sub-topics one below.")
     node: int = Field(description="The node, or the topic's cluster at the topics' level.")
-    topic: bool = Field(description="True when the node is a topic (the last level).")
+    topic: bool = Field(description="True when the node is a topic.")
+    subtopic: bool = Field(False, description="True when the node is a sub-topic (the level below the topics).")
     label: str = Field(description="The name now shown for it.")
     keyword_label: str | None
     name_source: str | None
@@ -195,6 +199,8 @@ class HierarchyPublic(BaseModel):
     counts: list[int] = Field(description="Nodes per level, top first; the last is the topics.")
     method: str | None = None
     notice: str | None = None
+    subtopics: dict[str, Any] | None = Field(
+        None, description="The level below the topics: count, topics_split, min_size (of a core), method.")
 
 
 class TopicListPublic(BaseModel):
@@ -202,6 +208,8 @@ class TopicListPublic(BaseModel):
     topics: list[TopicPublic]
     hierarchy: HierarchyPublic
     levels: list[list[LevelNodePublic]] = Field(description="The levels above the topics, top first.")
+    subtopics: list[LevelNodePublic] = Field(
+        default_factory=list, description="The level below the topics: sub-topics of the topics that hold them (parent: the topic).")
 
 
 class PointPublic(BaseModel):
