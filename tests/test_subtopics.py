@@ -10,6 +10,7 @@ sub-topics partition their topics and every export agrees with the store.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -173,3 +174,50 @@ def test_the_summary_says_how_many_topics_hold_subtopics(stored: Path, capsys: p
     assert (f"L{depth} {len(subs)} sub-topics inside {split} of the {topics} topics (cores of 5+ documents)"
             in out)
     assert "sub-topics not looked for (--no-subtopics)" in out
+
+
+def test_every_node_has_its_years_and_momentum(stored: Path) -> None:
+    """A field, a technology or a sub-topic is read like a topic: its patents per year, growth
+    and momentum, counted over its own documents."""
+    from collections import Counter
+
+    from patscape.landscape.evolution import evolution
+
+    with Store(stored) as db:
+        run = db.runs()[0]
+        levels, topics, subs = db.run_levels(run.id), db.run_topics(run.id), db.run_subtopics(run.id)
+        sub_of = db.run_point_subtopics(run.id)
+        points = db.run_points(run.id)
+        docs = {d.id: d for d in db.iter_documents()}
+    topic_years = {t["cluster"]: Counter(t["evolution"]["per_year"]) for t in topics}
+    for node in levels[-1]:  # the level right above the topics: its children's years summed
+        summed = sum((topic_years[c] for c in node["children"]), Counter())
+        assert node["evolution"]["per_year"] == dict(summed) and node["evolution"]["momentum"] is not None
+    order = [d for d, *_ in points]
+    partition = np.asarray([sub_of.get(d, -1) for d in order])
+    expected = evolution([docs[d] for d in order], partition)["topics"]
+    for sub in subs:
+        assert sub["evolution"] == expected[str(sub["node"])]
+        members = [docs[d].year for d, s in sub_of.items() if s == sub["node"]]
+        assert sum(sub["evolution"]["per_year"].values()) == len(members) == sub["size"]
+
+
+def test_evolution_counts_as_before() -> None:
+    """The evolution of a partition, counted by arrays, is the one counted a topic at a time."""
+    from patscape.landscape.evolution import evolution
+    from patscape.records import Document
+
+    rng = np.random.default_rng(8)
+    docs = [Document(id=f"D{i}", title="t", date=None if i % 17 == 0 else f"{rng.integers(1995, 2024)}-0{1 + i % 9}-01")
+            for i in range(900)]
+    labels = rng.integers(-1, 12, 900)
+    got = evolution(docs, labels)
+    years = [d.year for d in docs]
+    for topic in range(-1, 12):
+        mine = sorted(y for y, t in zip(years, labels.tolist()) if t == topic and y is not None)
+        entry = got["topics"][str(topic)]
+        assert entry["per_year"] == {str(y): mine.count(y) for y in sorted(set(mine))}
+        assert entry["first_year"] == mine[0] and entry["median_year"] == int(np.median(mine))
+        counts = Counter(mine)
+        assert entry["peak_year"] == max(counts, key=lambda y: (counts[y], y))
+        assert entry["recent"] == sum(1 for y in mine if got["recent_from"] <= y <= got["recent_to"])

@@ -134,9 +134,20 @@ def test_labels_switch_from_fields_to_topics_on_zoom_and_by_the_selector(ui: Pag
     wx, wy = abs(x1 - x0) / 10, abs(y1 - y0) / 10
     relayout(page, [cx - wx, cx + wx], [cy - wy, cy + wy])
     drawn = page.evaluate(ANNOTATIONS)
-    assert drawn and all(a["name"].startswith("level:1:") and a["size"] == 11 for a in drawn)
-    assert f"level:1:{biggest['cluster']}" in [a["name"] for a in drawn]
-    assert shown_label(HOSTILE_TOPIC) in map_labels(page)
+    # zoomed in: the topics' labels, or, where fewer of them are in view, the finest partition's: each
+    # split topic by its sub-topics (level 2, in smaller type), each other topic by itself (level 1)
+    split = {t["cluster"] for t in topics if t["children"]}
+    parent_of = {s["node"]: s["parent"] for s in api["topics"]["subtopics"]}
+    names = [a["name"] for a in drawn]
+    assert drawn and all((a["name"].startswith("level:1:") and a["size"] == 11) or
+                         (a["name"].startswith("level:2:") and a["size"] == 10) for a in drawn)
+    if any(n.startswith("level:2:") for n in names):
+        assert not {int(n.split(":")[2]) for n in names if n.startswith("level:1:")} & split
+    shown = {int(n.split(":")[2]) if n.startswith("level:1:") else parent_of[int(n.split(":")[2])] for n in names}
+    assert biggest["cluster"] in shown  # the largest topic, by itself or by its sub-topics
+    texts = map_labels(page)
+    if f"level:1:{biggest['cluster']}" in names:
+        assert shown_label(HOSTILE_TOPIC) in texts
     relayout(page, None)  # zoomed out again: the fields
     assert [a["name"] for a in page.evaluate(ANNOTATIONS) if a["size"] == 13] == [f"level:0:{n['node']}" for n in fields]
     # the selector: one level's labels, or none
@@ -150,6 +161,38 @@ def test_labels_switch_from_fields_to_topics_on_zoom_and_by_the_selector(ui: Pag
         assert names and names[0].startswith(prefix)
         assert mode == "auto" or all(n.startswith(prefix) for n in names)
         map_labels(page)
+
+
+def test_zoomed_far_in_the_labels_are_the_subtopics(ui: Page, api: dict[str, Any]) -> None:
+    page, subtopics, sub_of = ui.page, api["topics"]["subtopics"], api["subtopic_of"]
+    depth = len(api["topics"]["levels"]) + 1  # the sub-topics' level: one below the topics'
+    biggest = max(subtopics, key=lambda s: (s["size"], -s["node"]))
+    xs = sorted(p["x"] for p in api["map"]["points"] if sub_of.get(p["id"]) == biggest["node"])
+    ys = sorted(p["y"] for p in api["map"]["points"] if sub_of.get(p["id"]) == biggest["node"])
+    cx, cy = (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2, (ys[(len(ys) - 1) // 2] + ys[len(ys) // 2]) / 2
+    (x0, x1), (y0, y1) = page.evaluate("(() => { const f = document.getElementById('map')._fullLayout; return [f.xaxis.range, f.yaxis.range]; })()")
+    wx, wy = abs(x1 - x0) / 40, abs(y1 - y0) / 40
+    relayout(page, [cx - wx, cx + wx], [cy - wy, cy + wy])
+    names = [a["name"] for a in page.evaluate(ANNOTATIONS)]
+    # the finest level that fits: the finest partition, the largest sub-topic (at the centre of the
+    # view) first; a topic without sub-topics is labelled by itself there
+    split = {t["cluster"] for t in api["topics"]["topics"] if t["children"]}
+    assert names and names[0] == f"level:{depth}:{biggest['node']}"
+    assert all(n.startswith(f"level:{depth}:") or (n.startswith(f"level:{depth - 1}:") and int(n.split(":")[2]) not in split)
+               for n in names)
+    labels = map_labels(page)
+    assert labels[0] == shown_label(biggest["label"]) and len(labels) == len(names)
+    relayout(page, None)
+    # the selector offers the sub-topics' labels too
+    options = page.locator("#map-labels option").evaluate_all("os => os.map(o => [o.value, o.textContent])")
+    assert [str(depth), "sub-topics"] in options
+    page.select_option("#map-labels", str(depth))
+    wait_for(page, "(m) => String(window.patscape.mapView.labelsShown()) === m", arg=str(depth))
+    names = [a["name"] for a in page.evaluate(ANNOTATIONS)]
+    assert any(n.startswith(f"level:{depth}:") for n in names)
+    assert all(n.startswith(f"level:{depth}:") or (n.startswith(f"level:{depth - 1}:") and int(n.split(":")[2]) not in split)
+               for n in names)
+    map_labels(page)
 
 
 def test_colour_by_a_level(ui: Page, api: dict[str, Any]) -> None:

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 NEIGHBOURS = 10
 #: The fields of a map point, in the order ``format=columns`` sends them.
-MAP_FIELDS = ("id", "title", "cluster", "x", "y", "placed")
+MAP_FIELDS = ("id", "title", "cluster", "x", "y", "placed", "subtopic")
 _MAP_CACHE_SIZE = 4
 
 
@@ -254,7 +254,10 @@ class Corpus:
                     "id": lambda: [r[0] for r in rows], "title": lambda: [titles.get(r[0], "") for r in rows],
                     "cluster": lambda: [r[1] for r in rows], "x": lambda: [r[2] for r in rows],
                     "y": lambda: [r[3] for r in rows], "placed": lambda: [int(r[4]) for r in rows],
+                    # -1: none (its topic is not split, an outlier, or placed after the map)
+                    "subtopic": lambda: [-1 if r[4] else sub_of.get(r[0], -1) for r in rows],
                 }
+                sub_of = store.run_point_subtopics(info.id) if "subtopic" in fields else {}
                 columns = {name: column[name]() for name in MAP_FIELDS if name in fields}
                 body = {"run": info.id, "count": len(rows), "placed": placed, "points": None, "columns": columns}
                 return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
@@ -375,20 +378,24 @@ def _node_public(node: dict[str, Any]) -> schemas.LevelNodePublic:
         size=node["size"], keywords=by_language.get(main, []) if main else [],
         keywords_by_language=by_language, codes=codes,
         representatives=[schemas.RepresentativePublic(id=r["id"], title=r.get("title", "")) for r in node.get("representatives") or []],
-        languages=languages,
+        languages=languages, **_years(node),
     )
+
+
+def _years(record: dict[str, Any]) -> dict[str, Any]:
+    """The evolution fields of a topic or node record (empty for a run made before they were kept)."""
+    evo = record.get("evolution") or {}
+    return {key: evo.get(key) for key in ("growth", "momentum", "recent", "corpus_growth", "first_year", "peak_year",
+                                         "median_year")}
 
 
 def _topic_public(topic: dict[str, Any], placed: int) -> schemas.TopicPublic:
     by_language, languages, main, codes = _described(topic)
-    evo = topic.get("evolution") or {}
     return schemas.TopicPublic(
         cluster=topic["cluster"], label=topic["label"], size=topic["size"], placed=placed,
         keywords=by_language.get(main, []) if main else [], keywords_by_language=by_language, codes=codes,
         representatives=[schemas.RepresentativePublic(id=r["id"], title=r.get("title", "")) for r in topic.get("representatives") or []],
-        languages=languages, growth=evo.get("growth"), momentum=evo.get("momentum"), recent=evo.get("recent"),
-        corpus_growth=evo.get("corpus_growth"), first_year=evo.get("first_year"),
-        peak_year=evo.get("peak_year"), median_year=evo.get("median_year"), parent=topic.get("parent"),
+        languages=languages, **_years(topic), parent=topic.get("parent"),
         children=list(topic.get("children") or []),
         keyword_label=topic.get("keyword_label"), name_source=topic.get("name_source"),
     )

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from ..errors import CorpusTooSmallError
 from ..records import Document
-from .evolution import evolution
+from .evolution import Calendar, evolution
 from .graph import topic_links
 from .counts import code_counts
 from .hierarchy import Hierarchy
@@ -141,7 +141,8 @@ def assemble(
 ) -> Landscape:
     """The :class:`Landscape` of computed parts: topic records (with their parent in ``tree``),
     the levels above them (``levels``, whose representatives get titles), evolution, timings."""
-    growth = evolution(docs, labels)
+    calendar = Calendar(docs)
+    growth = evolution(docs, labels, calendar=calendar)
     names = list(timings)
     metrics["timings_s"] = {a: round(timings[b] - timings[a], 3) for a, b in zip(names, names[1:])}
     titles = {d.id: d.title for d in docs}
@@ -165,12 +166,18 @@ def assemble(
                 "children": children.get(topic, []),
             }
         )
-    levels, (subtopics,) = ([
-        [{**node, "representatives": [{"id": r, "title": titles.get(r, "")} for r in node["representatives"]]}
-         for node in level]
-        for level in group
-    ] for group in ((levels or []), [subtopics or []]))
+    # every node's years and momentum, as a topic's: by the documents of each level, and of the sub-topics
+    def finished(node: dict[str, Any], years: dict[str, Any]) -> dict[str, Any]:
+        return {**node, "representatives": [{"id": r, "title": titles.get(r, "")} for r in node["representatives"]],
+                "evolution": years.get(str(node["node"]), {})}
 
+    def years_of(partition: NDArray[np.int64]) -> dict[str, Any]:
+        return {} if calendar.empty else calendar.by_node(partition)
+
+    by_level = tree.document_levels(labels)[:-1] if tree is not None and levels else []
+    levels = [[finished(n, years) for n in level] for level, years in zip(levels or [], map(years_of, by_level))]
+    sub_years = years_of(sub.labels) if sub is not None and subtopics else {}
+    subtopics = [finished(n, sub_years) for n in subtopics or []]
     data = {
         "years": growth["years"],
         "recent_from": growth.get("recent_from"),

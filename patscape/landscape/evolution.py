@@ -14,7 +14,8 @@ from ..records import Document
 RECENT_YEARS = 5
 
 
-def evolution(docs: Sequence[Document], labels: NDArray[np.int64], recent_years: int = RECENT_YEARS) -> dict[str, Any]:
+def evolution(docs: Sequence[Document], labels: NDArray[np.int64], recent_years: int = RECENT_YEARS,
+              calendar: Calendar | None = None) -> dict[str, Any]:
     """Counts per topic and year, and each topic's momentum and growth.
 
     The corpus's last year is *partial* when its newest full date is before December (an
@@ -31,41 +32,77 @@ def evolution(docs: Sequence[Document], labels: NDArray[np.int64], recent_years:
     faster (say, an export whose newest years come from another office): its momentum is then
     below 1 while its growth is positive, and the corpus's growth shows why.
     """
-    years = [d.year for d in docs]
-    known = [y for y in years if y is not None]
-    if not known:
+    calendar = calendar or Calendar(docs, recent_years)
+    if calendar.empty:
         return {"years": [], "topics": {}}
-    last = max(known)
-    newest = max((d.date for d in docs if d.year == last and d.date and len(d.date) >= 7), default=None)
-    partial = newest is not None and newest[5:7].isdigit() and int(newest[5:7]) < 12
-    end = last - 1 if partial and min(known) < last else last
-    first_recent = end - recent_years + 1
-    window = list(range(first_recent, end + 1))
-    in_window = [y for y in known if first_recent <= y <= end]
-    corpus_recent = len(in_window) / max(sum(1 for y in known if y <= end), 1)
-    corpus_counts = Counter(in_window)
-    corpus_growth = _growth([corpus_counts.get(y, 0) for y in window])
-    span = list(range(min(known), last + 1))
-    topics: dict[str, Any] = {}
-    for topic in sorted(int(t) for t in set(labels.tolist())):
-        topic_years = [y for y, t in zip(years, labels.tolist()) if t == topic and y is not None]
-        counts = Counter(topic_years)
-        up_to_end = sum(n for y, n in counts.items() if y <= end)
-        in_window_counts = [counts.get(y, 0) for y in window]
-        recent = sum(in_window_counts) / max(up_to_end, 1)
-        topics[str(topic)] = {
-            "per_year": {str(y): counts[y] for y in sorted(counts)},
-            "first_year": min(counts) if counts else None,
-            "median_year": int(np.median(topic_years)) if topic_years else None,
-            "peak_year": max(counts, key=lambda y: (counts[y], y)) if counts else None,
-            "momentum": round(recent / corpus_recent, 3) if corpus_recent and up_to_end else None,
-            "growth": _growth(in_window_counts),
-            "recent": sum(in_window_counts),
-            "corpus_growth": corpus_growth,
-        }
-    data_to = max((d.date for d in docs if d.date and len(d.date) >= 4), default=None)
-    return {"years": span, "recent_from": first_recent, "recent_to": end, "partial_year": last if partial else None,
-            "data_to": data_to, "corpus_growth": corpus_growth, "topics": topics}
+    return {"years": calendar.span, "recent_from": calendar.first_recent, "recent_to": calendar.end,
+            "partial_year": calendar.last if calendar.partial else None, "data_to": calendar.data_to,
+            "corpus_growth": calendar.corpus_growth, "topics": calendar.by_node(labels)}
+
+
+class Calendar:
+    """The years of a corpus's documents and its recent window, computed once for the evolution of
+    any partition of them (:meth:`by_node`: the topics, a level of the hierarchy, the sub-topics)."""
+
+    def __init__(self, docs: Sequence[Document], recent_years: int = RECENT_YEARS) -> None:
+        self.years = np.fromiter((-1 if d.year is None else d.year for d in docs), dtype=np.int64, count=len(docs))
+        known = self.years[self.years >= 0]
+        self.empty = not len(known)
+        if self.empty:
+            return
+        self.first, self.last = int(known.min()), int(known.max())
+        newest = max((d.date for d in docs if d.year == self.last and d.date and len(d.date) >= 7), default=None)
+        self.partial = newest is not None and newest[5:7].isdigit() and int(newest[5:7]) < 12
+        self.end = self.last - 1 if self.partial and self.first < self.last else self.last
+        self.first_recent = self.end - recent_years + 1
+        self.window = list(range(self.first_recent, self.end + 1))
+        in_window = (known >= self.first_recent) & (known <= self.end)
+        self.corpus_recent = float(in_window.sum()) / max(int((known <= self.end).sum()), 1)
+        corpus_counts = Counter(known[in_window].tolist())
+        self.corpus_growth = _growth([corpus_counts.get(y, 0) for y in self.window])
+        self.span = list(range(self.first, self.last + 1))
+        self.data_to = max((d.date for d in docs if d.date and len(d.date) >= 4), default=None)
+
+    def by_node(self, labels: NDArray[np.int64]) -> dict[str, Any]:
+        """Each node's (``-1``: the documents in none) counts per year, first, median and peak
+        year, momentum, growth and recent patents (see :func:`evolution`)."""
+        labels = np.asarray(labels, dtype=np.int64)
+        ids, inverse = np.unique(labels, return_inverse=True)
+        width = self.last - self.first + 1
+        dated = self.years >= 0
+        grid = np.bincount(inverse[dated] * width + (self.years[dated] - self.first),
+                           minlength=len(ids) * width).reshape(len(ids), width)
+        window = np.zeros((len(ids), len(self.window)), dtype=np.int64)
+        lo = max(self.first_recent, self.first)
+        window[:, lo - self.first_recent :] = grid[:, lo - self.first : self.end - self.first + 1]
+        up_to_end = grid[:, : self.end - self.first + 1].sum(axis=1)
+        out: dict[str, Any] = {}
+        for row, node in enumerate(ids.tolist()):
+            counts = grid[row]
+            present = np.flatnonzero(counts)
+            recent = int(window[row].sum())
+            share = recent / max(int(up_to_end[row]), 1)
+            out[str(node)] = {
+                "per_year": {str(self.first + j): int(counts[j]) for j in present.tolist()},
+                "first_year": self.first + int(present[0]) if len(present) else None,
+                "median_year": _median_year(counts, self.first) if len(present) else None,
+                # the busiest year; the latest of equally busy ones
+                "peak_year": self.first + int(width - 1 - np.argmax(counts[::-1])) if len(present) else None,
+                "momentum": round(share / self.corpus_recent, 3) if self.corpus_recent and up_to_end[row] else None,
+                "growth": _growth(window[row].tolist()),
+                "recent": recent,
+                "corpus_growth": self.corpus_growth,
+            }
+        return out
+
+
+def _median_year(counts: NDArray[np.int64], first: int) -> int:
+    """``int(np.median(years))`` of the years counted by ``counts`` (from ``first``)."""
+    total = int(counts.sum())
+    cumulative = np.cumsum(counts)
+    lower = first + int(np.searchsorted(cumulative, (total - 1) // 2 + 1))
+    upper = first + int(np.searchsorted(cumulative, total // 2 + 1))
+    return int((lower + upper) / 2)
 
 
 def _growth(counts: Sequence[int]) -> float | None:

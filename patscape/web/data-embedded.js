@@ -50,7 +50,7 @@
   }
   // A node of a level above the topics, in the shape of a topic (with its level, node and children).
   function nodeOf(n) {   // (the run's language mix is by topic: a node has its own languages)
-    var out = topicOf(Object.assign({}, n, { cluster: n.node, evolution: null }), {});
+    var out = topicOf(Object.assign({}, n, { cluster: n.node }), {});
     delete out.cluster;
     return Object.assign(out, { level: n.level, node: n.node, children: arr(n.children).filter(isNum) });
   }
@@ -83,8 +83,11 @@
     if (!cache.points) {
       var block = obj(data().points);
       var cols = obj(block.columns);
+      var depth = obj(data().hierarchy).depth;   // the sub-topics' column, where the run has them
+      var subs = subtopics().length && isNum(depth) ? arr(cols['topic_l' + (depth - 1)]) : [];
       cache.points = C.columnsToPoints(cols, block.count, { run: obj(data().run).id, placedCount: 0,
-                                                            cpc: arr(cols.cpc), ipc: arr(cols.ipc) });
+                                                            cpc: arr(cols.cpc), ipc: arr(cols.ipc),
+                                                            subtopic: subs.map(function (v) { return isNum(v) ? v : -1; }) });
     }
     return cache.points;
   }
@@ -143,10 +146,8 @@
 
   // A point's sub-topic: the column of the level below the topics (topic_l<depth - 1>), when the run has one.
   function subtopicAt(i) {
-    var subs = subtopics(), depth = obj(data().hierarchy).depth;
-    if (!subs.length || !isNum(depth)) return null;
-    var col = arr(obj(obj(data().points).columns)['topic_l' + (depth - 1)]), id = col[i];
-    if (!isNum(id) || id < 0) return null;
+    var subs = subtopics(), id = arr(points().subtopic)[i];
+    if (!subs.length || !isNum(id) || id < 0) return null;
     return subs.filter(function (s) { return s.node === id; })[0] || null;
   }
   var NEIGHBOURS = 10;

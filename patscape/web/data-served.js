@@ -70,7 +70,7 @@
     early[name] = fetcher();
     early[name].catch(function () { /* handled by whoever takes it */ });
   }
-  var MAP_URL = '/corpus/runs/latest/map?format=columns&fields=id,cluster,x,y,placed';
+  var MAP_URL = '/corpus/runs/latest/map?format=columns&fields=id,cluster,x,y,placed,subtopic';
 
   P.source = {
     kind: 'served',
@@ -85,7 +85,8 @@
     // The positions first; the titles (most of the bytes) once the map is drawn: titles(points).
     map: function () {
       return first('map', function () { return api(MAP_URL); }).then(function (view) {
-        return C.columnsToPoints(view.columns, view.count, { run: view.run, placedCount: view.placed });
+        return C.columnsToPoints(view.columns, view.count, { run: view.run, placedCount: view.placed,
+                                                             subtopic: C.arr(view.columns.subtopic) });
       });
     },
     titles: function (points) {

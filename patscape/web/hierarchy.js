@@ -116,6 +116,7 @@
       C.clear(labels);
       labels.appendChild(option('auto', has() ? 'by zoom' : 'topics'));
       if (has()) H.levels.concat([null]).forEach(function (l, k) { labels.appendChild(option(String(k), plural(k))); });
+      if (has() && C.arr(P.state.subtopics).length) labels.appendChild(option(String(H.levels.length + 1), 'sub-topics'));
       labels.appendChild(option('off', 'none'));
       labels.value = 'auto';
     }

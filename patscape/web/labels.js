@@ -6,8 +6,10 @@
  *
  * Which labels: with levels above the topics, "by zoom" shows the top level's labels while the whole
  * map is in view; zoomed in, those of the finest level whose nodes in view are few enough for the
- * plot's size (the technologies, then the topics); and the next finer level's in smaller type where
- * room is left;
+ * plot's size (the technologies, then the topics, then the finest partition where the run has
+ * sub-topics: each split topic's sub-topics and each other topic itself, at the median of their
+ * points); and the next finer level's in smaller type where room is left (below the topics: their
+ * sub-topics only);
  * or the labels of one chosen level. Without levels: the labels of the largest topics in view.
  * Labels are placed in order of priority (the active selection first, then the coarser level,
  * then the larger node) where their box covers no label placed before and not the legend (at the
@@ -22,7 +24,9 @@
   var ZOOMED = 1.4;           // a view this many times smaller than the whole map counts as zoomed in        // labels of the largest topics in view (runs without levels)
   var LABEL_FONT = 11, LABEL_CHARS = 30, TREE_CHARS = 32;
   var WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/;
-  var L = { centres: [], sizes: [] };   // per level (the topics' at index H.top()): id -> [x, y], id -> count
+  // per level (the topics' at index H.top(), their sub-topics' at H.top() + 1 where the run has them):
+  // id -> [x, y], id -> count; subLabel/subParent: a sub-topic's label and topic
+  var L = { centres: [], sizes: [], deepest: 0, subLabel: {}, subParent: {} };
 
   // ---------- centres ----------
   function middle(values) { var v = Float64Array.from(values).sort(), m = v.length >> 1; return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2; }
@@ -38,22 +42,27 @@
   // pts: the map's points; order: one fixed random order of them (samples are its first members)
   function setPoints(pts, order) {
     var H = P.hierarchy, top = H.top(), at = [], sizes = [], lv, k;
-    for (lv = 0; lv <= top; lv++) { at.push({}); sizes.push({}); }
+    var subs = C.arr(P.state.subtopics), sub = C.arr(pts.subtopic);
+    L.subLabel = {}; L.subParent = {};
+    subs.forEach(function (s) { L.subLabel[s.node] = C.str(s.label); L.subParent[s.node] = s.parent; });
+    L.deepest = H.has() && subs.length && sub.length === pts.count ? top + 1 : top;
+    for (lv = 0; lv <= L.deepest; lv++) { at.push({}); sizes.push({}); }
     for (k = 0; k < pts.count; k++) {
       var i = order[k], x = pts.x[i], y = pts.y[i], c = pts.cluster[i];
       if (!isFinite(x) || !isFinite(y) || c < 0 || (pts.placed && pts.placed[i])) continue;
-      for (lv = 0; lv <= top; lv++) {
-        var id = lv === top ? c : H.ancestor(c, lv);
+      for (lv = 0; lv <= L.deepest; lv++) {
+        // the level below the topics is the finest partition: a sub-topic, or a topic not split ('t' + id)
+        var id = lv > top ? (C.isNum(sub[i]) && L.subParent[sub[i]] === c ? sub[i] : 't' + c) : lv === top ? c : H.ancestor(c, lv);
         if (id < 0) continue;
         sizes[lv][id] = (sizes[lv][id] || 0) + 1;
         var s = at[lv][id] || (at[lv][id] = { x: [], y: [] });
-        if (s.x.length < (lv === top ? 4000 : 600)) { s.x.push(x); s.y.push(y); }   // a random sample of each
+        if (s.x.length < (lv >= top ? 4000 : 600)) { s.x.push(x); s.y.push(y); }   // a random sample of each
       }
     }
     L.centres = at.map(function (level, lv) {
       var out = {};
       Object.keys(level).forEach(function (id) {
-        out[id] = lv === top ? [middle(level[id].x), middle(level[id].y)] : medoid(level[id]);
+        out[id] = lv >= top ? [middle(level[id].x), middle(level[id].y)] : medoid(level[id]);
       });
       return out;
     });
@@ -98,15 +107,20 @@
   function autoLevel(area) {
     var H = P.hierarchy, target = Math.max(4, Math.min(16, Math.round(area.w * area.h / 50000)));
     if (!(area.zoom >= ZOOMED)) return 0;
-    for (var lv = H.top(); lv > 0; lv--) if (inView(lv, area).length <= target) return lv;
+    for (var lv = L.deepest; lv > 0; lv--) if (inView(lv, area).length <= target) return lv;
     return 0;
   }
+  // the label of a node of a level, of a topic, or of a sub-topic (the level below the topics)
+  function nodeLabel(lv, id) {
+    var H = P.hierarchy;
+    return lv > H.top() ? L.subLabel[id] || 'sub-topic ' + id : H.label(lv, id);
+  }
   function style(lv, secondary, colourLevel, id) {
-    var H = P.hierarchy, top = H.top(), size = lv === 0 ? 13 : lv < top ? 12 : 11;
+    var H = P.hierarchy, top = H.top(), size = lv === 0 ? 13 : lv < top ? 12 : lv === top ? 11 : 10;
     if (secondary) size -= 1;
     return { size: size, bold: lv === 0 && !secondary, colour: secondary ? '#3d4452' : '#1d2330',
              bg: secondary ? 'rgba(255,255,255,0.62)' : 'rgba(255,255,255,0.85)',
-             border: secondary ? 'rgba(0,0,0,0)' : colourLevel === lv || (colourLevel == null && lv === top) ? C.topicColour(id) : '#8892a3',
+             border: secondary || lv > top ? 'rgba(0,0,0,0)' : colourLevel === lv || (colourLevel == null && lv === top) ? C.topicColour(id) : '#8892a3',
              borderwidth: secondary ? 0 : lv === 0 ? 1.5 : 1 };
   }
   // area: the plot in pixels, its data ranges and boxes to keep free; opts: {mode, colourLevel}
@@ -119,19 +133,26 @@
     else if (mode === 'auto') {
       var lv0 = autoLevel(area);
       plan = [[lv0, false, MAX_LABELS]];
-      if (lv0 < top) plan.push([lv0 + 1, true, MAX_LABELS]);
-    } else plan = [[Math.min(Number(mode), top), false, MAX_LABELS]];
+      if (lv0 < L.deepest) plan.push([lv0 + 1, true, MAX_LABELS]);
+    } else plan = [[Math.min(Number(mode), L.deepest), false, MAX_LABELS]];
     var taken = area.keep.slice(), out = [];   // labels stay off the legend too
     plan.forEach(function (step) {
       var lv = step[0], secondary = step[1], sizes = L.sizes[lv], centres = L.centres[lv], placedHere = 0;
       var related = {};
-      if (active) active.forEach(function (c) { related[H.ancestor(c, lv)] = true; });
-      var keys = inView(lv, area).sort(function (a, b) {
-        return (!!related[b]) - (!!related[a]) || sizes[b] - sizes[a] || a - b;
+      if (active) {
+        if (lv > top) {
+          Object.keys(L.subParent).forEach(function (s) { if (active.has(L.subParent[s])) related[s] = true; });
+          active.forEach(function (c) { related['t' + c] = true; });
+        } else active.forEach(function (c) { related[H.ancestor(c, lv)] = true; });
+      }
+      var keys = inView(lv, area).filter(function (k) { return !(secondary && k[0] === 't'); }).sort(function (a, b) {
+        return (!!related[b]) - (!!related[a]) || sizes[b] - sizes[a] || (a < b ? -1 : a > b ? 1 : 0);
       });
       for (var n = 0; n < keys.length && placedHere < step[2]; n++) {
-        var id = Number(keys[n]), st = tree ? style(lv, secondary, opts.colourLevel, id) : null;
-        var text = tree ? cut(H.label(lv, id), TREE_CHARS) : clip(C.topicLabel(id), LABEL_CHARS);
+        // at the level below the topics, a topic without sub-topics is labelled as itself
+        var own = lv > top && keys[n][0] === 't' ? top : lv, id = Number(own === lv ? keys[n] : keys[n].slice(1));
+        var st = tree ? style(own, secondary, opts.colourLevel, id) : null;
+        var text = tree ? cut(nodeLabel(own, id), TREE_CHARS) : clip(C.topicLabel(id), LABEL_CHARS);
         var box = tree ? { w: textWidth(text, st.size, st.bold) + 12, h: st.size + 10 } : labelBox(text);
         var px = (centres[keys[n]][0] - area.x[0]) * sx, py = (area.y[1] - centres[keys[n]][1]) * sy;
         var shifts = [0, -(box.h + 2), box.h + 2], placed = null;
@@ -148,7 +169,7 @@
         if (!placed) continue;
         taken.push(placed.r);
         placedHere++;
-        var opacity = !active || related[id] ? 0.95 : 0.3;
+        var opacity = !active || related[keys[n]] ? 0.95 : 0.3;
         if (!tree) {
           out.push({ x: centres[keys[n]][0], y: centres[keys[n]][1], yshift: -placed.shift, text: esc(text), showarrow: false,
                      font: { size: LABEL_FONT, color: '#1d2330' }, bgcolor: 'rgba(255,255,255,0.78)', bordercolor: C.topicColour(id),
@@ -158,13 +179,14 @@
         out.push({ x: centres[keys[n]][0], y: centres[keys[n]][1], yshift: -placed.shift, xshift: placed.dx,
                    text: st.bold ? '<b>' + esc(text) + '</b>' : esc(text), showarrow: false,
                    font: { size: st.size, color: st.colour }, bgcolor: st.bg, bordercolor: st.border, borderwidth: st.borderwidth,
-                   borderpad: 2, opacity: opacity, name: 'level:' + lv + ':' + id,
-                   hovertext: esc(H.levelName(lv) + (lv === top ? ' #' + id : '') + ': ' + H.label(lv, id)) });
+                   borderpad: 2, opacity: opacity, name: 'level:' + own + ':' + id,
+                   hovertext: esc((own > top ? 'sub-topic #' + id : H.levelName(own) + (own === top ? ' #' + id : '')) + ': ' + nodeLabel(own, id)) });
       }
     });
     return out;
   }
 
   P.mapLabels = { setPoints: setPoints, annotations: annotations, autoLevel: autoLevel,
+                  deepest: function () { return L.deepest; },
                   centre: function (level, id) { var c = (L.centres[level] || {})[id]; return c ? c.slice() : null; } };
 })();

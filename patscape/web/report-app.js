@@ -55,6 +55,34 @@
     t.appendChild(body);
     return t;
   }
+  // The figures of each level of the hierarchy (metrics.levels, top first; the topics' level, then
+  // the finest partition where the topics have sub-topics), and each landscape's best level.
+  function levelQuality() {
+    var figures = C.arr(metrics.levels).filter(function (f) { return f && isNum(f.level); }), H = P.hierarchy;
+    if (figures.length < 2) return null;
+    var block = el('div', 'block levels-quality');
+    block.appendChild(el('h3', null, 'Quality per level'));
+    var top = H.top(), withF1 = figures.some(function (f) { return isNum(f.landscape_f1_mean); });
+    var rows = figures.map(function (f) {
+      var what = f.partition ? 'sub-topics (else the topic)' : f.level === top ? 'topics' : H.plural(f.level);
+      var row = ['L' + f.level + ' ' + what, C.fmtInt(f.nodes)];
+      if (withF1) row.push(C.fmtNum(f.landscape_f1_mean, 3));
+      return row.concat([C.fmtNum(f.ipc_section_ari, 3), C.fmtNum(f.ipc_subclass_ari, 3), C.fmtNum(f.cpc_subclass_ari, 3),
+                         isNum(f.shares_parent_subclass) ? C.fmtPct(f.shares_parent_subclass, 0) : '\u2014']);
+    });
+    var head = ['Level', 'Nodes'].concat(withF1 ? ['Landscape F1'] : [],
+      ['IPC section ARI', 'IPC subclass ARI', 'CPC subclass ARI', 'Same subclass as parent']);
+    block.appendChild(table(head, rows, head.map(function (h, j) { return j > 0; })));
+    var best = obj(obj(metrics.landscape_f1_best_level).landscapes), names = Object.keys(best);
+    if (names.length) {
+      block.appendChild(el('p', 'muted', 'Each known landscape at the level that finds it best: ' + names.map(function (n) {
+        return n + ' L' + obj(best[n]).level + ' ' + C.fmtNum(obj(best[n]).f1, 2);
+      }).join(', ') + ' (mean ' + C.fmtNum(obj(metrics.landscape_f1_best_level).mean, 3) + ').'));
+    }
+    block.appendChild(el('p', 'muted', 'ARI: agreement of each level\u2019s nodes with the patents\u2019 classes; ' +
+      '\u201csame subclass as parent\u201d: the share of a level\u2019s nodes whose most frequent subclass is their parent\u2019s.'));
+    return block;
+  }
   function renderQuality(pts) {
     var box = $('quality'), topics = P.state.topics;
     var left = el('div', 'block');
@@ -109,6 +137,8 @@
                               [false, true, true, true, true, false]));
     }
     box.appendChild(right);
+    var levelBox = levelQuality();
+    if (levelBox) box.appendChild(levelBox);
 
     var g = el('div', 'glossary');
     [

@@ -179,6 +179,13 @@ class LevelNodePublic(BaseModel):
     codes: list[CodeSharePublic]
     representatives: list[RepresentativePublic]
     languages: dict[str, int]
+    growth: float | None = None
+    momentum: float | None = None
+    recent: int | None = Field(None, description="The node's patents in the window of growth and momentum.")
+    corpus_growth: float | None = None
+    first_year: int | None = None
+    peak_year: int | None = None
+    median_year: int | None = None
 
 
 class NodeNamePublic(BaseModel):
