@@ -345,6 +345,20 @@ def test_the_report_has_the_same_hierarchy(browser: Any, store: Path, api: dict[
         page.page.select_option("#map-labels", "1")
         wait_for(page.page, "window.patscape.mapView.labelsShown() === 1")
         assert shown_label(HOSTILE_TOPIC) in map_labels(page.page)
+        # the quality box: a row per level (fields, topics, then the finest partition), the run's own figures
+        with Store(store, create=False) as db:
+            figures = db.get_run().metrics["levels"]
+        rows = page.page.locator(".levels-quality tbody tr").evaluate_all(
+            "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
+        assert [r[0] for r in rows] == ["L0 fields", "L1 topics", "L2 sub-topics (else the topic)"][: len(figures)]
+        assert [int(r[1]) for r in rows] == [f["nodes"] for f in figures]
+        assert [r[4] for r in rows] == [f"{f['ipc_subclass_ari']:.3f}" for f in figures]
+        # a topic of the report opens on its sub-topics too, with their labels
+        split = next(t for t in api["topics"]["topics"] if t["children"])
+        page.page.click("#topic-expand")
+        page.page.locator(f"#topic-table tr[data-cluster='{split['cluster']}'] .twisty").click()
+        own = sorted((s for s in api["topics"]["subtopics"] if s["parent"] == split["cluster"]), key=lambda s: (-s["size"], s["node"]))
+        assert page.page.locator("#topic-table tr[data-subtopic]:not([hidden]) .tlabel").all_text_contents() == [s["label"] for s in own]
         assert page.page.evaluate("window.__pwned") is None and not page.errors, page.errors
         assert page.page.locator("img").count() == 0
         assert page.page.text_content("#errors") == ""
