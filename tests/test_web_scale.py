@@ -223,7 +223,9 @@ def test_the_map_api_sends_columns(server: LiveServer, store: Path) -> None:
     assert bad.status_code == 422
     assert list(titles["columns"]) == ["id", "title"] and titles["columns"]["title"][:1] == view["columns"]["title"][:1]
     columns = view["columns"]
-    assert view["count"] == N and view["points"] is None and set(columns) == {"id", "title", "cluster", "x", "y", "placed"}
+    assert view["count"] == N and view["points"] is None and set(columns) == {"id", "title", "cluster", "x", "y", "placed",
+                                                                              "subtopic"}
+    assert set(columns["subtopic"]) == {-1}  # a run stored without sub-topics: none anywhere
     assert all(len(v) == N for v in columns.values())
     xy, clusters = synthetic_points()
     row = {d: i for i, d in enumerate(columns["id"])}
