@@ -22,7 +22,8 @@ def store_overview(db: Store) -> dict[str, Any]:
             **db.chunk_stats(s.key), **db.passage_stats(s.key), "vector_files": vector_files(db, s),
         })
     runs = [{"id": r.id, "space": r.space, "seed": r.seed, "created_at": r.created_at, "metrics": r.metrics,
-             "params": r.params, "hierarchy": r.data.get("hierarchy"), "levels": db.run_levels(r.id)} for r in db.runs()]
+             "params": r.params, "hierarchy": r.data.get("hierarchy"), "levels": db.run_levels(r.id),
+             "lineage": r.data.get("lineage")} for r in db.runs()]
     jobs = [{"id": i, "state": st, "created_at": c, "finished_at": f, "message": d.get("message")}
             for i, st, c, f, d in db.jobs(limit=20)]
     return {"store": str(db.path.resolve()), "documents": db.count_documents(),

@@ -163,6 +163,24 @@ class Corpus:
                 name_source=found.record.get("name_source"),
             )
 
+    def emerging(self, run: str | int, by: str, since: int | None, by_month: bool) -> schemas.EmergingPublic:
+        from ..emerging import emerging
+
+        with self.store() as store:
+            info = self.run_of(store, run)
+            return schemas.EmergingPublic(**emerging(store, info.id, by, since, by_month))
+
+    def lineage(self, run: str | int) -> schemas.LineagePublic:
+        with self.store() as store:
+            info = self.run_of(store, run)
+            summary = info.data.get("lineage") or {}
+            return schemas.LineagePublic(
+                run=info.id, aligned_to=summary.get("aligned_to"), topics_kept=summary.get("topics_kept"),
+                thresholds=summary.get("thresholds"),
+                events=[schemas.LineageEventPublic(**{k: v for k, v in e.items() if k != "parent_run"})
+                        for e in store.run_lineage(info.id)],
+            )
+
     def evolution(self, run: str | int) -> schemas.EvolutionPublic:
         with self.store() as store:
             info = self.run_of(store, run)

@@ -19,11 +19,13 @@ from ..errors import PatscapeError, StoreBusyError
 COMMANDS = {
     "demo": "patscape.cli.demo:demo",
     "embed": "patscape.cli.vectors:embed",
+    "emerging": "patscape.cli.landscape:emerging",
     "export": "patscape.cli.landscape:export",
     "import-vectors": "patscape.cli.vectors:import_vectors",
     "index": "patscape.cli.vectors:index",
     "info": "patscape.cli.info:info",
     "ingest": "patscape.cli.ingest:ingest",
+    "lineage": "patscape.cli.landscape:lineage",
     "map": "patscape.cli.landscape:map_",
     "models": "patscape.cli.info:models",
     "name": "patscape.cli.landscape:name",

@@ -10,7 +10,7 @@ from ..embed import ALIASES, MODELS
 from ..embed.profiles import FAMILIES
 from ..overview import store_overview
 from ..store import Store
-from .present import echo_json, levels_summary, run_summary
+from .present import echo_json, levels_summary, lineage_summary, run_summary
 
 
 # -- info --------------------------------------------------------------------------------------
@@ -69,6 +69,8 @@ def _print_overview(summary: dict[str, Any]) -> None:
     for r in runs:
         click.echo(f"run {r['id']:<6} space {r['space']}, seed {r['seed']}: {run_summary(r['metrics'])}")
         click.echo(levels_summary({"hierarchy": r["hierarchy"]} if r["hierarchy"] else {}, r["metrics"], r["levels"], top_shown=6))
+        if r.get("lineage"):
+            click.echo(lineage_summary(r["lineage"], r["metrics"].get("topics", 0)))
     unfinished = [j for j in jobs if j["state"] in ("queued", "running")]
     failed = [j for j in jobs if j["state"] == "failed"]
     if jobs:

@@ -15,7 +15,7 @@ from ..pipeline import build_map
 from ..spaces import pick_space
 from ..store import Store
 from ..vectors.milvus import export_to_milvus  # imports pymilvus only when it exports
-from .present import levels_summary, note, progress, run_summary
+from .present import echo_json_lines, levels_summary, lineage_summary, note, progress, run_summary
 
 
 # -- map ---------------------------------------------------------------------------------------
@@ -48,12 +48,17 @@ from .present import levels_summary, note, progress, run_summary
                    "--levels where they disagree; the run says so.")
 @click.option("--subtopics/--no-subtopics", default=True, show_default=True,
               help="Look for sub-topics inside the topics (the level below them).")
+@click.option("--align-to", "align_to", type=int, default=None,
+              help="Keep the topic ids of this run where the new topics continue its topics (default: the newest "
+                   "run of the same space). Changes ids only, never the topics.")
+@click.option("--no-align", is_flag=True, help="Number the topics afresh (the largest 0), as if no run came before.")
 @click.option("--namer", default=None,
               help="Name the topics and levels with an OpenAI-compatible chat model, openai:MODEL@URL (see `patscape name`).")
 def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None, min_samples: int,
          max_cluster_share: float, components: int, neighbors: int, max_outliers: float,
          no_reassign: bool, label_lang: str | None, sample_above: int | None, sample_size: int | None,
-         levels: int | None, top_topics: int | None, subtopics: bool, namer: str | None) -> None:
+         levels: int | None, top_topics: int | None, subtopics: bool, align_to: int | None, no_align: bool,
+         namer: str | None) -> None:
     """Build a landscape: reduce (UMAP), cluster (HDBSCAN), label topics, measure; stored as a run.
 
     \b
@@ -62,7 +67,11 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
       patscape map corpus/ --seed 7 --min-cluster-size 40
       patscape map corpus/ --label-lang zh          # Chinese labels where a topic has Chinese patents
       patscape map corpus/ --levels 2 --top-topics 6 # 6 fields, technologies below them, then the topics
+      patscape map corpus/ --seed 7                  # topics that continue the last run's keep its ids
+      patscape map corpus/ --no-align                # ids afresh, the largest topic 0
     """
+    if no_align and align_to is not None:
+        raise InputError("--align-to and --no-align exclude each other")
     params = MapParams(
         n_components=components, n_neighbors=neighbors, min_cluster_size=min_cluster_size, min_samples=min_samples,
         max_cluster_share=max_cluster_share, reassign=not no_reassign, max_outlier_share=max_outliers,
@@ -82,7 +91,7 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
     started = time.perf_counter()
     with Store(store, create=False) as db:
         run_id = build_map(db, space, params, seed, on_stage=lambda s: click.echo(f"  {s} ...", err=True) if s != "done" else None,
-                           on_notice=note)
+                           on_notice=note, align_to=False if no_align else align_to if align_to is not None else True)
         named = None
         if namer is not None:
             from ..pipeline.name_stage import name_run
@@ -94,8 +103,52 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
     click.echo(f"run {run_id} built in {time.perf_counter() - started:.1f}s")
     click.echo(run_summary(run.metrics))
     click.echo(levels_summary(run.data, run.metrics, levels_of_run))
+    if run.data.get("lineage"):
+        click.echo(lineage_summary(run.data["lineage"], run.metrics.get("topics", 0)))
     if named is not None:
         click.echo(naming_summary(run_id, named))
+
+
+# -- lineage -----------------------------------------------------------------------------------
+@click.command()
+@click.argument("store", type=click.Path())
+@click.option("--run", "run_id", type=int, default=None, help="Run id (default: the newest).")
+@click.option("--level", type=int, default=None, help="One level only (0 the top; default: every level).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event, one per line.")
+def lineage(store: str, run_id: int | None, level: int | None, as_json: bool) -> None:
+    """How a run's topics relate to the run it was aligned to: continued, grown, shrank, split,
+    merged, faded, born (MONIC's transitions), with the counts behind each.
+
+    \b
+    Examples:
+      patscape lineage corpus/
+      patscape lineage corpus/ --run 3 --json
+    """
+    import json
+
+    with Store(store, create=False) as db:
+        run = db.get_run(run_id)
+        events = [e for e in db.run_lineage(run.id) if level is None or e["level"] == level]
+        depth = len(db.run_levels(run.id))
+    if as_json:
+        for event in events:
+            click.echo(json.dumps({"run": run.id, **event}, ensure_ascii=False))
+        return
+    info = run.data.get("lineage")
+    if not info:
+        click.echo(f"run {run.id} was not aligned to an earlier run (its topics are numbered afresh)")
+        return
+    click.echo(lineage_summary(info, run.metrics.get("topics", 0)))
+    names = {depth: "topic", depth + 1: "sub-topic"}
+    for event in events:
+        what = names.get(event["level"], "node")
+        old = ", ".join(str(n) for n in event["old"]) or "-"
+        new = ", ".join(str(n) for n in event["new"]) or "-"
+        counts = ", ".join(f"{k} {v}" for k, v in event["counts"].items() if not isinstance(v, dict))
+        parts = event["counts"].get("parts")
+        if parts:
+            counts += (", " if counts else "") + "shared " + ", ".join(f"{k}: {v}" for k, v in parts.items())
+        click.echo(f"  L{event['level']} {what:<9} {event['event']:<9} {old:>12} -> {new:<12} {counts}")
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -231,3 +284,47 @@ def topic(store: str, topic: int, run_id: int | None, level: int | None, rename:
     children = found.get("children")
     if children:
         click.echo(f"  children at level {level + 1}: {', '.join(str(c) for c in children)}")
+
+
+# -- emerging ----------------------------------------------------------------------------------
+@click.command()
+@click.argument("store", type=click.Path())
+@click.option("--run", "run_id", type=int, default=None, help="Run id (default: the newest).")
+@click.option("--by", type=click.Choice(["topic", "code", "assignee", "term"]), default="topic", show_default=True,
+              help="What bursts: topics (every level and the sub-topics), IPC/CPC main groups, owners (as written), "
+                   "or the run's label keyphrases.")
+@click.option("--since", type=int, default=None, help="Only bursts still running in or after this year.")
+@click.option("--month", "by_month", is_flag=True, help="Batches of a month instead of a year (patents without a month are left out).")
+@click.option("--top", type=click.IntRange(1, None), default=20, show_default=True, help="Bursts shown (the text view).")
+@click.option("--s", "sensitivity", type=click.FloatRange(1.0, None, min_open=True), default=2.0, show_default=True,
+              help="Kleinberg's s: how many times its usual share an item has while it bursts.")
+@click.option("--gamma", type=click.FloatRange(0.0, None), default=1.0, show_default=True,
+              help="Kleinberg's gamma: the cost of entering a burst (higher: fewer, stronger bursts).")
+@click.option("--json", "as_json", is_flag=True, help="Every burst as a JSON line.")
+def emerging(store: str, run_id: int | None, by: str, since: int | None, by_month: bool, top: int,
+             sensitivity: float, gamma: float, as_json: bool) -> None:
+    """What is emerging: bursts of topics, codes, owners or terms (Kleinberg's burst detection over
+    the years, or months, of the patents' priority, filing or publication dates), strongest first.
+
+    \b
+    Examples:
+      patscape emerging corpus/
+      patscape emerging corpus/ --by code --since 2020
+      patscape emerging corpus/ --by term --json
+    """
+    from ..emerging import emerging as find
+
+    with Store(store, create=False) as db:
+        result = find(db, run_id, by, since, by_month, sensitivity, gamma)
+    if as_json:
+        echo_json_lines({"run": result["run"], "by": by, **b} for b in result["bursts"])
+        return
+    dates = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(result["dates"].items(), key=lambda kv: (-kv[1], kv[0])))
+    click.echo(f"run {result['run']}: {len(result['bursts'])} bursts of {by}s over {result['batches']}s "
+               f"{result['first']}-{result['last']} (dates: {dates}; s {sensitivity:g}, gamma {gamma:g})")
+    for b in result["bursts"][:top]:
+        what = (f"L{b['level']} #{b['item']} {b['label']}" if by == "topic" else
+                f"{b['scheme'].upper()} {b['item']}" if by == "code" else
+                f"{b['item']} ({b['lang']})" if by == "term" else str(b["item"]))
+        span = (b["begin"] if b["begin"] == b["end"] else f"{b['begin']}-{b['end']}") + (" (running)" if b["running"] else "")
+        click.echo(f"  {b['strength']:>8.2f}  {span:<22} {sum(b['counts']):>6,} of {sum(b['totals']):>7,}  {what}")

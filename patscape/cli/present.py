@@ -100,3 +100,12 @@ def levels_summary(data: dict[str, Any], metrics: dict[str, Any], levels: list[l
         if len(levels[0]) > top_shown:
             lines.append(f"  ... {len(levels[0]) - top_shown} more at L0")
     return "\n".join(lines)
+
+
+def lineage_summary(info: dict[str, Any], topics: int) -> str:
+    """One line: the run aligned to, how many topics kept their ids, the events by kind."""
+    events = info.get("events") or {}
+    order = ("continued", "grown", "shrank", "split", "merged", "faded", "born")
+    counted = ", ".join(f"{events[k]} {k}" for k in order if events.get(k))
+    return (f"lineage    aligned to run {info.get('aligned_to')}: {info.get('topics_kept', 0)} of {topics} topics kept "
+            f"their ids; topics {counted or 'unchanged'} (`patscape lineage` lists them)")

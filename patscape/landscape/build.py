@@ -18,6 +18,7 @@ from .evolution import Calendar, evolution
 from .graph import topic_links
 from .counts import code_counts
 from .hierarchy import Hierarchy
+from .lineage import Alignment, PreviousRun, align, relabel, relabel_hierarchy, relabel_subtopics
 from .subtopics import SubTopics
 from .label import keyword_matrix, label_levels, label_texts
 from .levels import best_levels, hierarchy_of, level_records, subtopic_records, subtopics_of
@@ -43,6 +44,7 @@ class Landscape:
     levels: list[list[dict[str, Any]]] = field(default_factory=list)  # nodes of the levels above the topics, top first
     subtopic_labels: NDArray[np.int64] | None = None  # each document's sub-topic (-1: none)
     subtopics: list[dict[str, Any]] = field(default_factory=list)  # nodes of the level below the topics
+    lineage: list[dict[str, Any]] = field(default_factory=list)  # events against the run aligned to
 
 
 def build_landscape(
@@ -53,10 +55,12 @@ def build_landscape(
     seed: int = 42,
     on_stage: Callable[[str], None] | None = None,
     helper: SecondProcess | None = None,
+    previous: PreviousRun | None = None,
 ) -> Landscape:
     """Reduce, cluster, label and measure ``vectors`` (n, dims; unit rows) of ``docs``.
     ``helper``: the second process to use (the caller's, already warmed up; one of its own when
-    ``None``)."""
+    ``None``); ``previous``: the run whose ids the topics keep where they continue it
+    (:mod:`.lineage`)."""
     params = (params or MapParams()).resolved(len(ids))
     params.validate()
     n = len(ids)
@@ -79,6 +83,11 @@ def build_landscape(
         stage("hierarchy")
         tree = hierarchy_of(labels, params, vectors)
         sub = subtopics_of(labels, reduced, vectors, params)
+        alignment = None
+        if previous is not None:  # the previous run's ids where its topics continue (ids only)
+            alignment = align(previous, ids, tree.document_levels(labels), sub.labels if sub.parents else None)
+            labels, raw = relabel(labels, alignment.topic_ids), relabel(raw, alignment.topic_ids)
+            tree, sub = relabel_hierarchy(tree, alignment), relabel_subtopics(sub, alignment)
         stage("label")
         codes = code_counts(docs)  # the documents' codes, counted once for the labels and the levels
         named_levels = label_levels(docs, *with_subtopics(tree.document_levels(labels), [{}, *tree.parents], sub),
@@ -95,7 +104,7 @@ def build_landscape(
     links = topic_links(docs, vectors, labels)
     stage("done")
     return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params, tree=tree, levels=levels,
-                    topic_codes=topic_codes, sub=sub, subtopics=subtopics)
+                    topic_codes=topic_codes, sub=sub, subtopics=subtopics, alignment=alignment)
 
 
 def with_subtopics(
@@ -138,6 +147,7 @@ def assemble(
     topic_codes: dict[int, dict[str, list[Any]]] | None = None,
     sub: SubTopics | None = None,
     subtopics: list[dict[str, Any]] | None = None,
+    alignment: Alignment | None = None,
 ) -> Landscape:
     """The :class:`Landscape` of computed parts: topic records (with their parent in ``tree``),
     the levels above them (``levels``, whose representatives get titles), evolution, timings."""
@@ -201,5 +211,8 @@ def assemble(
             },
         },
     }
+    if alignment is not None:
+        data["lineage"] = alignment.summary()
     return Landscape(list(ids), labels, raw, xy, topics, metrics, data, params, sampling, levels,
-                     sub.labels if sub is not None else None, subtopics)
+                     sub.labels if sub is not None else None, subtopics,
+                     alignment.events() if alignment is not None else [])

@@ -36,6 +36,7 @@ from .graph import topic_links
 from .counts import code_counts, membership
 from .label import label_levels
 from .levels import best_levels, hierarchy_of, level_records, subtopic_records, subtopics_of
+from .lineage import PreviousRun, align, relabel, relabel_hierarchy, relabel_subtopics
 from .subtopics import place_in_subtopics
 from .metrics import run_metrics, silhouette_cosine
 from .neighbours import PROJECT_FROM, PROJECTED_DIMS, exact_knn, principal_basis
@@ -285,6 +286,7 @@ def build_sampled_landscape(
     seed: int = 42,
     on_stage: Callable[[str], None] | None = None,
     helper: SecondProcess | None = None,
+    previous: PreviousRun | None = None,
 ) -> Landscape:
     """The landscape of ``len(ids)`` documents fitted on ``sample`` (the vectors of ``rows``).
 
@@ -364,6 +366,15 @@ def build_sampled_landscape(
     present = sorted(int(t) for t in set(labels.tolist()) if t >= 0)
     centroids = dict(zip(present, normalize_rows(sums[present].astype(np.float32))))
     tree = hierarchy_of(labels, params, centroids=centroids)
+    alignment = None
+    if previous is not None:  # the previous run's ids where its topics continue (ids only)
+        alignment = align(previous, ids, tree.document_levels(labels), sub.labels if sub.parents else None)
+        labels, raw = relabel(labels, alignment.topic_ids), relabel(raw, alignment.topic_ids)
+        sample_labels = labels[rows]
+        centroids = {alignment.topic_ids[t]: c for t, c in centroids.items()}
+        tree = relabel_hierarchy(tree, alignment)
+        sample_sub = relabel_subtopics(sample_sub, alignment)
+        sub = relabel_subtopics(sub, alignment)
     stage("label")
     # keywords and representatives from the sample's texts, at every level
     named_levels = label_levels(sample_docs, *with_subtopics(tree.document_levels(sample_labels), [{}, *tree.parents],
@@ -405,4 +416,4 @@ def build_sampled_landscape(
     }
     metrics["sampling"] = sampling
     return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params, sampling, tree, levels,
-                    topic_codes, sub, subtopics)
+                    topic_codes, sub, subtopics, alignment)

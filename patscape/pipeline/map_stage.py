@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import StoreError
+from ..errors import InputError, StoreError
 from ..landscape import Landscape, MapParams, build_landscape
+from ..landscape.lineage import PreviousRun
 from ..landscape.reduce import SecondProcess, background_for
 from ..landscape.sample import BLOCK, build_sampled_landscape, sample_rows
 from ..records import Document
@@ -62,30 +63,44 @@ def build_map(
     seed: int = 42,
     on_stage: Callable[[str], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
+    align_to: int | None | bool = True,
 ) -> int:
     """Build a landscape from the vectors of one space and store it as a new run.
 
     Without ``space_key`` the newest complete space is used (:func:`pick_space`). The map is
     computed outside any transaction and stored in one: a killed map leaves no trace.
+    ``align_to``: the run whose topic ids the new run keeps where its topics continue them
+    (:mod:`patscape.landscape.lineage`): ``True`` for the newest run of the same space (if
+    any), a run id, or ``False`` for none.
     """
     space = pick_space(store, space_key)
     coverage, notice = space_notice(store, space)
     if notice and on_notice:
         on_notice(notice)
     params = params or MapParams()
+    previous = None
+    if align_to is True:
+        newest = store.newest_run(space.key)
+        previous = store.previous_run(newest.id) if newest is not None else None
+    elif align_to is not False and align_to is not None:
+        target = store.get_run(int(align_to))
+        if target.space != space.key:
+            raise InputError(f"run {target.id} maps the space {target.space}, not {space.key}: "
+                             "a map aligns to a run of its own space")
+        previous = store.previous_run(target.id)
     n = coverage.embedded
     sampled = n > max(params.sample_above, params.sample_size)
     with SecondProcess(background_for(min(n, params.sample_size) if sampled else n)) as helper:
         helper.warm_up()  # the second process imports UMAP while this one reads the corpus
         if sampled:
-            result = _sampled_map(store, space.key, n, params, seed, on_stage, on_notice, helper)
+            result = _sampled_map(store, space.key, n, params, seed, on_stage, on_notice, helper, previous)
         else:
             ids, vectors = store.load_vectors(space.key)
             docs, notices = map_ready(list(store.iter_documents(ids)))
             for line in notices:
                 if on_notice:
                     on_notice(line)
-            result = build_landscape(ids, vectors, docs, params, seed, on_stage, helper)
+            result = build_landscape(ids, vectors, docs, params, seed, on_stage, helper, previous)
     crash_point("map:computed")
     run_params = {
         "map": asdict(result.params),
@@ -95,6 +110,7 @@ def build_map(
         "model_fingerprint": space.fingerprint,
         "embedding": space.params,
         "coverage": {"documents": coverage.documents, "embedded": coverage.embedded, "space_complete": space.complete},
+        "aligned_to": previous.run_id if previous is not None else None,
     }
     points = [
         (doc_id, int(label), int(raw), float(x), float(y))
@@ -105,7 +121,8 @@ def build_map(
         for t in result.topics
     ]
     return store.save_run(space.key, seed, run_params, result.metrics, result.data, points, topics, result.levels,
-                          result.subtopics, result.subtopic_labels.tolist() if result.subtopic_labels is not None else None)
+                          result.subtopics, result.subtopic_labels.tolist() if result.subtopic_labels is not None else None,
+                          result.lineage, previous.run_id if previous is not None else None)
 
 
 def _sampled_map(
@@ -117,6 +134,7 @@ def _sampled_map(
     on_stage: Callable[[str], None] | None,
     on_notice: Callable[[str], None] | None,
     helper: SecondProcess | None = None,
+    previous: PreviousRun | None = None,
 ) -> Landscape:
     """A map of ``n`` documents fitted on a sample (:mod:`patscape.landscape.sample`). Vectors
     are read twice, block by block (the sample, then the rest to place); the text of documents
@@ -150,4 +168,4 @@ def _sampled_map(
             yield start, block
             start += len(block_ids)
 
-    return build_sampled_landscape(ids, rows, sample, blocks, docs, params.resolved(n), seed, on_stage, helper)
+    return build_sampled_landscape(ids, rows, sample, blocks, docs, params.resolved(n), seed, on_stage, helper, previous)

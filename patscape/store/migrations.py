@@ -220,6 +220,17 @@ MIGRATIONS: list[tuple[str, str | tuple[str, ...]]] = [
             "ALTER TABLE topic_nodes ADD COLUMN below INTEGER NOT NULL DEFAULT 0",
         ),
     ),
+    (
+        # Topic lineage (patscape.landscape.lineage): each event between a run and the run it was
+        # aligned to, per level (the topics' level and the sub-topics' as the run numbers them).
+        "m010_lineage",
+        (
+            "CREATE TABLE lineage (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, "
+            "parent_run INTEGER NOT NULL, level INTEGER NOT NULL, event TEXT NOT NULL, old TEXT NOT NULL, "
+            "new TEXT NOT NULL, counts TEXT NOT NULL)",
+            "CREATE INDEX lineage_run ON lineage(run_id, level)",
+        ),
+    ),
 ]
 
 

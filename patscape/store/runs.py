@@ -47,6 +47,8 @@ class RunRepository(Connection):
         levels: Sequence[Sequence[dict[str, Any]]] = (),
         subtopics: Sequence[dict[str, Any]] = (),
         point_subtopics: Sequence[int] | None = None,
+        lineage: Sequence[dict[str, Any]] = (),
+        parent_run: int | None = None,
     ) -> int:
         """Store a finished map in one transaction and return its run id.
 
@@ -54,7 +56,10 @@ class RunRepository(Connection):
         ``(cluster, label, size, data)``; ``levels`` the node records of the hierarchy's levels
         above the topics, top first (``level``, ``node``, ``parent``, ``label``, ``size`` and
         the rest as data); ``subtopics`` the node records of the level below the topics and
-        ``point_subtopics`` each point's sub-topic (aligned with ``points``; ``-1``: none).
+        ``point_subtopics`` each point's sub-topic (aligned with ``points``; ``-1``: none);
+        ``lineage`` the events against ``parent_run``, the run it was aligned to
+        (:mod:`patscape.landscape.lineage`), whose names of continued topics it keeps
+        (:meth:`carry_names`).
         """
         with self.transaction("map"):
             cursor = self.db.execute(
@@ -86,7 +91,84 @@ class RunRepository(Connection):
                     for node in group
                 ],
             )
+            if parent_run is not None:
+                self.db.executemany(
+                    "INSERT INTO lineage VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(run_id, parent_run, int(e["level"]), e["event"], json.dumps(e["old"]), json.dumps(e["new"]),
+                      json.dumps(e["counts"])) for e in lineage],
+                )
+                self._carry_names(parent_run, run_id, len(levels), bool(subtopics), lineage)
         return run_id
+
+    def _carry_names(self, old_run: int, new_run: int, depth: int, has_subtopics: bool,
+                     lineage: Sequence[dict[str, Any]]) -> None:
+        """Give a new run's continued topics and nodes the names the run it was aligned to had:
+        an analyst's always, a namer's (or its fallback) while the membership changed little
+        (Jaccard at least :data:`~patscape.landscape.lineage.KEEP_NAME_JACCARD`; else the node is
+        named again by the next ``patscape name``). Levels are matched as the alignment matched
+        them: from the top, the topics with the topics, the sub-topics with the sub-topics."""
+        from ..landscape.lineage import KEEP_NAME_JACCARD
+
+        old_depth = self._topic_level(old_run)
+        old_has_sub = self.db.execute("SELECT 1 FROM topic_nodes WHERE run_id = ? AND below = 1 LIMIT 1",
+                                      (old_run,)).fetchone() is not None
+        kept: dict[tuple[int, int], float] = {}
+        for e in lineage:
+            if e["event"] in ("continued", "grown", "shrank") and e["old"] == e["new"]:
+                kept[(int(e["level"]), int(e["new"][0]))] = float(e["counts"].get("jaccard", 0.0))
+
+        def old_level(level: int) -> int | None:
+            if level == depth:
+                return old_depth
+            if level == depth + 1:
+                return old_depth + 1 if has_subtopics and old_has_sub else None
+            return level if level < old_depth else None
+
+        rows = {(int(lv), int(node)): (name, source, reason, model, version) for lv, node, name, source, reason, model, version
+                in self.db.execute("SELECT level, node, name, source, reason, model, prompt_version FROM topic_names "
+                                   "WHERE run_id = ?", (old_run,))}
+        carried = []
+        for (level, node), jaccard in kept.items():
+            source_level = old_level(level)
+            row = rows.get((source_level, node)) if source_level is not None else None
+            if row is None or (row[1] != "analyst" and jaccard < KEEP_NAME_JACCARD):
+                continue
+            carried.append((new_run, level, node, *row))
+        self.db.executemany("INSERT OR REPLACE INTO topic_names (run_id, level, node, name, source, reason, model, "
+                            "prompt_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", carried)
+
+    def run_lineage(self, run_id: int) -> list[dict[str, Any]]:
+        """The lineage events of a run against the run it was aligned to (empty: not aligned)."""
+        return [{"parent_run": int(p), "level": int(level), "event": event, "old": json.loads(old), "new": json.loads(new),
+                 "counts": json.loads(counts)}
+                for p, level, event, old, new, counts in self.db.execute(
+                    "SELECT parent_run, level, event, old, new, counts FROM lineage WHERE run_id = ? ORDER BY rowid",
+                    (run_id,))]
+
+    def previous_run(self, run_id: int) -> Any:
+        """What a new map aligns to (:class:`~patscape.landscape.lineage.PreviousRun`): run
+        ``run_id``'s memberships at every level, its sub-topics and the ids it has used."""
+        from ..landscape.lineage import PreviousRun
+
+        run = self.get_run(run_id)
+        levels = self.run_levels(run_id)
+        topics = self.run_topics(run_id)
+        parent_of = [{n["node"]: n["parent"] for n in level} for level in levels]
+        topic_parent = {t["cluster"]: t.get("parent") for t in topics}
+        depth = len(levels)
+        per_level: list[dict[str, int]] = [{} for _ in range(depth + 1)]
+        for doc_id, cluster, _, _, _ in self.run_points(run_id):
+            if cluster < 0:
+                continue
+            per_level[depth][doc_id] = cluster
+            node = topic_parent.get(cluster)
+            for level in range(depth - 1, -1, -1):
+                if node is None:
+                    break
+                per_level[level][doc_id] = node
+                node = parent_of[level].get(node)
+        next_ids = dict((run.data.get("lineage") or {}).get("next_ids") or {})
+        return PreviousRun(run_id, per_level, self.run_point_subtopics(run_id), next_ids)
 
     def runs(self) -> list[RunInfo]:
         rows = self.db.execute("SELECT id, space, created_at, seed, params, metrics, data FROM runs ORDER BY id")

@@ -15,8 +15,10 @@ from ..corpus import MAP_FIELDS
 from ..deps import CorpusDep
 from ..schemas.corpus import (
     CorpusPublic,
+    EmergingPublic,
     EvolutionPublic,
     GraphPublic,
+    LineagePublic,
     MapPublic,
     NameUpdate,
     NodeNamePublic,
@@ -79,6 +81,22 @@ async def map_points(
         wanted = tuple(sorted(set(fields.split(",")), key=MAP_FIELDS.index)) if fields else MAP_FIELDS
         return Response(await run_in_threadpool(corpus.map_columns, run, wanted), media_type="application/json")
     return await run_in_threadpool(corpus.map, run)
+
+
+@router.get("/runs/{run}/emerging", response_model=EmergingPublic, summary="Bursts of topics, codes, owners or terms")
+async def emerging(
+    run: str,
+    corpus: CorpusDep,
+    by: Annotated[Literal["topic", "code", "assignee", "term"], Query(description="What bursts.")] = "topic",
+    since: Annotated[int | None, Query(ge=1000, le=9999, description="Only bursts running in or after this year.")] = None,
+    month: Annotated[bool, Query(description="Batches of a month instead of a year.")] = False,
+) -> EmergingPublic:
+    return await run_in_threadpool(corpus.emerging, run, by, since, month)
+
+
+@router.get("/runs/{run}/lineage", response_model=LineagePublic, summary="How the run's topics continue the run it was aligned to")
+async def lineage(run: str, corpus: CorpusDep) -> LineagePublic:
+    return await run_in_threadpool(corpus.lineage, run)
 
 
 @router.get("/runs/{run}/evolution", response_model=EvolutionPublic, summary="Topic sizes per year")

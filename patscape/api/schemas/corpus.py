@@ -257,6 +257,34 @@ class TopicYearsPublic(BaseModel):
     momentum: float | None
 
 
+class LineageEventPublic(BaseModel):
+    level: int = Field(description="The level in the run's numbering (0 the top; the topics', then their sub-topics').")
+    event: str = Field(description="continued, grown, shrank, split, merged, faded or born (MONIC's transitions).")
+    old: list[int] = Field(description="Nodes of the run aligned to.")
+    new: list[int] = Field(description="Nodes of this run.")
+    counts: dict[str, Any] = Field(description="Sizes and shared documents behind the event.")
+
+
+class LineagePublic(BaseModel):
+    run: int
+    aligned_to: int | None = Field(description="The run whose ids this run kept where its topics continue them (None: numbered afresh).")
+    topics_kept: int | None = None
+    thresholds: dict[str, float] | None = None
+    events: list[LineageEventPublic]
+
+
+class EmergingPublic(BaseModel):
+    run: int
+    by: str = Field(description="topic, code, assignee or term.")
+    batches: str = Field(description="year or month.")
+    first: str
+    last: str
+    dates: dict[str, int] = Field(description="How many patents were dated by priority, filing or publication date (or not at all).")
+    parameters: dict[str, float]
+    bursts: list[dict[str, Any]] = Field(description="Strongest first: item, begin, end, strength, running, counts, totals "
+                                                     "(topics: level and label; codes: scheme).")
+
+
 class EvolutionPublic(BaseModel):
     run: int
     years: list[int]
