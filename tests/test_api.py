@@ -787,6 +787,8 @@ OPERATIONS = {
     ("/corpus/runs/{run}/levels/{level}/nodes/{node}/name", "put"): ("NameUpdate", "200", "NodeNamePublic"),
     ("/corpus/runs/{run}/map", "get"): (None, "200", "MapPublic"),
     ("/corpus/runs/{run}/evolution", "get"): (None, "200", "EvolutionPublic"),
+    ("/corpus/runs/{run}/lineage", "get"): (None, "200", "LineagePublic"),
+    ("/corpus/runs/{run}/emerging", "get"): (None, "200", "EmergingPublic"),
     ("/corpus/runs/{run}/graph", "get"): (None, "200", "GraphPublic"),
 }
 
