@@ -52,13 +52,16 @@ from .present import echo_json_lines, levels_summary, lineage_summary, note, pro
               help="Keep the topic ids of this run where the new topics continue its topics (default: the newest "
                    "run of the same space). Changes ids only, never the topics.")
 @click.option("--no-align", is_flag=True, help="Number the topics afresh (the largest 0), as if no run came before.")
+@click.option("--update", is_flag=True,
+              help="Update the newest run with the documents embedded, changed or deleted since, keeping its topics, "
+                   "ids and positions; new topics where new documents fit none.")
 @click.option("--namer", default=None,
               help="Name the topics and levels with an OpenAI-compatible chat model, openai:MODEL@URL (see `patscape name`).")
 def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None, min_samples: int,
          max_cluster_share: float, components: int, neighbors: int, max_outliers: float,
          no_reassign: bool, label_lang: str | None, sample_above: int | None, sample_size: int | None,
          levels: int | None, top_topics: int | None, subtopics: bool, align_to: int | None, no_align: bool,
-         namer: str | None) -> None:
+         update: bool, namer: str | None) -> None:
     """Build a landscape: reduce (UMAP), cluster (HDBSCAN), label topics, measure; stored as a run.
 
     \b
@@ -72,6 +75,8 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
     """
     if no_align and align_to is not None:
         raise InputError("--align-to and --no-align exclude each other")
+    if update and (no_align or align_to is not None):
+        raise InputError("--update keeps the newest run's ids: it takes neither --align-to nor --no-align")
     params = MapParams(
         n_components=components, n_neighbors=neighbors, min_cluster_size=min_cluster_size, min_samples=min_samples,
         max_cluster_share=max_cluster_share, reassign=not no_reassign, max_outlier_share=max_outliers,
@@ -91,7 +96,8 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
     started = time.perf_counter()
     with Store(store, create=False) as db:
         run_id = build_map(db, space, params, seed, on_stage=lambda s: click.echo(f"  {s} ...", err=True) if s != "done" else None,
-                           on_notice=note, align_to=False if no_align else align_to if align_to is not None else True)
+                           on_notice=note, align_to=False if no_align else align_to if align_to is not None else True,
+                           update=update)
         named = None
         if namer is not None:
             from ..pipeline.name_stage import name_run
@@ -103,6 +109,11 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
     click.echo(f"run {run_id} built in {time.perf_counter() - started:.1f}s")
     click.echo(run_summary(run.metrics))
     click.echo(levels_summary(run.data, run.metrics, levels_of_run))
+    if run.data.get("update"):
+        u = run.data["update"]
+        click.echo(f"update     of run {u['updated_from']}: {u['kept']:,} documents kept their topic and place; "
+                   f"{u['new']:,} new and {u['changed']:,} changed placed ({u['placed_in_topics']:,} in existing topics), "
+                   f"{u['deleted']:,} deleted; {len(u['new_topics'])} new topics, {len(u['split'])} split")
     if run.data.get("lineage"):
         click.echo(lineage_summary(run.data["lineage"], run.metrics.get("topics", 0)))
     if named is not None:
