@@ -175,7 +175,39 @@ def test_uspto_bulk_xml(tmp_path: Path) -> None:
     assert grant.description == "BACKGROUND\nVehicles need to see at night."
     assert grant.text == ""
     assert grant.extra["cites"] == ["US-4249160-A"]
+    assert grant.extra["filing_date"] == "2012-08-06" and "priority_date" not in grant.extra
     assert len(problems) == 1 and "document 3" in problems[0].position and "malformed XML" in problems[0].message
+
+
+def test_uspto_filing_and_priority_dates(tmp_path: Path) -> None:
+    """The filing date from application-reference, the earliest claimed priority; a date that is
+    no date is said and left out."""
+    first = (DATA / "uspto-grants.xml").read_text(encoding="utf-8").split("</us-patent-grant>")[0] + "</us-patent-grant>\n"
+    claims = ("<priority-claims><priority-claim sequence='01' kind='national'><country>JP</country>"
+              "<doc-number>2011-123</doc-number><date>20110915</date></priority-claim>"
+              "<priority-claim sequence='02' kind='national'><country>JP</country>"
+              "<doc-number>2011-45</doc-number><date>20110302</date></priority-claim></priority-claims>")
+    with_claims = first.replace("</application-reference>", "</application-reference>" + claims)
+    bad = first.replace("<date>20120806</date>", "<date>20121399</date>").replace("08611015", "08611016")
+    path = tmp_path / "grants.xml"
+    path.write_text(with_claims + bad, encoding="utf-8")
+    docs = [i for i in read_path(path, FieldMap()) if isinstance(i, Document)]
+    assert [(d.extra.get("filing_date"), d.extra.get("priority_date")) for d in docs] == [
+        ("2012-08-06", "2011-03-02"), (None, None)]
+
+
+def test_filing_and_priority_dates_of_tabular_records(tmp_path: Path) -> None:
+    path = tmp_path / "records.csv"
+    path.write_text("id,title,date,filing_date,priority_date\n"
+                    "A,Glider,2015-06-01,20140301,2013\n"
+                    "B,Radar,2016-01-01,not a date,2013-02-30\n", encoding="utf-8")
+    items = list(read_path(path, FieldMap()))
+    docs = {i.id: i for i in items if isinstance(i, Document)}
+    assert (docs["A"].extra["filing_date"], docs["A"].extra["priority_date"]) == ("2014-03-01", "2013")
+    assert "filing_date" not in docs["B"].extra and "priority_date" not in docs["B"].extra
+    assert sorted(i.message for i in items if isinstance(i, Problem)) == [
+        "field 'filing_date': 'not a date' is not a date; dropped",
+        "field 'priority_date': '2013-02-30' is not a valid date; dropped"]
 
 
 def test_folder_of_text_markdown_and_pdf(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ COMMANDS = {
     "map": "patscape.cli.landscape:map_",
     "models": "patscape.cli.info:models",
     "name": "patscape.cli.landscape:name",
+    "runs": "patscape.cli.landscape:runs",
     "search": "patscape.cli.search:search",
     "serve": "patscape.api.cli:serve",
     "topic": "patscape.cli.landscape:topic",

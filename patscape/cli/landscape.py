@@ -52,13 +52,16 @@ from .present import echo_json_lines, levels_summary, lineage_summary, note, pro
               help="Keep the topic ids of this run where the new topics continue its topics (default: the newest "
                    "run of the same space). Changes ids only, never the topics.")
 @click.option("--no-align", is_flag=True, help="Number the topics afresh (the largest 0), as if no run came before.")
+@click.option("--update", is_flag=True,
+              help="Update the newest run with the documents embedded, changed or deleted since, keeping its topics, "
+                   "ids and positions; new topics where new documents fit none.")
 @click.option("--namer", default=None,
               help="Name the topics and levels with an OpenAI-compatible chat model, openai:MODEL@URL (see `patscape name`).")
 def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None, min_samples: int,
          max_cluster_share: float, components: int, neighbors: int, max_outliers: float,
          no_reassign: bool, label_lang: str | None, sample_above: int | None, sample_size: int | None,
          levels: int | None, top_topics: int | None, subtopics: bool, align_to: int | None, no_align: bool,
-         namer: str | None) -> None:
+         update: bool, namer: str | None) -> None:
     """Build a landscape: reduce (UMAP), cluster (HDBSCAN), label topics, measure; stored as a run.
 
     \b
@@ -72,6 +75,8 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
     """
     if no_align and align_to is not None:
         raise InputError("--align-to and --no-align exclude each other")
+    if update and (no_align or align_to is not None):
+        raise InputError("--update keeps the newest run's ids: it takes neither --align-to nor --no-align")
     params = MapParams(
         n_components=components, n_neighbors=neighbors, min_cluster_size=min_cluster_size, min_samples=min_samples,
         max_cluster_share=max_cluster_share, reassign=not no_reassign, max_outlier_share=max_outliers,
@@ -91,7 +96,8 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
     started = time.perf_counter()
     with Store(store, create=False) as db:
         run_id = build_map(db, space, params, seed, on_stage=lambda s: click.echo(f"  {s} ...", err=True) if s != "done" else None,
-                           on_notice=note, align_to=False if no_align else align_to if align_to is not None else True)
+                           on_notice=note, align_to=False if no_align else align_to if align_to is not None else True,
+                           update=update)
         named = None
         if namer is not None:
             from ..pipeline.name_stage import name_run
@@ -103,6 +109,11 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
     click.echo(f"run {run_id} built in {time.perf_counter() - started:.1f}s")
     click.echo(run_summary(run.metrics))
     click.echo(levels_summary(run.data, run.metrics, levels_of_run))
+    if run.data.get("update"):
+        u = run.data["update"]
+        click.echo(f"update     of run {u['updated_from']}: {u['kept']:,} documents kept their topic and place; "
+                   f"{u['new']:,} new and {u['changed']:,} changed placed ({u['placed_in_topics']:,} in existing topics), "
+                   f"{u['deleted']:,} deleted; {len(u['new_topics'])} new topics, {len(u['split'])} split")
     if run.data.get("lineage"):
         click.echo(lineage_summary(run.data["lineage"], run.metrics.get("topics", 0)))
     if named is not None:
@@ -328,3 +339,70 @@ def emerging(store: str, run_id: int | None, by: str, since: int | None, by_mont
                 f"{b['item']} ({b['lang']})" if by == "term" else str(b["item"]))
         span = (b["begin"] if b["begin"] == b["end"] else f"{b['begin']}-{b['end']}") + (" (running)" if b["running"] else "")
         click.echo(f"  {b['strength']:>8.2f}  {span:<22} {sum(b['counts']):>6,} of {sum(b['totals']):>7,}  {what}")
+
+
+# -- runs --------------------------------------------------------------------------------------
+@click.command()
+@click.argument("store", type=click.Path())
+@click.option("--name", "naming", nargs=2, type=(int, str), default=None, metavar="RUN NAME",
+              help='Name a run ("" clears its name).')
+@click.option("--delete", "delete", type=int, multiple=True, metavar="RUN", help="Delete this run (repeatable).")
+@click.option("--keep", type=click.IntRange(1, None), default=None, metavar="N", help="Delete all but the newest N runs.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
+def runs(store: str, naming: tuple[int, str] | None, delete: tuple[int, ...], keep: int | None, as_json: bool) -> None:
+    """List a store's runs (maps): when, of which model, their topics and levels, the run each
+    was aligned to and what became of its topics; name or delete runs.
+
+    \b
+    Examples:
+      patscape runs corpus/
+      patscape runs corpus/ --name 3 "Q3 2026 refresh"
+      patscape runs corpus/ --keep 5          # the newest 5 stay
+    """
+    import datetime
+    import json
+
+    if delete and keep is not None:
+        raise InputError("--delete and --keep exclude each other")
+    with Store(store, create=False) as db:
+        if naming is not None:
+            run_id, text = naming
+            named = db.name_run(run_id, text if text.strip() else None)
+            click.echo(f"run {run_id}: " + (f"named {named!r}" if named else "name cleared"))
+        doomed = list(delete)
+        if keep is not None:
+            doomed = [r.id for r in db.runs()][:-keep]
+        if doomed:
+            gone = db.delete_runs(doomed)
+            click.echo(f"deleted run{'s' if len(gone) > 1 else ''} {', '.join(map(str, gone))}")
+        if naming is not None or delete or keep is not None:
+            return
+        listed = []
+        for run in db.runs():
+            documents, topics = db.run_sizes(run.id)
+            hierarchy = run.hierarchy(topics)
+            listed.append({
+                "id": run.id, "name": run.data.get("name"), "created_at": run.created_at, "space": run.space,
+                "model": run.params.get("model"), "seed": run.seed, "documents": documents, "topics": topics,
+                "levels": hierarchy.get("counts"), "subtopics": (hierarchy.get("subtopics") or {}).get("count"),
+                "aligned_to": run.params.get("aligned_to"), "lineage": (run.data.get("lineage") or {}).get("events"),
+                "topics_kept": (run.data.get("lineage") or {}).get("topics_kept"),
+            })
+    if as_json:
+        for entry in listed:
+            click.echo(json.dumps(entry, ensure_ascii=False))
+        return
+    if not listed:
+        click.echo("no runs yet; `patscape map` makes one")
+        return
+    for entry in listed:
+        when = datetime.datetime.fromtimestamp(entry["created_at"]).strftime("%Y-%m-%d %H:%M")
+        levels = " > ".join(map(str, entry["levels"] or [entry["topics"]]))
+        sub = f" > {entry['subtopics']} sub-topics" if entry["subtopics"] else ""
+        name = f" \"{entry['name']}\"" if entry["name"] else ""
+        click.echo(f"run {entry['id']}{name}  {when}  {entry['model']}, seed {entry['seed']}: "
+                   f"{entry['documents']:,} documents, levels {levels}{sub}")
+        if entry["aligned_to"] is not None:
+            order = ("continued", "grown", "shrank", "split", "merged", "faded", "born")
+            events = ", ".join(f"{entry['lineage'][k]} {k}" for k in order if (entry["lineage"] or {}).get(k))
+            click.echo(f"           aligned to run {entry['aligned_to']}: {entry['topics_kept']} topics kept their ids; {events}")

@@ -279,8 +279,23 @@ def unmapped(record: Mapping[str, Any], fields: FieldMap) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in used and v not in (None, "")}
 
 
+#: The dates of a patent besides its publication date, kept in ``extra`` (bursts read the
+#: priority date, else the filing date, else the publication date: patscape.emerging).
+EXTRA_DATES = ("filing_date", "priority_date")
+
+
 def _check_extra(extra: dict[str, Any], notes: list[str]) -> None:
-    """``landscape`` must be a mapping (name -> member) and ``cites`` a list of ids."""
+    """``landscape`` must be a mapping (name -> member), ``cites`` a list of ids, the
+    :data:`EXTRA_DATES` dates (ISO, as :func:`check_date` writes them; else dropped, said)."""
+    for name in EXTRA_DATES:
+        if name in extra:
+            value, problem = check_date(extra[name], name)
+            if problem:
+                notes.append(problem.replace("left empty", "dropped"))
+            if value is None:
+                del extra[name]
+            else:
+                extra[name] = value
     landscape = extra.get("landscape")
     if isinstance(landscape, str) and landscape.strip().startswith("{"):
         try:

@@ -241,6 +241,21 @@ def parse_patent(
     application = biblio.find("application-reference/document-id")
     if application is not None:
         extra["application_number"] = normalize(clean(application.findtext("doc-number") or ""))
+        filed, problem = check_date(application.findtext("date"), "application-reference/document-id/date")
+        if problem:
+            notes.append(problem)
+        if filed:
+            extra["filing_date"] = filed
+    # the earliest priority claimed (a US patent claims foreign and domestic priorities here)
+    priorities = []
+    for claim in biblio.iterfind("priority-claims/priority-claim"):
+        claimed, problem = check_date(claim.findtext("date"), "priority-claims/priority-claim/date")
+        if problem:
+            notes.append(problem)
+        if claimed:
+            priorities.append(claimed)
+    if priorities:
+        extra["priority_date"] = min(priorities)
     lang = normalize(clean(root.get("lang") or "")).lower()
     return Document(
         id=doc_id,

@@ -64,6 +64,7 @@ def build_map(
     on_stage: Callable[[str], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
     align_to: int | None | bool = True,
+    update: bool = False,
 ) -> int:
     """Build a landscape from the vectors of one space and store it as a new run.
 
@@ -71,13 +72,18 @@ def build_map(
     computed outside any transaction and stored in one: a killed map leaves no trace.
     ``align_to``: the run whose topic ids the new run keeps where its topics continue them
     (:mod:`patscape.landscape.lineage`): ``True`` for the newest run of the same space (if
-    any), a run id, or ``False`` for none.
+    any), a run id, or ``False`` for none. ``update``: update the newest run of the space with
+    the documents embedded, changed or deleted since (:mod:`patscape.landscape.update`) instead
+    of mapping afresh.
     """
     space = pick_space(store, space_key)
     coverage, notice = space_notice(store, space)
     if notice and on_notice:
         on_notice(notice)
     params = params or MapParams()
+    head = store.vector_log_head(space.key)  # the next update takes the vectors changed after it
+    if update:
+        return _update_map(store, space, coverage, params, seed, on_stage, on_notice, head)
     previous = None
     if align_to is True:
         newest = store.newest_run(space.key)
@@ -120,9 +126,61 @@ def build_map(
         (t["cluster"], t["label"], t["size"], {k: v for k, v in t.items() if k not in ("cluster", "label", "size")})
         for t in result.topics
     ]
+    result.data["vector_seq"] = head
     return store.save_run(space.key, seed, run_params, result.metrics, result.data, points, topics, result.levels,
                           result.subtopics, result.subtopic_labels.tolist() if result.subtopic_labels is not None else None,
                           result.lineage, previous.run_id if previous is not None else None)
+
+
+def _update_map(
+    store: Store, space: Any, coverage: Any, params: MapParams, seed: int,
+    on_stage: Callable[[str], None] | None, on_notice: Callable[[str], None] | None, head: int,
+) -> int:
+    """``patscape map --update``: the newest run of ``space`` updated, stored as a new run."""
+    from ..landscape.update import UpdateBase, update_landscape
+
+    newest = store.newest_run(space.key)
+    if newest is None:
+        raise InputError(f"no run of the space {space.key} to update; run `patscape map` first")
+    previous = store.previous_run(newest.id)
+    points = {d: (c, x, y) for d, c, _, x, y in store.run_points(newest.id)}
+    seq = newest.data.get("vector_seq")
+    changed: set[str] = set()
+    if seq is None:
+        if on_notice:
+            on_notice(f"run {newest.id} was made before updates existed: documents changed since it are not known "
+                      "and keep their topics (new and deleted ones are handled)")
+    else:
+        changed = set(store.changed_documents(space.key, int(seq))[1])
+    subtopics = store.run_subtopics(newest.id)
+    min_size = int(((newest.data.get("hierarchy") or {}).get("subtopics") or {}).get("min_size") or 0)
+    base = UpdateBase(previous, points, {s["node"]: s["parent"] for s in subtopics}, min_size, changed)
+    ids, vectors = store.load_vectors(space.key)
+    docs, notices = map_ready(list(store.iter_documents(ids)))
+    for line in notices:
+        if on_notice:
+            on_notice(line)
+    map_params = replace(params, **{k: v for k, v in newest.params.get("map", {}).items()
+                                    if k in ("n_components", "n_neighbors", "min_samples", "max_cluster_share",
+                                             "reassign_neighbours", "reassign_agreement", "label_lang")})
+    result, done = update_landscape(base, ids, vectors, docs, map_params, seed, on_stage)
+    crash_point("map:computed")
+    run_params = {
+        "map": asdict(result.params),
+        "sampling": {"sampled": False, "documents": len(result.ids)},
+        "space": space.key, "model": space.model, "model_fingerprint": space.fingerprint, "embedding": space.params,
+        "coverage": {"documents": coverage.documents, "embedded": coverage.embedded, "space_complete": space.complete},
+        "aligned_to": newest.id, "updated_from": newest.id,
+    }
+    result.data["vector_seq"] = head
+    points_out = [(d, int(c), int(r), float(x), float(y))
+                  for d, c, r, (x, y) in zip(result.ids, result.labels, result.raw_labels, result.xy)]
+    topics = [(t["cluster"], t["label"], t["size"], {k: v for k, v in t.items() if k not in ("cluster", "label", "size")})
+              for t in result.topics]
+    return store.save_run(space.key, seed, run_params, result.metrics, result.data, points_out, topics, result.levels,
+                          result.subtopics,
+                          result.subtopic_labels.tolist() if result.subtopic_labels is not None else None,
+                          result.lineage, newest.id)
 
 
 def _sampled_map(

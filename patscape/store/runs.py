@@ -137,6 +137,34 @@ class RunRepository(Connection):
         self.db.executemany("INSERT OR REPLACE INTO topic_names (run_id, level, node, name, source, reason, model, "
                             "prompt_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", carried)
 
+    def delete_runs(self, run_ids: Sequence[int]) -> list[int]:
+        """Delete runs (their points, topics, levels, names, lineage and the uploads placed on
+        them) in one transaction; returns the ids deleted. An unknown id deletes nothing."""
+        wanted = sorted(set(int(r) for r in run_ids))
+        known = {run.id for run in self.runs()}
+        missing = [r for r in wanted if r not in known]
+        if missing:
+            raise NotFoundError(f"no run {', '.join(map(str, missing))} in {self.path} (runs: {', '.join(map(str, sorted(known))) or 'none'})")
+        with self.transaction("delete runs"):
+            for run_id in wanted:
+                self.db.execute("DELETE FROM serve_placements WHERE run_id = ?", (run_id,))
+                self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        return wanted
+
+    def name_run(self, run_id: int, name: str | None) -> str | None:
+        """Set (or with None, clear) a run's name, by the rules of a topic's name; returns it."""
+        from .names import clean_name
+
+        cleaned = clean_name(name) if name is not None else None
+        with self.transaction("name run"):
+            if self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                raise NotFoundError(f"no run {run_id} in {self.path}")
+            if cleaned is None:
+                self.db.execute("UPDATE runs SET data = json_remove(data, '$.name') WHERE id = ?", (run_id,))
+            else:
+                self.db.execute("UPDATE runs SET data = json_set(data, '$.name', ?) WHERE id = ?", (cleaned, run_id))
+        return cleaned
+
     def run_lineage(self, run_id: int) -> list[dict[str, Any]]:
         """The lineage events of a run against the run it was aligned to (empty: not aligned)."""
         return [{"parent_run": int(p), "level": int(level), "event": event, "old": json.loads(old), "new": json.loads(new),
