@@ -84,9 +84,21 @@ def run_view(store: Store, run_id: int | None = None) -> dict[str, Any]:
         "topics": topics,
         "points": points,
         "links": run.data.get("links", []),
+        "emerging": _emerging(store, run.id),
         "years": run.data.get("years", []),
         **{key: run.data.get(key) for key in ("recent_from", "recent_to", "partial_year", "data_to") if run.data.get(key) is not None},
     }
+
+
+def _emerging(store: Store, run_id: int) -> dict[str, Any] | None:
+    """The bursts of the run's topics, codes and owners (the report's timeline), or None when
+    its patents have no dates."""
+    from .emerging import emerging
+
+    try:
+        return {by: emerging(store, run_id, by) for by in ("topic", "code", "assignee")}
+    except InputError:
+        return None
 
 
 def export_run(store: Store, fmt: str, out: str | Path, run_id: int | None = None) -> Path:

@@ -24,6 +24,13 @@ from patscape.landscape.bursts import bursts, state_costs, viterbi
 from patscape.pipeline import build_map, embed, ingest
 from patscape.store import Store
 
+from .api_helpers import (  # noqa: F401  (browser: the shared fixture of Chromium)
+    browser,
+    checked_page,
+    live_server,
+    open_page,
+    wait_for,
+)
 from .conftest import write_jsonl
 
 
@@ -89,16 +96,18 @@ def test_bad_counts_are_refused() -> None:
 
 # -- patscape emerging -----------------------------------------------------------------------------
 def planted_store(path: Path, records_path: Path) -> Path:
-    """300 patents 2010-2019, 30 a year; "Acme" owns 3 a year until 2015, then 15 a year; code
-    H01M 10/0525 on 2 a year, then 20 a year in 2018-2019; half the patents carry a filing date
-    one year before publication."""
+    """300 patents 2010-2019, 30 a year; "Acme" owns 3 a year until 2015, then 15 a year; battery
+    patents (code H01M 10/0525, a text of their own: a topic) 2 a year, then 20 a year in
+    2018-2019; half the patents carry a filing date one year before publication."""
     records = []
     for year in range(2010, 2020):
         for j in range(30):
             acme = j < (15 if year >= 2016 else 3)
             battery = j < (20 if year >= 2018 else 2)
-            record = {"id": f"P{year}{j:02d}", "title": f"device {j % 7} part {j % 5}",
-                      "abstract": f"a device of kind {j % 7} with part {j % 5} and {'battery cell' if battery else 'housing'}",
+            text = (f"lithium battery cell {j} with an anode, a cathode, an electrolyte and a separator of grade {j % 3}"
+                    if battery else f"a device of kind {j % 7} with part {j % 5} and a housing")
+            record = {"id": f"P{year}{j:02d}", "title": f"battery cell {j % 3}" if battery else f"device {j % 7} part {j % 5}",
+                      "abstract": text,
                       "lang": "en", "date": f"{year}-06-01", "assignee": "Acme Corp" if acme else f"Owner {j % 9}",
                       "ipc": ["H01M10/0525" if battery else "G06F3/01"]}
             if j % 2:
@@ -193,3 +202,67 @@ def test_a_term_is_counted_among_the_patents_of_its_language(tmp_path: Path) -> 
     with Store(tmp_path / "store") as db:
         topics = emerging(db, None, "topic")["bursts"]
     assert any((b["begin"], b["end"]) == ("2018", "2019") for b in topics)
+
+
+# -- the timeline in the UI and the report ---------------------------------------------------------
+def label_of(b: dict, by: str) -> str:
+    """emerging.js's row label of a burst (names shorter than its clip here)."""
+    if by == "topic":
+        return f"L{b['level']} #{b['item']} {b['label']}"
+    if by == "code":
+        return f"{b['scheme'].upper()} {b['item']}"
+    return str(b["item"])
+
+
+def timeline(page: object) -> dict:
+    return page.evaluate("(() => { const d = document.getElementById('emerging').data;"  # type: ignore[attr-defined]
+                         " return {y: d[1].y, base: d[1].base, x: d[1].x, colour: d[1].marker.color}; })()")
+
+
+def check_timeline(page: object, results: dict, kinds: tuple[str, ...]) -> None:
+    import html
+
+    for by in kinds:
+        page.select_option("#emerging-by", by)  # type: ignore[attr-defined]
+        top = results[by]["bursts"][:25]
+        assert top, f"the planted store has bursts of {by}"
+        rows = [html.escape(label_of(b, by), quote=False) for b in reversed(top)]
+        # drawn: a row per burst, the strongest at the top
+        wait_for(page, "(rows) => { const d = document.getElementById('emerging').data;"
+                       " return !!d && d.length === 2 && JSON.stringify(d[1].y) === JSON.stringify(rows); }", arg=rows)
+        assert page.evaluate("document.body.dataset.bursts") == str(len(top))  # type: ignore[attr-defined]
+        drawn = timeline(page)
+        # its segment from its first year to its last
+        assert drawn["base"] == [int(b["begin"]) for b in reversed(top)]
+        assert drawn["x"] == [int(b["end"]) + 1 - int(b["begin"]) for b in reversed(top)]
+        assert drawn["colour"] == ["#b3261e" if b["running"] else "#e0736a" for b in reversed(top)]
+        note = page.text_content("#emerging-note")  # type: ignore[attr-defined]
+        assert note.startswith(f"The {len(top)} strongest bursts of {len(results[by]['bursts'])} (2009\u20132019;")
+
+
+def test_the_emerging_timeline_served_and_in_the_report(planted: Path, browser: object, tmp_path: Path) -> None:
+    from patscape.api import Settings
+    from patscape.emerging import emerging
+    from patscape.export import export_run
+
+    with Store(planted) as db:
+        results = {by: json.loads(json.dumps(emerging(db, None, by))) for by in ("topic", "code", "assignee")}
+        report = export_run(db, "html", tmp_path / "report.html")
+    with live_server(Settings(store=planted, model="hash:256")) as live:
+        with checked_page(browser, live.url + "/", "#emerging img") as page:
+            page.page.click(".tabs button[data-view=emerging]")
+            check_timeline(page.page, results, ("code", "assignee", "topic"))
+            # a click on a topic's bar shows it on the map
+            top = list(reversed(results["topic"]["bursts"][:25]))
+            with Store(planted) as db:
+                depth = len(db.run_levels(db.get_run().id))
+            at = next(i for i, b in enumerate(top) if b["level"] == depth)
+            page.page.evaluate("(i) => document.getElementById('emerging').emit('plotly_click', {points: [{pointNumber: i}]})", at)
+            wait_for(page.page, "(c) => window.patscape.state.activeTopic === c", arg=top[at]["item"])
+            assert page.page.is_visible("#view-map")
+    page = open_page(browser, report.as_uri(), "document.body.dataset.rendered === 'yes'")
+    try:
+        check_timeline(page.page, results, ("code", "assignee", "topic"))
+        assert not page.errors and page.page.text_content("#errors") == ""
+    finally:
+        page.page.close()

@@ -408,3 +408,4 @@ def test_a_run_made_before_hierarchies_renders_as_before(browser: Any, old_store
         assert page.page.text_content("#errors") == "" and not page.errors, page.errors
     finally:
         page.page.close()
+

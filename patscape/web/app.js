@@ -106,6 +106,14 @@
     });
   });
   P.graphView.onSelect(selectTopic);
+  // a burst's topic (or node, or sub-topic: its topic) shown on the map
+  P.emergingView.onTopic = function (level, node) {
+    var top = P.hierarchy.top();
+    if (level === top) return selectTopic(node);
+    if (level < top) return selectNode(level, node, false);
+    var sub = C.arr(P.state.subtopics).filter(function (s) { return s.node === node; })[0];
+    return sub ? selectTopic(sub.parent) : null;
+  };
 
   // ---------- search ----------
   function runSearch(event) {
@@ -138,13 +146,17 @@
   var drawn = {};
   var draws = {
     evolution: function () { return source.evolution().then(function (evo) { return P.evolutionView.render($('evolution'), evo, $('evo-mode').value); }); },
-    graph: function () { return source.graph().then(function (graph) { return P.graphView.render($('graph'), graph); }); }
+    graph: function () { return source.graph().then(function (graph) { return P.graphView.render($('graph'), graph); }); },
+    emerging: function () {
+      var by = $('emerging-by').value;
+      return source.emerging(by).then(function (result) { return P.emergingView.render($('emerging'), result, by); });
+    }
   };
   function selectView(name) {
     Array.prototype.forEach.call(document.querySelectorAll('.tabs button'), function (b) {
       b.setAttribute('aria-selected', b.getAttribute('data-view') === name ? 'true' : 'false');
     });
-    ['map', 'evolution', 'graph'].forEach(function (v) { $('view-' + v).hidden = v !== name; });
+    ['map', 'evolution', 'graph', 'emerging'].forEach(function (v) { $('view-' + v).hidden = v !== name; });
     if (draws[name] && !drawn[name]) {
       drawn[name] = true;
       draws[name]().catch(function (err) { drawn[name] = false; C.showError('The ' + name + ' view could not be drawn: ' + err.message); });
@@ -217,6 +229,9 @@
   $('search-clear').addEventListener('click', clearSearch);
   $('upload-form').addEventListener('submit', upload);
   $('evo-mode').addEventListener('change', function () { if (drawn.evolution) draws.evolution(); });
+  $('emerging-by').addEventListener('change', function () {
+    if (drawn.emerging) draws.emerging().catch(function (err) { C.showError('The emerging view could not be drawn: ' + err.message); });
+  });
   $('auth').addEventListener('submit', function (event) {
     event.preventDefault();
     var key = $('api-key').value.trim();

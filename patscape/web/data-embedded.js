@@ -193,6 +193,8 @@
     },
     map: function () { return Promise.resolve(points()); },
     evolution: function () { return Promise.resolve(evolution()); },
+    // the bursts the report was written with (topics, codes, owners), or null for a kind it lacks
+    emerging: function (by) { return Promise.resolve(obj(data().emerging)[by || 'topic'] || null); },
     graph: function () { return Promise.resolve(graph()); },
     document: documentOf
   };

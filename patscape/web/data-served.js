@@ -98,6 +98,7 @@
       });
     },
     evolution: function () { return api('/corpus/runs/latest/evolution'); },
+    emerging: function (by) { return api('/corpus/runs/latest/emerging?by=' + encodeURIComponent(by || 'topic')); },
     graph: function () { return api('/corpus/runs/latest/graph'); },
     document: function (id) { return api('/corpus/documents/' + encodeURIComponent(id)); },
     search: function (body) { return api('/corpus/search', { method: 'POST', json: body }); },

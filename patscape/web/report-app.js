@@ -221,6 +221,19 @@
     pending.push(C.step('The evolution chart', drawEvolution));
     $('evo-mode').addEventListener('change', function () { C.step('The evolution chart', drawEvolution); });
     pending.push(C.step('The topic links', function () { return source.graph().then(function (g) { return P.graphView.render($('graph'), g); }); }));
+    function drawEmerging() {
+      var by = $('emerging-by').value;
+      return source.emerging(by).then(function (result) { return P.emergingView.render($('emerging'), result, by); });
+    }
+    P.emergingView.onTopic = function (level, node) {
+      var top = P.hierarchy.top();
+      if (level === top) return showTopic(node, true);
+      if (level < top) return showNode(level, node, true, false);
+      var sub = C.arr(P.state.subtopics).filter(function (s) { return s.node === node; })[0];
+      return sub ? showTopic(sub.parent, true) : null;
+    };
+    pending.push(C.step('The emerging items', drawEmerging));
+    $('emerging-by').addEventListener('change', function () { C.step('The emerging items', drawEmerging); });
   }).then(function () {
     return Promise.all(pending.map(function (p) { return Promise.resolve(p).catch(function (err) { C.showError(String(err)); }); }));
   }).then(function () { document.body.setAttribute('data-rendered', 'yes'); });
