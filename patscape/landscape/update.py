@@ -180,7 +180,7 @@ def update_landscape(
         "kept": int(kept.sum()),
         "changed": int(sum(1 for d in ids if d in base.changed and d in base.points)),
         "new": int(sum(1 for d in ids if d not in base.points)),
-        "deleted": int(sum(1 for d in base.points if d not in set(ids))),
+        "deleted": len(set(base.points) - set(ids)),
         "placed_in_topics": placed,
         "fit_floor": round(float(floor), 6),
         "new_topics": born,
