@@ -137,28 +137,16 @@ def emerging(
     members: list[tuple[str, Any]] = []
     if by == "topic":
         levels = store.run_levels(run.id)
-        topics = store.run_topics(run.id)
         depth = len(levels)
-        parent_of = [{n["node"]: n["parent"] for n in level} for level in levels]
-        topic_parent = {t["cluster"]: t.get("parent") for t in topics}
         for level, records in enumerate(levels):
             for n in records:
                 describe[(level, n["node"])] = {"level": level, "label": n["label"]}
-        for t in topics:
+        for t in store.run_topics(run.id):
             describe[(depth, t["cluster"])] = {"level": depth, "label": t["label"]}
         for sub in store.run_subtopics(run.id):
             describe[(depth + 1, sub["node"])] = {"level": depth + 1, "label": sub["label"]}
-        for doc_id, cluster, _, _, _ in points:
-            if cluster < 0:
-                continue
-            members.append((doc_id, (depth, cluster)))
-            node = topic_parent.get(cluster)
-            for level in range(depth - 1, -1, -1):
-                if node is None:
-                    break
-                members.append((doc_id, (level, node)))
-                node = parent_of[level].get(node)
-        members += [(d, (depth + 1, sub)) for d, sub in store.run_point_subtopics(run.id).items()]
+        partitions = [*store.run_memberships(run.id), store.run_point_subtopics(run.id)]
+        members = [(d, (level, node)) for level, partition in enumerate(partitions) for d, node in partition.items()]
     elif by == "code":
         for doc in docs:
             for scheme, codes in (("cpc", doc.cpc), ("ipc", doc.ipc)):
@@ -169,7 +157,7 @@ def emerging(
                         describe[(scheme, group)] = {"scheme": scheme}
     elif by == "assignee":
         members = [(doc.id, doc.assignee.strip()) for doc in docs if doc.assignee and doc.assignee.strip()]
-    totals_of = None
+    totals_of: Callable[[Any], list[int]] | None = None
     if by == "term":
         # a term is counted among the patents of its own language: in a corpus whose languages
         # cover different years, a word of one of them would otherwise "burst" with it
@@ -180,8 +168,10 @@ def emerging(
             if batch is not None:
                 by_lang.setdefault(doc.lang or "?", [0] * len(s.names))[batch] += 1
 
-        def totals_of(item: Any) -> list[int]:
+        def of_its_language(item: Any) -> list[int]:
             return by_lang[item[0]]
+
+        totals_of = of_its_language
 
     found = item_bursts(s, members, describe, sensitivity, gamma, totals_of=totals_of)
     for entry in found:

@@ -44,8 +44,9 @@ def level_columns(count: int) -> tuple[str, ...]:
     return tuple(name for i in range(count) for name in (f"topic_l{i}", f"topic_l{i}_label"))
 
 
-def run_view(store: Store, run_id: int | None = None) -> dict[str, Any]:
-    """Everything about a run in one JSON-ready dict (the report's and the JSON export's data)."""
+def run_view(store: Store, run_id: int | None = None, bursts: bool = True) -> dict[str, Any]:
+    """Everything about a run in one JSON-ready dict (the report's and the JSON export's data);
+    ``bursts``: with the bursts of its topics, codes and owners (``emerging``; None without)."""
     run = store.get_run(run_id)
     topics = store.run_topics(run.id)
     levels = store.run_levels(run.id)
@@ -84,7 +85,7 @@ def run_view(store: Store, run_id: int | None = None) -> dict[str, Any]:
         "topics": topics,
         "points": points,
         "links": run.data.get("links", []),
-        "emerging": _emerging(store, run.id),
+        "emerging": _emerging(store, run.id) if bursts else None,
         "years": run.data.get("years", []),
         **{key: run.data.get(key) for key in ("recent_from", "recent_to", "partial_year", "data_to") if run.data.get(key) is not None},
     }
@@ -109,7 +110,7 @@ def export_run(store: Store, fmt: str, out: str | Path, run_id: int | None = Non
     if out.is_dir():
         raise InputError(f"{out} is a directory; give a file path")
     out.parent.mkdir(parents=True, exist_ok=True)
-    view = run_view(store, run_id)
+    view = run_view(store, run_id, bursts=fmt in ("json", "html"))  # (the tables and the graph have no bursts)
     if fmt == "csv":
         with out.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)

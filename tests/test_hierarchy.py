@@ -140,13 +140,20 @@ def planted_corpus(path: Path) -> Path:
     return write_jsonl(path, records)
 
 
-@pytest.fixture(scope="module")
-def mapped(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("hier")
+def planted_store(root: Path) -> Path:
+    """``root/store``: the planted corpus (written to ``root/planted.jsonl``) ingested and
+    embedded with the hashing model; no run yet."""
     path = root / "store"
     with Store(path) as db:
         ingest(db, [planted_corpus(root / "planted.jsonl")])
         embed(db, HashingEmbedder(512))
+    return path
+
+
+@pytest.fixture(scope="module")
+def mapped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = planted_store(tmp_path_factory.mktemp("hier"))
+    with Store(path) as db:
         build_map(db, params=MapParams(min_cluster_size=10), seed=1)
     return path
 
@@ -237,10 +244,7 @@ def test_a_run_made_before_hierarchies_shows_one_level(mapped: Path, tmp_path: P
 
 
 def test_cli_map_levels_and_top_topics(tmp_path: Path) -> None:
-    path = tmp_path / "store"
-    with Store(path) as db:
-        ingest(db, [planted_corpus(tmp_path / "planted.jsonl")])
-        embed(db, HashingEmbedder(512))
+    path = planted_store(tmp_path)
     result = CliRunner().invoke(cli, ["map", str(path), "--seed", "1", "--min-cluster-size", "10", "--levels", "1",
                                       "--top-topics", "3"])
     assert result.exit_code == 0, result.output

@@ -16,13 +16,12 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from patscape.cli import main
-from patscape.embed.hashing import HashingEmbedder
 from patscape.landscape import MapParams
 from patscape.landscape.lineage import KEEP_ID_JACCARD, PreviousRun, align, match_level, relabel
-from patscape.pipeline import build_map, embed, ingest
+from patscape.pipeline import build_map
 from patscape.store import Store
 
-from .test_hierarchy import planted_corpus
+from .test_hierarchy import planted_store
 
 
 def members(groups: dict[int, range]) -> dict[str, int]:
@@ -100,12 +99,9 @@ def test_levels_are_matched_from_the_top_and_the_topics_with_the_topics() -> Non
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run 1 (seed 1), run 2 (seed 2, aligned to run 1), run 3 (seed 2, not aligned)."""
-    root = tmp_path_factory.mktemp("lineage")
-    path = root / "store"
+    path = planted_store(tmp_path_factory.mktemp("lineage"))
     params = MapParams(min_cluster_size=10)
     with Store(path) as db:
-        ingest(db, [planted_corpus(root / "planted.jsonl")])
-        embed(db, HashingEmbedder(512))
         first = build_map(db, params=params, seed=1)
         depth = len(db.run_levels(first))
         for topic in db.run_topics(first):  # an analyst's name on every topic, a namer's on every field
@@ -223,9 +219,7 @@ def test_a_sampled_map_is_aligned_the_same_way(tmp_path: Path) -> None:
     """Above sample_above, a map is fitted on a sample and the rest placed: aligned or not, the
     same partition, and the aligned one keeps the earlier run's ids where its topics continue."""
     params = MapParams(min_cluster_size=10, sample_above=200, sample_size=300)
-    with Store(tmp_path / "store") as db:
-        ingest(db, [planted_corpus(tmp_path / "planted.jsonl")])
-        embed(db, HashingEmbedder(512))
+    with Store(planted_store(tmp_path)) as db:
         first = build_map(db, params=params, seed=1)
         aligned = build_map(db, params=params, seed=2)
         fresh = build_map(db, params=params, seed=2, align_to=False)

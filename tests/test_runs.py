@@ -8,20 +8,17 @@ from pathlib import Path
 import pytest
 
 from patscape.cli import main
-from patscape.embed.hashing import HashingEmbedder
 from patscape.landscape import MapParams
-from patscape.pipeline import build_map, embed, ingest
+from patscape.pipeline import build_map
 from patscape.store import Store
 
-from .test_hierarchy import planted_corpus
+from .test_hierarchy import planted_store
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
-    path = tmp_path / "store"
+    path = planted_store(tmp_path)
     with Store(path) as db:
-        ingest(db, [planted_corpus(tmp_path / "planted.jsonl")])
-        embed(db, HashingEmbedder(512))
         for seed in (1, 2, 3):
             build_map(db, params=MapParams(min_cluster_size=10), seed=seed)
         db.rename_topic(2, len(db.run_levels(2)), 0, "Kept name")

@@ -18,15 +18,14 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from patscape.cli import main
-from patscape.embed.hashing import HashingEmbedder
 from patscape.export import export_run
 from patscape.landscape import MapParams
 from patscape.landscape.cluster import hdbscan_labels
 from patscape.landscape.subtopics import MIN_CORE_SHARE, find_subtopics, finest_partition, place_in_subtopics
-from patscape.pipeline import build_map, embed, ingest
+from patscape.pipeline import build_map
 from patscape.store import Store
 
-from .test_hierarchy import planted_corpus
+from .test_hierarchy import planted_store
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -110,11 +109,8 @@ def test_the_share_rule_is_documented_as_measured() -> None:
 # -- a stored run --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("sub")
-    path = root / "store"
+    path = planted_store(tmp_path_factory.mktemp("sub"))
     with Store(path) as db:
-        ingest(db, [planted_corpus(root / "planted.jsonl")])
-        embed(db, HashingEmbedder(512))
         build_map(db, params=MapParams(min_cluster_size=10), seed=1)
         build_map(db, params=MapParams(min_cluster_size=10, subtopics=False), seed=1)
     return path

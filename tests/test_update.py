@@ -22,7 +22,7 @@ from patscape.pipeline import build_map, embed, ingest
 from patscape.store import Store
 
 from .conftest import write_jsonl
-from .test_hierarchy import planted_corpus
+from .test_hierarchy import planted_store
 
 WORDS = [f"w{i}" for i in range(2000)]
 
@@ -51,11 +51,9 @@ def unseen(count: int, seed: int) -> list[dict]:
 @pytest.fixture(scope="module")
 def updated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("update")
-    path = root / "store"
+    path = planted_store(root)
     params = MapParams(min_cluster_size=10)
     with Store(path) as db:
-        ingest(db, [planted_corpus(root / "planted.jsonl")])
-        embed(db, HashingEmbedder(512))
         build_map(db, params=params, seed=1)
         # 10 patents of planted topic 0 rewritten with topic 5's words; 30 more of topic 5; 40 unseen
         records = [json.loads(line) for line in (root / "planted.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -121,11 +119,10 @@ def test_an_update_is_refused_without_a_run_and_with_align_options(tmp_path: Pat
     assert main(["map", str(updated), "--update", "--no-align"]) == 2
     assert capsys.readouterr().err == ("patscape: error: --update keeps the newest run's ids: it takes neither "
                                        "--align-to nor --no-align\n")
-    with Store(tmp_path / "empty") as db:
-        ingest(db, [planted_corpus(tmp_path / "planted.jsonl")])
-        embed(db, HashingEmbedder(512))
+    empty = planted_store(tmp_path)
+    with Store(empty) as db:
         space = db.spaces()[0].key
-    assert main(["map", str(tmp_path / "empty"), "--update"]) == 2
+    assert main(["map", str(empty), "--update"]) == 2
     assert capsys.readouterr().err == f"patscape: error: no run of the space {space} to update; run `patscape map` first\n"
 
 

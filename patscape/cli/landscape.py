@@ -15,7 +15,7 @@ from ..pipeline import build_map
 from ..spaces import pick_space
 from ..store import Store
 from ..vectors.milvus import export_to_milvus  # imports pymilvus only when it exports
-from .present import echo_json_lines, levels_summary, lineage_summary, note, progress, run_summary
+from .present import echo_json_lines, event_counts, levels_summary, lineage_summary, note, progress, run_summary
 
 
 # -- map ---------------------------------------------------------------------------------------
@@ -403,6 +403,5 @@ def runs(store: str, naming: tuple[int, str] | None, delete: tuple[int, ...], ke
         click.echo(f"run {entry['id']}{name}  {when}  {entry['model']}, seed {entry['seed']}: "
                    f"{entry['documents']:,} documents, levels {levels}{sub}")
         if entry["aligned_to"] is not None:
-            order = ("continued", "grown", "shrank", "split", "merged", "faded", "born")
-            events = ", ".join(f"{entry['lineage'][k]} {k}" for k in order if (entry["lineage"] or {}).get(k))
-            click.echo(f"           aligned to run {entry['aligned_to']}: {entry['topics_kept']} topics kept their ids; {events}")
+            click.echo(f"           aligned to run {entry['aligned_to']}: {entry['topics_kept']} topics kept their ids; "
+                       f"{event_counts(entry['lineage'])}")

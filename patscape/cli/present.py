@@ -102,10 +102,16 @@ def levels_summary(data: dict[str, Any], metrics: dict[str, Any], levels: list[l
     return "\n".join(lines)
 
 
+#: Lineage events in the order they are told (patscape.landscape.lineage's order).
+EVENT_ORDER = ("continued", "grown", "shrank", "split", "merged", "faded", "born")
+
+
+def event_counts(events: dict[str, int] | None) -> str:
+    """``"22 continued, 4 grown, ..."`` of a run's lineage events by kind (empty: none)."""
+    return ", ".join(f"{events[k]} {k}" for k in EVENT_ORDER if (events or {}).get(k))
+
+
 def lineage_summary(info: dict[str, Any], topics: int) -> str:
     """One line: the run aligned to, how many topics kept their ids, the events by kind."""
-    events = info.get("events") or {}
-    order = ("continued", "grown", "shrank", "split", "merged", "faded", "born")
-    counted = ", ".join(f"{events[k]} {k}" for k in order if events.get(k))
     return (f"lineage    aligned to run {info.get('aligned_to')}: {info.get('topics_kept', 0)} of {topics} topics kept "
-            f"their ids; topics {counted or 'unchanged'} (`patscape lineage` lists them)")
+            f"their ids; topics {event_counts(info.get('events')) or 'unchanged'} (`patscape lineage` lists them)")

@@ -18,10 +18,10 @@ from .evolution import Calendar, evolution
 from .graph import topic_links
 from .counts import code_counts
 from .hierarchy import Hierarchy
-from .lineage import Alignment, PreviousRun, align, relabel, relabel_hierarchy, relabel_subtopics
+from .lineage import Alignment, PreviousRun, align_map
 from .subtopics import SubTopics
-from .label import keyword_matrix, label_levels, label_texts
-from .levels import best_levels, hierarchy_of, level_records, subtopic_records, subtopics_of
+from .label import keyword_matrix, label_texts
+from .levels import best_levels, hierarchy_of, label_hierarchy, level_records, subtopics_of
 from .metrics import run_metrics
 from .params import MIN_DOCUMENTS, MapParams
 from .reduce import Pending, SecondProcess, second_process
@@ -85,17 +85,13 @@ def build_landscape(
         sub = subtopics_of(labels, reduced, vectors, params)
         alignment = None
         if previous is not None:  # the previous run's ids where its topics continue (ids only)
-            alignment = align(previous, ids, tree.document_levels(labels), sub.labels if sub.parents else None)
-            labels, raw = relabel(labels, alignment.topic_ids), relabel(raw, alignment.topic_ids)
-            tree, sub = relabel_hierarchy(tree, alignment), relabel_subtopics(sub, alignment)
+            alignment, labels, raw, tree, sub = align_map(previous, ids, labels, raw, tree, sub)
         stage("label")
         codes = code_counts(docs)  # the documents' codes, counted once for the labels and the levels
-        named_levels = label_levels(docs, *with_subtopics(tree.document_levels(labels), [{}, *tree.parents], sub),
-                                    vectors, label_lang=params.label_lang, keywords_of_docs=keywords.result(),
-                                    codes=codes)
+        named_levels = label_hierarchy(docs, tree, labels, sub, vectors, label_lang=params.label_lang,
+                                       keywords_of_docs=keywords.result(), codes=codes)
         named = named_levels[tree.levels - 1]
-    levels, level_figures, topic_codes = level_records(tree, docs, labels, named_levels[: tree.levels - 1], codes, sub)
-    subtopics = subtopic_records(sub, docs, tree.levels, named_levels[tree.levels:], codes)
+    levels, level_figures, topic_codes, subtopics = level_records(tree, docs, labels, named_levels, codes, sub)
     stage("measure")
     metrics = run_metrics(docs, vectors, labels, raw, seed)
     metrics["neighbour_graph"] = graph
@@ -105,14 +101,6 @@ def build_landscape(
     stage("done")
     return assemble(ids, docs, labels, raw, xy, named, metrics, links, timings, params, tree=tree, levels=levels,
                     topic_codes=topic_codes, sub=sub, subtopics=subtopics, alignment=alignment)
-
-
-def with_subtopics(
-    levels: list[NDArray[np.int64]], parents: list[dict[int, int]], sub: SubTopics
-) -> tuple[list[NDArray[np.int64]], list[dict[int, int]]]:
-    """The levels and parent maps to label: those given, and the sub-topics below them where
-    there are any (a level without a node has nothing to label)."""
-    return ([*levels, sub.labels], [*parents, sub.parents]) if sub.parents else (levels, parents)
 
 
 class KeywordCounts:

@@ -166,18 +166,23 @@ def reassign_outliers(
     """
     out = labels.copy()
     neighbours = labels[knn_index[:, 1:]]
-    k = neighbours.shape[1]
-    if k == 0:
+    if neighbours.shape[1] == 0:
         return out
     for i in np.flatnonzero(labels < 0):
-        row = neighbours[i][neighbours[i] >= 0]
-        if len(row) == 0:
-            continue
-        values, counts = np.unique(row, return_counts=True)
-        best = counts.argmax()
-        if counts[best] / k >= agreement:
-            out[i] = values[best]
+        out[i] = agreed_topic(neighbours[i], agreement)
     return out
+
+
+def agreed_topic(neighbours: NDArray[np.int64], agreement: float) -> int:
+    """The topic at least ``agreement`` of ``neighbours`` (their topics, ``-1``: none or no
+    vote; the share is of all of them) are in, the most frequent one (ties: the smaller id);
+    ``-1`` when no topic has that share."""
+    votes = neighbours[neighbours >= 0]
+    if len(votes) == 0:
+        return -1
+    values, counts = np.unique(votes, return_counts=True)
+    best = int(counts.argmax())
+    return int(values[best]) if counts[best] / len(neighbours) >= agreement else -1
 
 
 def reduce_outliers(

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from ..records import Document
 from .counts import CodeCounts, code_counts, code_summary
 from .hierarchy import Hierarchy, build_hierarchy, topic_centroids
-from .label import TopicLabel
+from .label import TopicLabel, label_levels
 from .metrics import level_metrics
 from .params import MapParams
 from .subtopics import SubTopics, find_subtopics, finest_partition
@@ -50,6 +50,29 @@ def subtopics_of(
     return find_subtopics(labels, reduced, vectors, size, params.min_samples)
 
 
+def with_subtopics(
+    levels: list[NDArray[np.int64]], parents: list[dict[int, int]], sub: SubTopics
+) -> tuple[list[NDArray[np.int64]], list[dict[int, int]]]:
+    """The levels and parent maps to label: those given, and the sub-topics below them where
+    there are any (a level without a node has nothing to label)."""
+    return ([*levels, sub.labels], [*parents, sub.parents]) if sub.parents else (levels, parents)
+
+
+def label_hierarchy(
+    docs: Sequence[Document],
+    tree: Hierarchy,
+    labels: NDArray[np.int64],
+    sub: SubTopics,
+    vectors: NDArray[np.float32],
+    **options: Any,
+) -> list[dict[int, TopicLabel]]:
+    """:func:`~.label.label_levels` of every level of a map: those above its topics (top first),
+    the topics (``labels``), and their sub-topics where there are any; ``options`` are
+    label_levels's (``label_lang``, ``keywords_of_docs``, ``codes``)."""
+    return label_levels(docs, *with_subtopics(tree.document_levels(labels), [{}, *tree.parents], sub), vectors,
+                        **options)
+
+
 def level_records(
     tree: Hierarchy,
     docs: Sequence[Document],
@@ -57,13 +80,14 @@ def level_records(
     named: Sequence[Mapping[int, TopicLabel]],
     codes: Mapping[str, CodeCounts] | None = None,
     sub: SubTopics | None = None,
-) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]], dict[int, dict[str, list[Any]]]]:
+) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]], dict[int, dict[str, list[Any]]], list[dict[str, Any]]]:
     """The node records of every level above the topics (top first), each level's quality
-    figures (the topics' level last) and the topics' codes (:func:`code_summary`). ``named``
-    holds the labels of the levels above the topics (:func:`~.label.label_levels`: keywords and
-    representatives, from a sampled map's sample); sizes, codes and languages count every
-    document of ``docs`` (``codes``: their :func:`~.counts.code_counts` when already made).
-    With ``sub`` (the topics' sub-topics), the figures end with those of the finest partition."""
+    figures (the topics' level last), the topics' codes (:func:`code_summary`) and the node
+    records of the sub-topics (level ``tree.levels``, parent: the topic; empty without). ``named``
+    holds the labels of every level (:func:`label_hierarchy`: keywords and representatives, from a
+    sampled map's sample); sizes, codes and languages count every document of ``docs``
+    (``codes``: their :func:`~.counts.code_counts` when already made). With ``sub`` (the topics'
+    sub-topics), the figures end with those of the finest partition."""
     doc_levels = tree.document_levels(labels)
     codes = codes if codes is not None else code_counts(docs)
     langs = _LanguageCounts(docs)
@@ -80,31 +104,16 @@ def level_records(
         parents = tree.parents[level - 1] if level > 0 else {}
         records.append(_node_records(level, level_labels, named[level], by_node, parents, children, langs))
     figures = level_metrics(docs, doc_levels, tree.parents, dominant)
+    subtopics: list[dict[str, Any]] = []
     if sub is not None and sub.parents:
         # the finest partition (a sub-topic where its topic has them, else the topic) measured as
         # one level more; shares_parent_subclass over the sub-topics only
+        by_sub = code_summary(codes, sub.labels)
         finest = finest_partition(labels, sub.labels)
-        extra = level_metrics(docs, [labels, finest], [sub.parents],
-                              [dominant[-1], _dominant(code_summary(codes, sub.labels))])[1]
+        extra = level_metrics(docs, [labels, finest], [sub.parents], [dominant[-1], _dominant(by_sub)])[1]
         figures.append({**extra, "level": tree.levels, "partition": "sub-topics where a topic has them, else the topic"})
-    return records, figures, topic_codes
-
-
-def subtopic_records(
-    sub: SubTopics,
-    docs: Sequence[Document],
-    depth: int,
-    named: Sequence[Mapping[int, TopicLabel]],
-    codes: Mapping[str, CodeCounts] | None = None,
-) -> list[dict[str, Any]]:
-    """The node records of a map's sub-topics (level ``depth``, one below its topics; parent:
-    the topic; ``named``: their labels, one level or none when there are no sub-topics), sizes,
-    codes and languages over every document of ``docs``."""
-    if not sub.parents:
-        return []
-    codes = codes if codes is not None else code_counts(docs)
-    by_node = code_summary(codes, sub.labels)
-    return _node_records(depth, sub.labels, named[0], by_node, sub.parents, {}, _LanguageCounts(docs))
+        subtopics = _node_records(tree.levels, sub.labels, named[tree.levels], by_sub, sub.parents, {}, langs)
+    return records, figures, topic_codes, subtopics
 
 
 class _LanguageCounts:

@@ -82,9 +82,7 @@ def match_level(
 ) -> Matching:
     """Match the new nodes (``new``: document -> node, members only) to the old (``old``,
     the same for the old run; ``old_next``: the smallest id the old runs never used)."""
-    old_size = Counter(old.values())
-    new_size = Counter(new.values())
-    shared: Counter[tuple[int, int]] = Counter((x, new[d]) for d, x in old.items() if d in new)
+    old_size, new_size, shared = _overlap(old, new)
     jaccard = {(x, y): n / (old_size[x] + new_size[y] - n) for (x, y), n in shared.items()}
     best_new: dict[int, tuple[float, int]] = {}
     best_old: dict[int, tuple[float, int]] = {}
@@ -103,6 +101,24 @@ def match_level(
         ids[y] = next_id
         next_id += 1
     return Matching(ids, kept, monic(old_size, new_size, shared, ids), next_id)
+
+
+def carried(old: Mapping[str, int], new: Mapping[str, int], next_id: int) -> Matching:
+    """The events between an old run's nodes and new nodes that kept their ids by construction
+    (``patscape map --update``: the topics carried forward); ``next_id``: the smallest id never
+    used, the new topics' included."""
+    old_size, new_size, shared = _overlap(old, new)
+    ids = {y: y for y in new_size}
+    kept = {y: round(shared[(y, y)] / (old_size[y] + new_size[y] - shared[(y, y)]), 4) for y in new_size if y in old_size}
+    return Matching(ids, kept, monic(old_size, new_size, shared, ids), next_id)
+
+
+def _overlap(
+    old: Mapping[str, int], new: Mapping[str, int]
+) -> tuple[Counter[int], Counter[int], Counter[tuple[int, int]]]:
+    """The old nodes' sizes, the new ones' and the documents each pair shares."""
+    shared: Counter[tuple[int, int]] = Counter((x, new[d]) for d, x in old.items() if d in new)
+    return Counter(old.values()), Counter(new.values()), shared
 
 
 def monic(
@@ -231,6 +247,17 @@ def align(
         sub_ids = sub_matching.ids
     return Alignment(matchings[-1].ids, [m.ids for m in matchings[:-1]], sub_ids, matchings, sub_matching,
                      previous.run_id)
+
+
+def align_map(
+    previous: PreviousRun, ids: Sequence[str], labels: NDArray[np.int64], raw: NDArray[np.int64], tree: Any, sub: Any
+) -> tuple[Alignment, NDArray[np.int64], NDArray[np.int64], Any, Any]:
+    """A finished map's topics (``labels`` and HDBSCAN's ``raw`` labels of ``ids``), hierarchy
+    and sub-topics with the ids of ``previous`` where they continue it: the alignment and the
+    relabelled parts (ids only)."""
+    alignment = align(previous, ids, tree.document_levels(labels), sub.labels if sub.parents else None)
+    return (alignment, relabel(labels, alignment.topic_ids), relabel(raw, alignment.topic_ids),
+            relabel_hierarchy(tree, alignment), relabel_subtopics(sub, alignment))
 
 
 def _members(ids: Sequence[str], labels: NDArray[np.int64]) -> dict[str, int]:

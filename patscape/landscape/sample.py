@@ -31,12 +31,11 @@ from threadpoolctl import threadpool_limits
 from ..chunking import normalize_rows
 from ..errors import CorpusTooSmallError
 from ..records import Document
-from .build import KeywordCounts, Landscape, assemble, with_subtopics
+from .build import KeywordCounts, Landscape, assemble
 from .graph import topic_links
 from .counts import code_counts, membership
-from .label import label_levels
-from .levels import best_levels, hierarchy_of, level_records, subtopic_records, subtopics_of
-from .lineage import PreviousRun, align, relabel, relabel_hierarchy, relabel_subtopics
+from .levels import best_levels, hierarchy_of, label_hierarchy, level_records, subtopics_of
+from .lineage import PreviousRun, align_map, relabel_subtopics
 from .subtopics import place_in_subtopics
 from .metrics import run_metrics, silhouette_cosine
 from .neighbours import PROJECT_FROM, PROJECTED_DIMS, exact_knn, principal_basis
@@ -368,18 +367,14 @@ def build_sampled_landscape(
     tree = hierarchy_of(labels, params, centroids=centroids)
     alignment = None
     if previous is not None:  # the previous run's ids where its topics continue (ids only)
-        alignment = align(previous, ids, tree.document_levels(labels), sub.labels if sub.parents else None)
-        labels, raw = relabel(labels, alignment.topic_ids), relabel(raw, alignment.topic_ids)
+        alignment, labels, raw, tree, sub = align_map(previous, ids, labels, raw, tree, sub)
         sample_labels = labels[rows]
         centroids = {alignment.topic_ids[t]: c for t, c in centroids.items()}
-        tree = relabel_hierarchy(tree, alignment)
         sample_sub = relabel_subtopics(sample_sub, alignment)
-        sub = relabel_subtopics(sub, alignment)
     stage("label")
     # keywords and representatives from the sample's texts, at every level
-    named_levels = label_levels(sample_docs, *with_subtopics(tree.document_levels(sample_labels), [{}, *tree.parents],
-                                                             sample_sub),
-                                sample, label_lang=params.label_lang, keywords_of_docs=sample_keywords)
+    named_levels = label_hierarchy(sample_docs, tree, sample_labels, sample_sub, sample, label_lang=params.label_lang,
+                                   keywords_of_docs=sample_keywords)
     named = named_levels[tree.levels - 1]
     # languages of every document (codes too, below: :func:`level_records`), not the sample's
     langs = np.asarray([d.lang or "?" for d in docs])
@@ -395,8 +390,7 @@ def build_sampled_landscape(
     metrics["neighbour_graph"] = graph
     links = topic_links(docs, None, labels, centroids=centroids)
     codes = code_counts(docs)
-    levels, level_figures, topic_codes = level_records(tree, docs, labels, named_levels[: tree.levels - 1], codes, sub)
-    subtopics = subtopic_records(sub, docs, tree.levels, named_levels[tree.levels:], codes)
+    levels, level_figures, topic_codes, subtopics = level_records(tree, docs, labels, named_levels, codes, sub)
     metrics["levels"] = level_figures
     metrics["landscape_f1_best_level"] = best_levels(level_figures)
     stage("done")

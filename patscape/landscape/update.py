@@ -25,6 +25,7 @@ Labels, codes, figures and the evolution are computed again over every document.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,18 +34,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..chunking import normalize_rows
 from ..records import Document
-from .build import Landscape, assemble, with_subtopics
-from .cluster import MIN_SPLIT_KEPT
+from .build import Landscape, assemble
+from .cluster import MIN_SPLIT_KEPT, agreed_topic
 from .counts import code_counts
 from .graph import topic_links
-from .label import keyword_matrix, label_levels, label_texts
-from .levels import best_levels, hierarchy_of, level_records, subtopic_records
-from .lineage import Alignment, PreviousRun, match_level, monic, relabel_hierarchy
+from .levels import best_levels, hierarchy_of, label_hierarchy, level_records
+from .lineage import Alignment, PreviousRun, carried, match_level, relabel_hierarchy
 from .metrics import run_metrics
 from .params import MapParams
 from .sample import SampleIndex
-from .subtopics import SubTopics
+from .subtopics import SubTopics, place_in_subtopics
 from .topics import cluster_subset
 
 METHOD = ("new and changed documents placed by the outliers' rule among the previous run's documents; "
@@ -102,12 +103,7 @@ def update_landscape(
             idx, sims = index.search(vectors[rows], k)
             voters = np.where(sims >= floor, labels[old_rows[idx]], -1)  # too far to vote: abstains
             for j, row in enumerate(rows.tolist()):
-                votes = voters[j][voters[j] >= 0]
-                if len(votes):
-                    values, counts = np.unique(votes, return_counts=True)
-                    best = int(np.argmax(counts))
-                    if counts[best] / k >= params.reassign_agreement:
-                        labels[row] = values[best]
+                labels[row] = agreed_topic(voters[j], params.reassign_agreement)
                 same = voters[j] == labels[row]
                 weights = np.maximum(sims[j], 1e-6) * (same if same.any() else 1.0)
                 xy[row] = (weights[:, None] * xy[old_rows[idx[j]]]).sum(axis=0) / weights.sum()
@@ -154,20 +150,17 @@ def update_landscape(
                              {d: int(t) for d, t in zip(ids, level.tolist()) if t >= 0},
                              base.previous.next_ids.get(f"L{i}", 0))
                  for i, level in enumerate(doc_levels[:-1])]
-    topic_matching = _topic_events(base.previous.levels[-1], {d: int(t) for d, t in zip(ids, labels.tolist()) if t >= 0},
-                                   next_id)
+    topic_matching = carried(base.previous.levels[-1], {d: int(t) for d, t in zip(ids, labels.tolist()) if t >= 0},
+                             next_id)
     alignment = Alignment({t: t for t in tree.topics}, [m.ids for m in matchings], {}, [*matchings, topic_matching],
                           None, base.previous.run_id)
     tree = relabel_hierarchy(tree, alignment)
     sub = _subtopics(base, ids, vectors, labels, splits)
     stage("label")
     codes = code_counts(docs)
-    keywords = keyword_matrix(*label_texts(docs))
-    named_levels = label_levels(docs, *with_subtopics(tree.document_levels(labels), [{}, *tree.parents], sub), vectors,
-                                label_lang=params.label_lang, keywords_of_docs=keywords, codes=codes)
+    named_levels = label_hierarchy(docs, tree, labels, sub, vectors, label_lang=params.label_lang, codes=codes)
     named = named_levels[tree.levels - 1]
-    levels, level_figures, topic_codes = level_records(tree, docs, labels, named_levels[: tree.levels - 1], codes, sub)
-    subtopics = subtopic_records(sub, docs, tree.levels, named_levels[tree.levels:], codes)
+    levels, level_figures, topic_codes, subtopics = level_records(tree, docs, labels, named_levels, codes, sub)
     stage("measure")
     metrics = run_metrics(docs, vectors, labels, labels, seed)
     metrics["levels"] = level_figures
@@ -213,20 +206,6 @@ def fit_floor(index: SampleIndex, old: NDArray[np.float32], seed: int) -> float:
     return float(np.quantile(nearest, FLOOR_QUANTILE))
 
 
-def _topic_events(old: dict[str, int], new: dict[str, int], next_id: int) -> Any:
-    """The topics' lineage of an update: MONIC's events between the previous run's topics and
-    the updated ones, whose ids are kept by construction."""
-    from collections import Counter
-
-    from .lineage import Matching
-
-    old_size, new_size = Counter(old.values()), Counter(new.values())
-    shared = Counter((x, new[d]) for d, x in old.items() if d in new)
-    ids = {y: y for y in new_size}
-    kept = {y: round(shared[(y, y)] / (old_size[y] + new_size[y] - shared[(y, y)]), 4) for y in new_size if y in old_size}
-    return Matching(ids, kept, monic(old_size, new_size, shared, ids), next_id)
-
-
 def _subtopics(
     base: UpdateBase, ids: Sequence[str], vectors: NDArray[np.float32], labels: NDArray[np.int64],
     splits: dict[int, list[int]],
@@ -246,23 +225,15 @@ def _subtopics(
     for s in list(parents):
         rows = np.flatnonzero(out == s)
         if len(rows):
-            mean = vectors[rows].mean(axis=0)
-            centroids[s] = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+            centroids[s] = normalize_rows(vectors[rows].mean(axis=0, keepdims=True))[0]
         else:
             del parents[s]
-    by_topic: dict[int, list[int]] = {}
-    for s, t in parents.items():
-        by_topic.setdefault(t, []).append(s)
-    for t, subs in by_topic.items():
+    for t in set(parents.values()):
+        subs = [s for s, of in parents.items() if of == t]
         if len(subs) < 2:  # a topic left with one sub-topic has none
-            for s in subs:
-                out[out == s] = -1
-                del parents[s], centroids[s]
-            continue
-        rows = np.flatnonzero((labels == t) & (out < 0))
-        if len(rows):
-            matrix = np.stack([centroids[s] for s in subs])
-            out[rows] = np.asarray(subs)[np.argmax(vectors[rows] @ matrix.T, axis=1)]
-    return SubTopics(out, parents, base.subtopic_min_size, centroids,
+            out[out == subs[0]] = -1
+            del parents[subs[0]], centroids[subs[0]]
+    kept = SubTopics(out, parents, base.subtopic_min_size, centroids,
                      "the previous run's sub-topics; new members to the nearest centroid")
+    return dataclasses.replace(kept, labels=place_in_subtopics(kept, labels, [(0, len(ids), vectors)], out >= 0))
 

@@ -101,13 +101,31 @@ def build_map(
         if sampled:
             result = _sampled_map(store, space.key, n, params, seed, on_stage, on_notice, helper, previous)
         else:
-            ids, vectors = store.load_vectors(space.key)
-            docs, notices = map_ready(list(store.iter_documents(ids)))
-            for line in notices:
-                if on_notice:
-                    on_notice(line)
-            result = build_landscape(ids, vectors, docs, params, seed, on_stage, helper, previous)
+            result = build_landscape(*_whole_corpus(store, space.key, on_notice), params, seed, on_stage, helper,
+                                     previous)
     crash_point("map:computed")
+    return _save(store, space, coverage, seed, result, head, previous.run_id if previous is not None else None)
+
+
+def _whole_corpus(
+    store: Store, space_key: str, on_notice: Callable[[str], None] | None
+) -> tuple[list[str], Any, list[Document]]:
+    """Every document of the space with its vector, as the map reads them (:func:`map_ready`)."""
+    ids, vectors = store.load_vectors(space_key)
+    docs, notices = map_ready(list(store.iter_documents(ids)))
+    for line in notices:
+        if on_notice:
+            on_notice(line)
+    return ids, vectors, docs
+
+
+def _save(
+    store: Store, space: Any, coverage: Any, seed: int, result: Landscape, head: int, parent: int | None,
+    **more: Any,
+) -> int:
+    """Store a computed map as a new run (``parent``: the run it was aligned to or updated from;
+    ``head``: the vector change log's position its vectors were read at); ``more`` goes into the
+    run's params."""
     run_params = {
         "map": asdict(result.params),
         "sampling": result.sampling or {"sampled": False, "documents": len(result.ids)},
@@ -116,7 +134,8 @@ def build_map(
         "model_fingerprint": space.fingerprint,
         "embedding": space.params,
         "coverage": {"documents": coverage.documents, "embedded": coverage.embedded, "space_complete": space.complete},
-        "aligned_to": previous.run_id if previous is not None else None,
+        "aligned_to": parent,
+        **more,
     }
     points = [
         (doc_id, int(label), int(raw), float(x), float(y))
@@ -129,7 +148,7 @@ def build_map(
     result.data["vector_seq"] = head
     return store.save_run(space.key, seed, run_params, result.metrics, result.data, points, topics, result.levels,
                           result.subtopics, result.subtopic_labels.tolist() if result.subtopic_labels is not None else None,
-                          result.lineage, previous.run_id if previous is not None else None)
+                          result.lineage, parent)
 
 
 def _update_map(
@@ -155,32 +174,13 @@ def _update_map(
     subtopics = store.run_subtopics(newest.id)
     min_size = int(((newest.data.get("hierarchy") or {}).get("subtopics") or {}).get("min_size") or 0)
     base = UpdateBase(previous, points, {s["node"]: s["parent"] for s in subtopics}, min_size, changed)
-    ids, vectors = store.load_vectors(space.key)
-    docs, notices = map_ready(list(store.iter_documents(ids)))
-    for line in notices:
-        if on_notice:
-            on_notice(line)
+    ids, vectors, docs = _whole_corpus(store, space.key, on_notice)
     map_params = replace(params, **{k: v for k, v in newest.params.get("map", {}).items()
                                     if k in ("n_components", "n_neighbors", "min_samples", "max_cluster_share",
                                              "reassign_neighbours", "reassign_agreement", "label_lang")})
-    result, done = update_landscape(base, ids, vectors, docs, map_params, seed, on_stage)
+    result, _ = update_landscape(base, ids, vectors, docs, map_params, seed, on_stage)
     crash_point("map:computed")
-    run_params = {
-        "map": asdict(result.params),
-        "sampling": {"sampled": False, "documents": len(result.ids)},
-        "space": space.key, "model": space.model, "model_fingerprint": space.fingerprint, "embedding": space.params,
-        "coverage": {"documents": coverage.documents, "embedded": coverage.embedded, "space_complete": space.complete},
-        "aligned_to": newest.id, "updated_from": newest.id,
-    }
-    result.data["vector_seq"] = head
-    points_out = [(d, int(c), int(r), float(x), float(y))
-                  for d, c, r, (x, y) in zip(result.ids, result.labels, result.raw_labels, result.xy)]
-    topics = [(t["cluster"], t["label"], t["size"], {k: v for k, v in t.items() if k not in ("cluster", "label", "size")})
-              for t in result.topics]
-    return store.save_run(space.key, seed, run_params, result.metrics, result.data, points_out, topics, result.levels,
-                          result.subtopics,
-                          result.subtopic_labels.tolist() if result.subtopic_labels is not None else None,
-                          result.lineage, newest.id)
+    return _save(store, space, coverage, seed, result, head, newest.id, updated_from=newest.id)
 
 
 def _sampled_map(

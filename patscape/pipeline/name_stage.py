@@ -37,26 +37,21 @@ def _evidence(record: dict[str, Any], level: int, node: int, parent: int | None,
 def run_topics_to_name(store: Store, run_id: int) -> list[TopicToName]:
     """The evidence of every node of a run's hierarchy: the levels above its topics, the topics
     and their sub-topics (the level below them, named first)."""
-    topics = store.run_topics(run_id)
     levels = store.run_levels(run_id)
-    members: dict[int, list[str]] = {}
-    for doc_id, cluster, _, _, _ in store.run_points(run_id):
-        if cluster >= 0:
-            members.setdefault(cluster, []).append(doc_id)
     depth = len(levels)
-    out = [_evidence(t, depth, t["cluster"], t.get("parent") if depth else None, members.get(t["cluster"], []))
-           for t in topics]
-    subs: dict[int, list[str]] = {}
-    for doc_id, sub in store.run_point_subtopics(run_id).items():
-        subs.setdefault(sub, []).append(doc_id)
-    out += [_evidence(s, depth + 1, s["node"], s["parent"], subs.get(s["node"], [])) for s in store.run_subtopics(run_id)]
-    below = {t["cluster"]: members.get(t["cluster"], []) for t in topics}
+    # each node's documents, level by level (top first), then the sub-topics'
+    members: list[dict[int, list[str]]] = []
+    for partition in [*store.run_memberships(run_id), store.run_point_subtopics(run_id)]:
+        by_node: dict[int, list[str]] = {}
+        for doc_id, node in partition.items():
+            by_node.setdefault(node, []).append(doc_id)
+        members.append(by_node)
+    out = [_evidence(t, depth, t["cluster"], t.get("parent") if depth else None, members[depth].get(t["cluster"], []))
+           for t in store.run_topics(run_id)]
+    out += [_evidence(s, depth + 1, s["node"], s["parent"], members[depth + 1].get(s["node"], []))
+            for s in store.run_subtopics(run_id)]
     for level in range(depth - 1, -1, -1):
-        here: dict[int, list[str]] = {}
-        for node in levels[level]:
-            here[node["node"]] = [d for child in node.get("children", []) for d in below.get(child, [])]
-            out.append(_evidence(node, level, node["node"], node.get("parent"), here[node["node"]]))
-        below = here
+        out += [_evidence(n, level, n["node"], n.get("parent"), members[level].get(n["node"], [])) for n in levels[level]]
     return out
 
 

@@ -179,6 +179,12 @@ class RunRepository(Connection):
         from ..landscape.lineage import PreviousRun
 
         run = self.get_run(run_id)
+        next_ids = dict((run.data.get("lineage") or {}).get("next_ids") or {})
+        return PreviousRun(run_id, self.run_memberships(run_id), self.run_point_subtopics(run_id), next_ids)
+
+    def run_memberships(self, run_id: int) -> list[dict[str, int]]:
+        """Each document's node at every level of a run, top first, the topics last (documents
+        in a topic only; a run made before hierarchies has the topics' level alone)."""
         levels = self.run_levels(run_id)
         topics = self.run_topics(run_id)
         parent_of = [{n["node"]: n["parent"] for n in level} for level in levels]
@@ -195,8 +201,7 @@ class RunRepository(Connection):
                     break
                 per_level[level][doc_id] = node
                 node = parent_of[level].get(node)
-        next_ids = dict((run.data.get("lineage") or {}).get("next_ids") or {})
-        return PreviousRun(run_id, per_level, self.run_point_subtopics(run_id), next_ids)
+        return per_level
 
     def runs(self) -> list[RunInfo]:
         rows = self.db.execute("SELECT id, space, created_at, seed, params, metrics, data FROM runs ORDER BY id")
