@@ -44,6 +44,13 @@ def level_columns(count: int) -> tuple[str, ...]:
     return tuple(name for i in range(count) for name in (f"topic_l{i}", f"topic_l{i}_label"))
 
 
+#: Runs the report's alluvial view shows (the run and those before it), the years of its time
+#: windows, and the documents listed per flow.
+REPORT_CHAIN = 3
+REPORT_WINDOW_YEARS = 5
+FLOW_MEMBERS = 50
+
+
 def run_view(store: Store, run_id: int | None = None, bursts: bool = True) -> dict[str, Any]:
     """Everything about a run in one JSON-ready dict (the report's and the JSON export's data);
     ``bursts``: with the bursts of its topics, codes and owners (``emerging``; None without)."""
@@ -72,12 +79,19 @@ def run_view(store: Store, run_id: int | None = None, bursts: bool = True) -> di
                 f"topic_l{depth}_label": sub_labels.get(sub_of.get(doc_id, -2), "outlier" if cluster < 0 else None)}
                if subtopics else {}),
         })
+    from .flows import flows, parent_of
+
+    stored = store.runs()
     return {
-        "title": f"patscape landscape — {store.path.name}, run {run.id}",
+        "title": f"patscape landscape — {store.path.name}, run {run.id}" + (f" ({run.data['name']})" if run.data.get("name") else ""),
         "run": {
-            "id": run.id, "created_at": run.created_at, "seed": run.seed, "space": run.space,
-            "model": run.params.get("model"), "params": run.params,
+            "id": run.id, "name": run.data.get("name"), "created_at": run.created_at, "seed": run.seed, "space": run.space,
+            "model": run.params.get("model"), "params": run.params, "parent": parent_of(run),
+            "updated": run.params.get("updated_from") is not None,
         },
+        # every run of the store, to say which one this report shows
+        "runs": [{"id": r.id, "name": r.data.get("name"), "created_at": r.created_at, "topics": r.metrics.get("topics")}
+                 for r in stored],
         "metrics": run.metrics,
         "hierarchy": {**run.hierarchy(len(topics)), "depth": depth + (1 if subtopics else 0)},
         "levels": levels,
@@ -86,9 +100,22 @@ def run_view(store: Store, run_id: int | None = None, bursts: bool = True) -> di
         "points": points,
         "links": run.data.get("links", []),
         "emerging": _emerging(store, run.id) if bursts else None,
+        # the alluvial views: the run and up to two before it, and its time windows; a few documents of each flow
+        "flows": flows(store, run.id, REPORT_CHAIN, members=FLOW_MEMBERS) if bursts else None,
+        "windows": _windows(store, run.id) if bursts else None,
         "years": run.data.get("years", []),
         **{key: run.data.get(key) for key in ("recent_from", "recent_to", "partial_year", "data_to") if run.data.get(key) is not None},
     }
+
+
+def _windows(store: Store, run_id: int) -> dict[str, Any] | None:
+    """The run's time windows (the report's second alluvial view), or None without dates."""
+    from .flows import window_flows
+
+    try:
+        return window_flows(store, run_id, REPORT_WINDOW_YEARS, members=FLOW_MEMBERS)
+    except InputError:
+        return None
 
 
 def _emerging(store: Store, run_id: int) -> dict[str, Any] | None:

@@ -35,6 +35,7 @@ def search(
     embedder: Embedder | None = None,
     where: SearchFilter | None = None,
     vectors: VectorSource | None = None,
+    run: int | None = None,
 ) -> list[Hit]:
     """The ``k`` documents most similar to ``query`` text or to the document ``like``.
 
@@ -44,7 +45,7 @@ def search(
     patent by its best-matching passage or its document vector, whichever is closer; where the
     passage is, the hit carries it as the evidence. ``--like`` compares document vectors; in keyword and
     hybrid mode the liked document's summary (title and abstract) is the keyword query. Hits carry their
-    topic in the newest run of the space.
+    topic in ``run`` (whose space is searched when ``space`` is not given), else in the newest run of the space.
 
     Document vectors are searched through ``vectors`` when given (e.g. Milvus), otherwise
     through the space's memory-mapped files beside the store: an exact scan below the ANN
@@ -63,6 +64,8 @@ def search(
         doc = store.get_document(like)  # a clear error for an unknown id
         keywords = summary_text(doc)
     where = _filter(store, where, lang)
+    if run is not None and space is None and mode != "keyword":
+        space = store.get_space(store.get_run(run).space)
     candidates = max(CANDIDATES, k)
     vector_hits: list[tuple[str, float]] = []
     evidence: dict[str, Evidence] = {}
@@ -84,7 +87,7 @@ def search(
     else:
         ranked = _fuse(vector_hits, keyword_hits)
     ranked = ranked[:k]
-    topics = _topics(store, space, [doc_id for doc_id, _ in ranked])
+    topics = _topics(store, space, [doc_id for doc_id, _ in ranked], run)
     docs = {d.id: d for d in store.iter_documents([doc_id for doc_id, _ in ranked])}
     hits = []
     for doc_id, score in ranked:
@@ -186,12 +189,13 @@ def _fuse(*rankings: list[tuple[str, float]]) -> list[tuple[str, float]]:
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _topics(store: Store, space: Space | None, ids: list[str]) -> dict[str, tuple[int, str]]:
-    """Topic (cluster, label) of ``ids`` in the newest run of the space."""
-    run = store.newest_run_head(space.key if space is not None else None)
-    if run is None:
-        return {}
-    run_id = run[0]
+def _topics(store: Store, space: Space | None, ids: list[str], run_id: int | None = None) -> dict[str, tuple[int, str]]:
+    """Topic (cluster, label) of ``ids`` in run ``run_id``, else in the newest run of the space."""
+    if run_id is None:
+        head = store.newest_run_head(space.key if space is not None else None)
+        if head is None:
+            return {}
+        run_id = head[0]
     points = store.run_points_of(run_id, ids)  # one query for all hits
     labels = store.run_topic_labels(run_id, [point[0] for point in points.values()])  # the hits' topics only
     return {doc_id: (points[doc_id][0], labels.get(points[doc_id][0], "outlier")) for doc_id in ids if doc_id in points}

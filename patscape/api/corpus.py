@@ -128,8 +128,11 @@ class Corpus:
     @staticmethod
     def _run_public(store: Store, run: RunInfo) -> schemas.RunPublic:
         documents, topics = store.run_sizes(run.id)
+        from ..flows import parent_of
+
         return schemas.RunPublic(
-            id=run.id, space=run.space, model=run.params.get("model"), created_at=run.created_at, seed=run.seed,
+            id=run.id, name=run.data.get("name"), parent=parent_of(run), updated=run.params.get("updated_from") is not None,
+            space=run.space, model=run.params.get("model"), created_at=run.created_at, seed=run.seed,
             documents=documents, placed=store.placement_version(run.id)[0], topics=topics,
             metrics=run.metrics, params=run.params,
         )
@@ -180,6 +183,39 @@ class Corpus:
                 events=[schemas.LineageEventPublic(**{k: v for k, v in e.items() if k != "parent_run"})
                         for e in store.run_lineage(info.id)],
             )
+
+    def flows(self, run: str | int, runs: int, level: int | None, min_documents: int,
+              years: int | None = None) -> schemas.FlowsPublic:
+        from ..flows import flows, node_labels
+
+        with self.store() as store:
+            info = self.run_of(store, run)
+            if years is None:
+                return schemas.FlowsPublic(**flows(store, info.id, runs, level, min_documents))
+            view = self._windows(store, info.id, years, level)
+            # the labels as they are now (a node renamed since the view was cached)
+            labels = node_labels(store, info, view["columns"][0]["level"]) if view["columns"] else {}
+        columns = [{**c, "nodes": [{**n, "label": labels.get(n["node"], n["label"])} for n in c["nodes"]]} for c in view["columns"]]
+        return schemas.FlowsPublic(**_without_ids({**view, "columns": columns}, min_documents))
+
+    def _windows(self, store: Store, run_id: int, years: int, level: int | None) -> dict[str, Any]:
+        """A run's windows with every flow's members (computed once per run, years and level)."""
+        from ..flows import window_flows
+
+        return self._cached(("windows", run_id, years, level), lambda: window_flows(store, run_id, years, level, members=None))
+
+    def flow_documents(self, run: str | int, before: int, source: int, target: int, level: int | None,
+                       limit: int, years: int | None = None) -> schemas.FlowDocumentsPublic:
+        from ..flows import flow_documents, window_flow_documents
+
+        with self.store() as store:
+            info = self.run_of(store, run)
+            if years is None:
+                found = flow_documents(store, before, info.id, source, target, level, limit)
+            else:
+                found = window_flow_documents(store, info.id, years, before + 1, source, target, level, limit,
+                                              view=self._windows(store, info.id, years, level))
+            return schemas.FlowDocumentsPublic(**found)
 
     def evolution(self, run: str | int) -> schemas.EvolutionPublic:
         with self.store() as store:
@@ -285,7 +321,8 @@ class Corpus:
     # -- search and documents ---------------------------------------------------------------------
     def search(self, body: schemas.SearchCreate) -> schemas.SearchPublic:
         with self.store() as store:
-            head = store.newest_run_head()  # (id, space): the run's JSON is not needed here
+            # (id, space): the run's JSON is not needed here
+            head = store.newest_run_head() if body.run is None else (body.run, store.get_run(body.run).space)
             run_id = head[0] if head else None
             space = store.get_space(head[1]) if head else None
             if self.vectors is not None and body.mode != "keyword":  # the space exported there
@@ -300,17 +337,17 @@ class Corpus:
             where = SearchFilter.parse(lang=body.lang, years=body.years, cpc=body.cpc)
             hits = run_search(
                 store, body.query, like=body.like, k=body.k, where=where, mode=body.mode, space=space,
-                embedder=embedder, vectors=self.vectors,
+                embedder=embedder, vectors=self.vectors, run=run_id,
             )
             return schemas.SearchPublic(
                 mode=body.mode, query=body.query, like=body.like, run=run_id,
                 hits=self._with_placed_topics(store, run_id, hits),
             )
 
-    def document(self, doc_id: str) -> schemas.DocumentPublic:
+    def document(self, doc_id: str, run: str | int | None = None) -> schemas.DocumentPublic:
         with self.store() as store:
             doc = store.get_document(doc_id)
-            info = store.newest_run()
+            info = store.newest_run() if run is None else self.run_of(store, run)
             cluster = label = x = y = subtopic = subtopic_label = None
             placed = False
             neighbours: list[Hit] = []
@@ -330,7 +367,7 @@ class Corpus:
                 if store.has_vector(info.space, doc_id):
                     space = store.get_space(info.space)
                     neighbours = run_search(store, like=doc_id, k=NEIGHBOURS, mode="vector", space=space,
-                                            vectors=self.vectors_of(space))
+                                            vectors=self.vectors_of(space), run=info.id)
             return schemas.DocumentPublic(
                 id=doc.id, title=doc.title, abstract=doc.abstract, text=doc.text, claims=doc.claims,
                 description=doc.description, lang=doc.lang, date=doc.date,
@@ -359,6 +396,19 @@ class Corpus:
             out.append(schemas.HitPublic(id=h.id, score=h.score, title=h.title, lang=h.lang, date=h.date,
                                          cluster=cluster, label=label, passage=passage))
         return out
+
+
+def _without_ids(view: dict[str, Any], min_documents: int) -> dict[str, Any]:
+    """A view of flows with every member listed, as sent: flows under ``min_documents`` counted
+    in ``left_out``, no ids."""
+    pairs = []
+    for pair in view["pairs"]:
+        kept = [f for f in pair["flows"] if f["documents"] >= min_documents]
+        under = [f for f in pair["flows"] if f["documents"] < min_documents]
+        pairs.append({**pair, "flows": [{k: v for k, v in f.items() if k != "ids"} for f in kept],
+                      "left_out": {"flows": pair["left_out"]["flows"] + len(under),
+                                   "documents": pair["left_out"]["documents"] + sum(f["documents"] for f in under)}})
+    return {**view, "pairs": pairs, "min_documents": min_documents}
 
 
 def _has_space_of(store: Store, model: str) -> bool:

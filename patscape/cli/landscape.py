@@ -125,18 +125,37 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
 @click.argument("store", type=click.Path())
 @click.option("--run", "run_id", type=int, default=None, help="Run id (default: the newest).")
 @click.option("--level", type=int, default=None, help="One level only (0 the top; default: every level).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per event, one per line.")
-def lineage(store: str, run_id: int | None, level: int | None, as_json: bool) -> None:
+@click.option("--flows", is_flag=True,
+              help="Instead of the events: where each topic's documents went, run to run (the alluvial view's flows; "
+                   "-1 outside every topic, -2 not in that run).")
+@click.option("--runs", type=click.IntRange(2, 12), default=4, show_default=True,
+              help="--flows: the run and up to RUNS - 1 runs before it.")
+@click.option("--windows", "years", type=click.IntRange(1, 50), default=None, metavar="YEARS",
+              help="--flows across the run's own time windows of YEARS years instead of the runs before it: each patent "
+                   "flows from the topic its nearest patents of the window before are in to its own.")
+@click.option("--min", "min_documents", type=click.IntRange(1), default=1, show_default=True,
+              help="--flows: leave out flows of fewer documents.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event (or flow), one per line.")
+def lineage(store: str, run_id: int | None, level: int | None, flows: bool, runs: int, years: int | None,
+            min_documents: int, as_json: bool) -> None:
     """How a run's topics relate to the run it was aligned to: continued, grown, shrank, split,
-    merged, faded, born (MONIC's transitions), with the counts behind each.
+    merged, faded, born (MONIC's transitions), with the counts behind each; with --flows, the
+    documents each topic passed to each topic of the next run, along the chain of runs.
 
     \b
     Examples:
       patscape lineage corpus/
       patscape lineage corpus/ --run 3 --json
+      patscape lineage corpus/ --flows --runs 3 --min 5
+      patscape lineage corpus/ --flows --windows 5 --min 10
     """
     import json
 
+    if years is not None and not flows:
+        raise click.UsageError("--windows goes with --flows")
+    if flows:
+        _print_flows(store, run_id, level, runs, years, min_documents, as_json)
+        return
     with Store(store, create=False) as db:
         run = db.get_run(run_id)
         events = [e for e in db.run_lineage(run.id) if level is None or e["level"] == level]
@@ -160,6 +179,45 @@ def lineage(store: str, run_id: int | None, level: int | None, as_json: bool) ->
         if parts:
             counts += (", " if counts else "") + "shared " + ", ".join(f"{k}: {v}" for k, v in parts.items())
         click.echo(f"  L{event['level']} {what:<9} {event['event']:<9} {old:>12} -> {new:<12} {counts}")
+
+
+def _print_flows(store: str, run_id: int | None, level: int | None, runs: int, years: int | None, min_documents: int,
+                 as_json: bool) -> None:
+    import json
+
+    from ..flows import flows as run_flows
+    from ..flows import window_flows
+
+    with Store(store, create=False) as db:
+        run = db.get_run(run_id)
+        view = (run_flows(db, run.id, runs, level, min_documents) if years is None
+                else window_flows(db, run.id, years, level, min_documents))
+    if as_json:
+        for pair in view["pairs"]:
+            for flow in pair["flows"]:
+                click.echo(json.dumps({"kind": view["kind"], "before": pair["before"], "after": pair["after"], **flow}))
+        return
+    if len(view["columns"]) < 2:
+        click.echo(f"run {view['run']} has no earlier run stored (it was numbered afresh, or its parent was deleted)"
+                   if years is None else f"the patents of run {view['run']} fall in one window of {years} years")
+        return
+    titles = {c["key"]: c["title"] for c in view["columns"]}
+    labels = {(c["key"], n["node"]): n["label"] for c in view["columns"] for n in c["nodes"]}
+    if years is not None:
+        click.echo(f"run {view['run']} in windows of {years} years: a patent flows from the topic its "
+                   f"{view['neighbours']} nearest patents of the window before are in to its own"
+                   + (f"; no patents in {', '.join(view['empty'])}" if view["empty"] else ""))
+    for pair in view["pairs"]:
+        a, b = pair["before"], pair["after"]
+        total = sum(f["documents"] for f in pair["flows"]) + pair["left_out"]["documents"]
+        what = "stayed in a node with the same id" if years is None else "are in the topic their nearest earlier patents are in"
+        click.echo(f"{titles[a]} -> {titles[b]}: {pair['kept']:,} of {total:,} documents {what}"
+                   + (f"; {pair['left_out']['flows']} flows under {min_documents} left out" if pair["left_out"]["flows"] else ""))
+        for f in pair["flows"]:
+            s, t = f["source"], f["target"]
+            left = view["places"].get(str(s)) or f"{s} {labels.get((a, s), '')}"
+            right = view["places"].get(str(t)) or f"{t} {labels.get((b, t), '')}"
+            click.echo(f"  {f['documents']:>7,}  {left[:44]:<44} -> {right[:44]}")
 
 
 # -- export ------------------------------------------------------------------------------------

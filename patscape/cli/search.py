@@ -26,12 +26,15 @@ from .present import echo_json_lines, note
 @click.option("--mode", type=click.Choice(["vector", "keyword", "hybrid"]), default="vector", show_default=True)
 @click.option("--space", default=None,
               help="Embedding space key (default: the newest complete one); an incomplete space only when named.")
+@click.option("--run", "run_id", type=int, default=None,
+              help="The run whose topics the hits carry, searched in its space (default: the newest run).")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON lines.")
 @click.option("--vector-store", default=None, metavar="URI",
               help="Rank by the document vectors exported there (default: the space of its collection): "
                    "milvus:PATH.db?collection=NAME (Milvus Lite) or milvus://HOST:PORT?collection=NAME.")
 def search(store: str, query: str | None, like: str | None, k: int, lang: str | None, years: str | None,
-           cpc: str | None, mode: str, space: str | None, as_json: bool, vector_store: str | None) -> None:
+           cpc: str | None, mode: str, space: str | None, run_id: int | None, as_json: bool,
+           vector_store: str | None) -> None:
     """Similar patents to a QUERY text or to a document (--like ID); prior-art style.
 
     \b
@@ -48,6 +51,8 @@ def search(store: str, query: str | None, like: str | None, k: int, lang: str | 
         vectors = None
         if vector_store and mode != "keyword":
             vectors = closing.enter_context(open_vector_store(vector_store))  # closed however search ends
+        if run_id is not None and space is None and vectors is None:
+            space = db.get_run(run_id).space  # a clear error for an unknown run
         chosen = pick_space(db, space or (vectors.space_key if vectors else None)) if mode != "keyword" else None
         if vectors is not None and chosen is not None:
             vectors.check_space(chosen)
@@ -56,7 +61,7 @@ def search(store: str, query: str | None, like: str | None, k: int, lang: str | 
             if notice:
                 note(notice)
         hits = run_search(db, query, like=like, k=k, where=where, mode=mode, space=chosen,  # type: ignore[arg-type]
-                          vectors=vectors)
+                          vectors=vectors, run=run_id)
     if as_json:
         echo_json_lines(dataclasses.asdict(hit) for hit in hits)
         return

@@ -19,6 +19,7 @@
     C.clearErrors();
     return source.corpus().then(function (corpus) {
       showStats(corpus);
+      showRuns(corpus.runs);
       if (!corpus.runs.length) {
         $('map-note').textContent = 'This corpus has no map yet: run `patscape map` first.';
         document.body.setAttribute('data-ready', 'no-run');
@@ -52,6 +53,43 @@
     $('stats').textContent = C.fmtInt(corpus.documents) + ' documents \u00b7 ' + corpus.runs.length +
       ' map' + (corpus.runs.length === 1 ? '' : 's') + ' \u00b7 model ' + corpus.model;
   }
+  // ---------- which run is shown: the newest by default; the page says which ----------
+  var runs = [];
+  function runText(r, newest) {
+    var when = C.isNum(r.created_at) ? new Date(r.created_at * 1000).toISOString().slice(0, 10) : '';
+    return 'run ' + r.id + (newest ? ' (newest)' : '') + (r.name ? ' \u00b7 ' + C.clip(r.name, 40) : '') + ' \u00b7 ' +
+      C.fmtInt(r.topics) + ' topics' + (r.updated ? ' \u00b7 updated from ' + r.parent : r.parent ? ' \u00b7 aligned to ' + r.parent : '') +
+      (when ? ' \u00b7 ' + when : '');
+  }
+  function showRuns(list) {
+    runs = C.arr(list).slice().sort(function (a, b) { return b.id - a.id; });
+    var select = $('run-choice'), wanted = source.run();
+    C.clear(select);
+    runs.forEach(function (r, i) {
+      var option = C.el('option', { value: String(r.id) }, runText(r, i === 0));
+      if (wanted === 'latest' ? i === 0 : String(r.id) === wanted) option.selected = true;
+      select.appendChild(option);
+    });
+    select.parentNode.hidden = runs.length < 2;
+  }
+  function chooseRun() {
+    var id = $('run-choice').value;
+    source.setRun(runs.length && String(runs[0].id) === id ? 'latest' : id);
+    S.hits = [];
+    P.state.activeTopic = null;
+    P.state.activeNode = null;
+    P.mapView.setOverlay('hits', []);
+    $('results').hidden = true;
+    $('flow-docs').hidden = true;
+    drawn = {};
+    document.body.setAttribute('data-ready', 'loading');
+    return loadAll().then(function () {   // the tab shown is drawn again, of the run chosen
+      Array.prototype.forEach.call(document.querySelectorAll('.tabs button'), function (b) {
+        if (b.getAttribute('aria-selected') === 'true') selectView(b.getAttribute('data-view'));
+      });
+    });
+  }
+
   // Titles (for hover) arrive after the first drawing of the map: most of the map's bytes.
   function loadTitles() {
     var pts = P.mapView.points();
@@ -62,8 +100,11 @@
   }
   function setPoints(pts) {
     P.mapView.setPoints(pts);
-    $('map-note').textContent = 'run ' + pts.run + ' \u00b7 ' + C.fmtInt(pts.count) + ' points' +
+    var newest = runs.length ? runs[0].id : pts.run;
+    $('map-note').textContent = 'run ' + pts.run + (pts.run === newest ? '' : ' (not the newest: run ' + newest + ' is)') +
+      ' \u00b7 ' + C.fmtInt(pts.count) + ' points' +
       (pts.placedCount ? ' (' + C.fmtInt(pts.placedCount) + ' added since the map was built)' : '');
+    document.body.setAttribute('data-run', String(pts.run));
   }
 
   // ---------- topics: a click shows the topic on the map ----------
@@ -150,13 +191,46 @@
     emerging: function () {
       var by = $('emerging-by').value;
       return source.emerging(by).then(function (result) { return P.emergingView.render($('emerging'), result, by); });
+    },
+    lineage: function () {
+      fillLevels();
+      var level = $('lineage-level').value, windows = $('lineage-across').value === 'windows';
+      $('lineage-runs-box').hidden = windows;
+      $('lineage-years-box').hidden = !windows;
+      $('lineage-hint').textContent = windows
+        ? 'Which earlier topic each period\'s patents build on: a patent flows from the topic its nearest patents of the window before are in ' +
+          'to its own (blue: the same topic, orange: another, green: nothing near before). Click a flow to list its patents.'
+        : 'Where each topic\'s patents went from one run to the next (blue: same id, orange: moved, green: new, grey: deleted). ' +
+          'Click a flow to list its patents.';
+      return source.flows($('lineage-runs').value, level, $('lineage-min').value, windows ? $('lineage-years').value : null).then(function (view) {
+        lineageShown = view;
+        return P.lineageView.render($('lineage'), view);
+      });
     }
+  };
+  // the lineage view's levels: the topics, and each level above them by name
+  function fillLevels() {
+    var select = $('lineage-level'), H = P.hierarchy, keep = select.value;
+    C.clear(select);
+    select.appendChild(C.el('option', { value: '' }, 'topics'));
+    for (var i = 0; i < H.top(); i++) select.appendChild(C.el('option', { value: String(i) }, H.levelName(i) + ' (level ' + i + ')'));
+    select.value = keep && Number(keep) < H.top() ? keep : '';
+  }
+  var lineageShown = null;
+  P.lineageView.onFlow = function (from, to, flow) {
+    if (!lineageShown) return null;
+    var shown = lineageShown;
+    return source.flowDocuments(shown, from, to, flow.source, flow.target).then(function (found) {
+      P.lineageView.renderDocuments($('flow-docs'), shown, from, to, flow, found.documents, found.count,
+                                    function (id) { return P.panel.show(id); });
+      $('panel-hint').hidden = true;
+    }).catch(function (err) { C.showError('The flow\'s documents could not be read: ' + err.message); });
   };
   function selectView(name) {
     Array.prototype.forEach.call(document.querySelectorAll('.tabs button'), function (b) {
       b.setAttribute('aria-selected', b.getAttribute('data-view') === name ? 'true' : 'false');
     });
-    ['map', 'evolution', 'graph', 'emerging'].forEach(function (v) { $('view-' + v).hidden = v !== name; });
+    ['map', 'evolution', 'graph', 'emerging', 'lineage'].forEach(function (v) { $('view-' + v).hidden = v !== name; });
     if (draws[name] && !drawn[name]) {
       drawn[name] = true;
       draws[name]().catch(function (err) { drawn[name] = false; C.showError('The ' + name + ' view could not be drawn: ' + err.message); });
@@ -229,6 +303,12 @@
   $('search-clear').addEventListener('click', clearSearch);
   $('upload-form').addEventListener('submit', upload);
   $('evo-mode').addEventListener('change', function () { if (drawn.evolution) draws.evolution(); });
+  $('run-choice').addEventListener('change', chooseRun);
+  ['lineage-across', 'lineage-runs', 'lineage-years', 'lineage-level', 'lineage-min'].forEach(function (id) {
+    $(id).addEventListener('change', function () {
+      if (drawn.lineage) draws.lineage().catch(function (err) { C.showError('The lineage view could not be drawn: ' + err.message); });
+    });
+  });
   $('emerging-by').addEventListener('change', function () {
     if (drawn.emerging) draws.emerging().catch(function (err) { C.showError('The emerging view could not be drawn: ' + err.message); });
   });

@@ -13,7 +13,9 @@
  *   evolution()     {years, recent_from, recent_to, partial_year, data_to, topics: [{cluster, label, per_year, ...}]}
  *   graph()         {nodes: [{id, label, size, x, y}], links: [{source, target, similarity, citations}]}
  *   document(id)    {id, title, abstract, ..., cluster, label, neighbours: [hits]}
- * The served layer adds search(), upload jobs and rename(run, level, node, name), which the report has not.
+ *   flows(runs, level, min, years)  the alluvial view of the run's lineage, or of its time windows (/corpus/runs/R/flows)
+ * The served layer adds search(), upload jobs, rename(run, level, node, name), the run shown
+ * (run(), setRun(run)) and a flow's documents (flowDocuments), which the report has not.
  */
 (function () {
   'use strict';
@@ -70,7 +72,13 @@
     early[name] = fetcher();
     early[name].catch(function () { /* handled by whoever takes it */ });
   }
-  var MAP_URL = '/corpus/runs/latest/map?format=columns&fields=id,cluster,x,y,placed,subtopic';
+  // The run shown: `?run=N` in the page's address, else the newest (`latest`); setRun changes it.
+  var RUN = (function () {
+    var m = /[?&]run=(\d+)(?:&|$)/.exec(window.location.search || '');
+    return m ? m[1] : 'latest';
+  })();
+  function runPath(rest) { return '/corpus/runs/' + encodeURIComponent(RUN) + rest; }
+  function mapUrl() { return runPath('/map?format=columns&fields=id,cluster,x,y,placed,subtopic'); }
 
   P.source = {
     kind: 'served',
@@ -80,28 +88,54 @@
     forgetPrefetched: function () { early = {}; },   // e.g. made without the API key given since
     onUnauthorised: null,
     corpus: function () { return first('corpus', function () { return api('/corpus'); }); },
-    topics: function () { return first('topics', function () { return api('/corpus/runs/latest/topics'); }).then(topicsOf); },
-    topicTree: function () { return first('topics', function () { return api('/corpus/runs/latest/topics'); }).then(treeOf); },
+    run: function () { return RUN; },
+    // show another run: 'latest' or a run id (the page's address follows, so it can be shared)
+    setRun: function (run) {
+      RUN = String(run);
+      early = {};
+      try {
+        var url = new URL(window.location.href);
+        if (RUN === 'latest') url.searchParams.delete('run'); else url.searchParams.set('run', RUN);
+        window.history.replaceState(null, '', url.toString());
+      } catch (e) { /* an address that cannot change: the run is still shown */ }
+    },
+    topics: function () { return first('topics', function () { return api(runPath('/topics')); }).then(topicsOf); },
+    topicTree: function () { return first('topics', function () { return api(runPath('/topics')); }).then(treeOf); },
     // The positions first; the titles (most of the bytes) once the map is drawn: titles(points).
     map: function () {
-      return first('map', function () { return api(MAP_URL); }).then(function (view) {
+      return first('map', function () { return api(mapUrl()); }).then(function (view) {
         return C.columnsToPoints(view.columns, view.count, { run: view.run, placedCount: view.placed,
                                                              subtopic: C.arr(view.columns.subtopic) });
       });
     },
     titles: function (points) {
-      return api('/corpus/runs/latest/map?format=columns&fields=id,title').then(function (view) {
+      return api('/corpus/runs/' + encodeURIComponent(points.run) + '/map?format=columns&fields=id,title').then(function (view) {
         var ids = C.arr(view.columns.id), titles = C.arr(view.columns.title);
         if (view.run !== points.run || ids.length !== points.count || titles.length !== ids.length) return null;
         for (var i = 0; i < ids.length; i++) if (ids[i] !== points.id[i]) return null;   // the map changed meanwhile
         return titles;
       });
     },
-    evolution: function () { return api('/corpus/runs/latest/evolution'); },
-    emerging: function (by) { return api('/corpus/runs/latest/emerging?by=' + encodeURIComponent(by || 'topic')); },
-    graph: function () { return api('/corpus/runs/latest/graph'); },
-    document: function (id) { return api('/corpus/documents/' + encodeURIComponent(id)); },
-    search: function (body) { return api('/corpus/search', { method: 'POST', json: body }); },
+    evolution: function () { return api(runPath('/evolution')); },
+    emerging: function (by) { return api(runPath('/emerging?by=' + encodeURIComponent(by || 'topic'))); },
+    graph: function () { return api(runPath('/graph')); },
+    // the alluvial view: the run and up to runs - 1 before it, or with years its own windows; level '' for the topics
+    flows: function (runs, level, min, years) {
+      return api(runPath('/flows?runs=' + encodeURIComponent(runs) + (level !== '' && level != null ? '&level=' + encodeURIComponent(level) : '') +
+                         '&min_documents=' + encodeURIComponent(min) + (years ? '&years=' + encodeURIComponent(years) : '')));
+    },
+    // a flow's documents: view (its answer), before and after (its columns' keys)
+    flowDocuments: function (view, before, after, source, target) {
+      var windows = view.kind === 'windows', level = view.level;
+      return api('/corpus/runs/' + encodeURIComponent(windows ? view.run : after) + '/flows/documents?before=' + encodeURIComponent(before) +
+                 '&source=' + encodeURIComponent(source) + '&target=' + encodeURIComponent(target) +
+                 (windows ? '&years=' + encodeURIComponent(view.years) : '') + (level != null ? '&level=' + encodeURIComponent(level) : ''));
+    },
+    document: function (id) { return api('/corpus/documents/' + encodeURIComponent(id) + (RUN === 'latest' ? '' : '?run=' + encodeURIComponent(RUN))); },
+    search: function (body) {
+      if (RUN !== 'latest') body.run = Number(RUN);
+      return api('/corpus/search', { method: 'POST', json: body });
+    },
     upload: function (form) { return api('/corpus/uploads', { method: 'POST', body: form }); },
     job: function (id) { return api('/corpus/jobs/' + encodeURIComponent(id)); },
     // an analyst's name for a topic (level: the topics') or a node of a level above them
@@ -111,6 +145,6 @@
     }
   };
   prefetch('corpus', function () { return api('/corpus'); });
-  prefetch('topics', function () { return api('/corpus/runs/latest/topics'); });
-  prefetch('map', function () { return api(MAP_URL); });
+  prefetch('topics', function () { return api(runPath('/topics')); });
+  prefetch('map', function () { return api(mapUrl()); });
 })();

@@ -28,6 +28,15 @@
       ['Created', created, true],
       ['Embedding space', run.space, true]
     ];
+    // which run this is, of the store's runs: the newest, or which is
+    var stored = C.arr(DATA.runs).filter(function (r) { return r && isNum(r.id); }), newest = null;
+    stored.forEach(function (r) { if (!newest || r.id > newest.id) newest = r; });
+    if (stored.length) {
+      facts.splice(7, 0, ['Runs in the store', C.fmtInt(stored.length) + (newest && newest.id === run.id ? ' (this is the newest)'
+        : newest ? ' (the newest is #' + newest.id + ')' : ''), true]);
+    }
+    if (run.name) facts.splice(6, 0, ['Run name', str(run.name), true]);
+    if (isNum(run.parent)) facts.push([run.updated ? 'Updated from' : 'Aligned to', 'run #' + str(run.parent), true]);
     var box = $('facts');
     facts.forEach(function (f) {
       if (f[1] == null || f[1] === '') return;
@@ -233,6 +242,39 @@
       return sub ? showTopic(sub.parent, true) : null;
     };
     pending.push(C.step('The emerging items', drawEmerging));
+    function lineageView() { return $('lineage-across').value === 'windows' ? DATA.windows : DATA.flows; }
+    function drawLineage() {
+      var windows = $('lineage-across').value === 'windows', view = lineageView();
+      $('flow-docs').hidden = true;
+      $('lineage-hint').textContent = windows
+        ? 'Which earlier topic each period\u2019s patents build on: a patent flows from the topic its nearest patents of the window before are in ' +
+          'to its own (blue: the same topic, orange: another, green: nothing near before). Click a flow to list its patents.'
+        : 'Where each topic\u2019s patents went from the run before to this one (the runs this run was aligned to or updated from, oldest on ' +
+          'the left): blue flows keep their topic\u2019s id, orange ones move to another topic, green ones are new patents, grey ones were ' +
+          'deleted. Click a flow to list its patents.';
+      if (!view) {
+        C.clear($('lineage'));
+        $('lineage').appendChild(el('p', 'empty', windows ? 'No time windows: the patents of this run have no dates.'
+          : 'This report was written without the lineage view.'));
+        return null;
+      }
+      return P.lineageView.render($('lineage'), view, Number($('lineage-min').value));
+    }
+    pending.push(C.step('The lineage', drawLineage));
+    ['lineage-min', 'lineage-across'].forEach(function (id) {
+      $(id).addEventListener('change', function () { C.step('The lineage', drawLineage); });
+    });
+    // a flow's documents: those the report holds (the first of each flow), titles from the map
+    P.lineageView.onFlow = function (from, to, flow) {
+      var titles = {};
+      if (pts) pts.id.forEach(function (id, i) { if (pts.title) titles[id] = pts.title[i]; });
+      var docs = C.arr(flow.ids).map(function (id) { return { id: str(id), title: titles[id] || '' }; });
+      P.lineageView.renderDocuments($('flow-docs'), lineageView(), from, to, flow, docs, flow.documents, function (id) {
+        if (!(id in titles)) { C.showError('Patent ' + id + ' is not on this run\'s map.'); return null; }
+        $('sec-map').scrollIntoView();
+        return P.panel.show(id);
+      });
+    };
     $('emerging-by').addEventListener('change', function () { C.step('The emerging items', drawEmerging); });
   }).then(function () {
     return Promise.all(pending.map(function (p) { return Promise.resolve(p).catch(function (err) { C.showError(String(err)); }); }));

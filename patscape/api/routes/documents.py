@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from ..deps import CorpusDep, JobsDep
@@ -16,8 +17,13 @@ router = APIRouter(prefix="/corpus/documents", tags=["corpus"])
 
 
 @router.get("/{doc_id:path}", response_model=DocumentPublic, summary="A document and its 10 nearest neighbours")
-async def document(doc_id: str, corpus: CorpusDep) -> DocumentPublic:
-    return await run_in_threadpool(corpus.document, doc_id)
+async def document(
+    doc_id: str,
+    corpus: CorpusDep,
+    run: Annotated[str | None, Query(pattern=r"^(?:\d+|latest|newest)$",
+                                     description="The run whose topic and map position the document is given in (default: the newest).")] = None,
+) -> DocumentPublic:
+    return await run_in_threadpool(corpus.document, doc_id, run)
 
 
 @router.post("", response_model=JobPublic, status_code=202, summary="Add documents given as JSON records")

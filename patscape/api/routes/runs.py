@@ -17,6 +17,8 @@ from ..schemas.corpus import (
     CorpusPublic,
     EmergingPublic,
     EvolutionPublic,
+    FlowDocumentsPublic,
+    FlowsPublic,
     GraphPublic,
     LineagePublic,
     MapPublic,
@@ -97,6 +99,39 @@ async def emerging(
 @router.get("/runs/{run}/lineage", response_model=LineagePublic, summary="How the run's topics continue the run it was aligned to")
 async def lineage(run: str, corpus: CorpusDep) -> LineagePublic:
     return await run_in_threadpool(corpus.lineage, run)
+
+
+_YEARS = Query(ge=1, le=50, description="Instead of the runs before it: the run's own time windows of this many years "
+                                       "(each patent flows from the topic its nearest patents of the window before are in).")
+
+
+@router.get("/runs/{run}/flows", response_model=FlowsPublic,
+            summary="The alluvial view: where each topic's documents went from run to run, or across the run's time windows")
+async def flows(
+    run: str,
+    corpus: CorpusDep,
+    runs: Annotated[int, Query(ge=1, le=12, description="The run and up to runs - 1 runs before it (its parents).")] = 4,
+    years: Annotated[int | None, _YEARS] = None,
+    level: Annotated[int | None, Query(ge=0, description="Level from the top (default: the topics).")] = None,
+    min_documents: Annotated[int, Query(ge=1, description="Leave out smaller flows (counted in left_out).")] = 1,
+) -> FlowsPublic:
+    return await run_in_threadpool(corpus.flows, run, runs, level, min_documents, years)
+
+
+@router.get("/runs/{run}/flows/documents", response_model=FlowDocumentsPublic,
+            summary="The documents of one flow: from node source of the column before to node target of the next")
+async def flow_documents(
+    run: str,
+    corpus: CorpusDep,
+    before: Annotated[int, Query(ge=0, description="The earlier column's key: a run id (this run's ancestor), or with "
+                                                    "`years` a window's index (the flow goes to the next window).")],
+    source: Annotated[int, Query(ge=-2, description="Node of the earlier column (-1, -2: see the view's places).")],
+    target: Annotated[int, Query(ge=-2, description="Node of the later column.")],
+    years: Annotated[int | None, _YEARS] = None,
+    level: Annotated[int | None, Query(ge=0, description="As for the flows.")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+) -> FlowDocumentsPublic:
+    return await run_in_threadpool(corpus.flow_documents, run, before, source, target, level, limit, years)
 
 
 @router.get("/runs/{run}/evolution", response_model=EvolutionPublic, summary="Topic sizes per year")

@@ -21,6 +21,8 @@ class SearchCreate(BaseModel):
     lang: str | None = Field(None, description="Only documents in this language (ISO 639-1).")
     years: str | None = Field(None, max_length=20, description="Only documents dated in these years: `2018-2023`, `2018-`, `-2015` or `2020`.")
     cpc: str | None = Field(None, max_length=40, description="Only documents with a CPC or IPC code starting so (`H01M`, `H01M10/052`).")
+    run: int | None = Field(None, ge=1, description="The run whose topics the hits carry, searched in its embedding space "
+                                                   "(default: the newest run).")
 
 
 class NameUpdate(BaseModel):
@@ -109,6 +111,9 @@ class DocumentPublic(BaseModel):
 
 class RunPublic(BaseModel):
     id: int
+    name: str | None = Field(None, description="The run's name, where it was given one (`patscape runs --name`).")
+    parent: int | None = Field(None, description="The run it was updated from or aligned to (None: numbered afresh).")
+    updated: bool = Field(False, description="Made by `patscape map --update` from its parent.")
     space: str
     model: str | None
     created_at: float
@@ -271,6 +276,54 @@ class LineagePublic(BaseModel):
     topics_kept: int | None = None
     thresholds: dict[str, float] | None = None
     events: list[LineageEventPublic]
+
+
+class FlowColumnPublic(BaseModel):
+    key: int = Field(description="The run's id (across runs) or the window's index from 0 (across windows).")
+    title: str = Field(description="`run 5 · name`, or the window's years (`2011–2015`, `to 1990`).")
+    level: int = Field(description="The level shown (0 the top; a run's topics' level where it has fewer than asked).")
+    nodes: list[dict[str, Any]] = Field(description="node, label, size (across windows: the node's patents in the window).")
+    outliers: int = Field(description="Documents outside every topic (place -1).")
+    documents: int
+    run: int | None = Field(None, description="Across runs: the run.")
+    name: str | None = None
+    created_at: float | None = None
+    first: int | None = Field(None, description="Across windows: the window's first year.")
+    last: int | None = None
+    sampled: bool | None = Field(None, description="Across windows: the window's patents are a seeded sample.")
+
+
+class FlowPairPublic(BaseModel):
+    before: int = Field(description="Key of the earlier column.")
+    after: int = Field(description="Key of the later column.")
+    flows: list[dict[str, Any]] = Field(description="source (a node of the earlier column), target (of the later), documents; "
+                                                    "-1 and -2: see places. Largest first.")
+    left_out: dict[str, int] = Field(description="Flows (and their documents) under min_documents.")
+    kept: int = Field(description="Documents whose source and target are the same node id.")
+
+
+class FlowsPublic(BaseModel):
+    kind: Literal["runs", "windows"]
+    run: int
+    level: int | None = Field(description="As asked: None for the topics.")
+    columns: list[FlowColumnPublic] = Field(description="Oldest first: the run and the runs before it, or the run's time windows.")
+    pairs: list[FlowPairPublic]
+    min_documents: int
+    places: dict[str, str] = Field(description="What the places -1 and -2 hold.")
+    years: int | None = Field(None, description="Across windows: the years of a window.")
+    dates: dict[str, int] | None = Field(None, description="Across windows: patents dated by priority, filing or publication date (or not).")
+    empty: list[str] | None = Field(None, description="Across windows: windows without patents, left out.")
+    sampled: list[str] | None = None
+    neighbours: int | None = Field(None, description="Across windows: the nearest earlier patents that vote for a patent's source.")
+
+
+class FlowDocumentsPublic(BaseModel):
+    before: int
+    after: int
+    source: int
+    target: int
+    count: int = Field(description="Documents in the flow (the first `limit` are listed, by id).")
+    documents: list[dict[str, str]] = Field(description="id, title.")
 
 
 class EmergingPublic(BaseModel):
