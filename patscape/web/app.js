@@ -184,13 +184,20 @@
   }
 
   // ---------- views ----------
+  // A view asked for again before its answer came (another kind of burst chosen meanwhile) draws
+  // the newest answer only: an older one arriving late must not replace it.
+  var asked = {};
+  function newest(name, answer, draw) {
+    var mine = asked[name] = (asked[name] || 0) + 1;
+    return answer.then(function (result) { return asked[name] === mine ? draw(result) : null; });
+  }
   var drawn = {};
   var draws = {
     evolution: function () { return source.evolution().then(function (evo) { return P.evolutionView.render($('evolution'), evo, $('evo-mode').value); }); },
     graph: function () { return source.graph().then(function (graph) { return P.graphView.render($('graph'), graph); }); },
     emerging: function () {
       var by = $('emerging-by').value;
-      return source.emerging(by).then(function (result) { return P.emergingView.render($('emerging'), result, by); });
+      return newest('emerging', source.emerging(by), function (result) { return P.emergingView.render($('emerging'), result, by); });
     },
     lineage: function () {
       fillLevels();
@@ -202,10 +209,11 @@
           'to its own (blue: the same topic, orange: another, green: nothing near before). Click a flow to list its patents.'
         : 'Where each topic\'s patents went from one run to the next (blue: same id, orange: moved, green: new, grey: deleted). ' +
           'Click a flow to list its patents.';
-      return source.flows($('lineage-runs').value, level, $('lineage-min').value, windows ? $('lineage-years').value : null).then(function (view) {
-        lineageShown = view;
-        return P.lineageView.render($('lineage'), view);
-      });
+      return newest('lineage', source.flows($('lineage-runs').value, level, $('lineage-min').value, windows ? $('lineage-years').value : null),
+                    function (view) {
+                      lineageShown = view;
+                      return P.lineageView.render($('lineage'), view);
+                    });
     }
   };
   // the lineage view's levels: the topics, and each level above them by name
