@@ -155,7 +155,8 @@ def space_options(space: Space) -> dict[str, Any]:
 #: least MIN_LANGUAGE_SHARE of the corpus: one rule for the choice of ``auto`` and for the warning
 #: about a model that does not read a language. Both conditions, so that a few misdetected
 #: documents (a short English title taken for Dutch, a Chinese abstract with a Japanese kana)
-#: never switch the model or raise a warning, in a small corpus or a large one.
+#: never switch the model or raise a warning, in a small corpus or a large one. The corpus's most
+#: common language is present whatever its count (a corpus of 12 Chinese patents is Chinese).
 MIN_LANGUAGE_DOCS = 20
 MIN_LANGUAGE_SHARE = 0.01
 #: Seconds per document of the embed stage with its default options (title+abstract+claims vector
@@ -174,8 +175,9 @@ PACKAGED_LANGUAGES: dict[str, tuple[str, ...]] = {
 
 
 def present_languages(counts: Mapping[str, int]) -> dict[str, int]:
-    """The languages present in a corpus of these ``lang`` counts (see :data:`MIN_LANGUAGE_DOCS`),
-    by primary code (``zh-tw`` counts as ``zh``), most documents first; unknown (``?``) is none."""
+    """The languages present in a corpus of these ``lang`` counts (see :data:`MIN_LANGUAGE_DOCS`;
+    the most common one always), by primary code (``zh-tw`` counts as ``zh``), most documents
+    first; unknown (``?``) is none."""
     total = sum(counts.values())
     merged: dict[str, int] = {}
     for lang, n in counts.items():
@@ -183,8 +185,9 @@ def present_languages(counts: Mapping[str, int]) -> dict[str, int]:
             continue
         code = primary(lang)
         merged[code] = merged.get(code, 0) + int(n)
-    present = {code: n for code, n in merged.items() if n >= MIN_LANGUAGE_DOCS and n >= MIN_LANGUAGE_SHARE * total}
-    return dict(sorted(present.items(), key=lambda kv: (-kv[1], kv[0])))
+    ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {code: n for i, (code, n) in enumerate(ranked)
+            if i == 0 or (n >= MIN_LANGUAGE_DOCS and n >= MIN_LANGUAGE_SHARE * total)}
 
 
 def unread_languages(languages: Sequence[str], counts: Mapping[str, int]) -> dict[str, int]:

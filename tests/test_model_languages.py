@@ -131,6 +131,10 @@ def test_a_language_is_present_with_20_documents_and_1_percent() -> None:
     assert present_languages({"en": 5000, "vi": 30}) == {"en": 5000}  # 30 < 1% of 5030
     assert present_languages({"en": 5000, "vi": 51}) == {"en": 5000, "vi": 51}
     assert present_languages({"en": 30, "zh": 15, "zh-tw": 10, "?": 400}) == {"en": 30, "zh": 25}
+    # the most common language is present whatever its count: a small corpus is read
+    assert present_languages({"zh": 12, "en": 3}) == {"zh": 12}
+    assert present_languages({"vi": 5}) == {"vi": 5}
+    assert present_languages({"?": 5}) == {}
 
 
 # -- auto -------------------------------------------------------------------------------------
@@ -177,6 +181,8 @@ def test_english_and_chinese_still_get_use_and_english_only_minilm(tmp_path: Pat
         assert default_model(db) == ("use-multilingual", "the corpus is multilingual (zh 25)")
     with make_store(tmp_path, "en", {"en": 30}) as db:
         assert default_model(db) == ("minilm", "every document is English")
+    with make_store(tmp_path, "zh", {"zh": 12, "en": 3}) as db:  # small, but Chinese
+        assert default_model(db) == ("use-multilingual", "the corpus is multilingual (zh 12)")
 
 
 def test_a_few_misdetected_documents_do_not_switch_the_model(tmp_path: Path) -> None:
