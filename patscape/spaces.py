@@ -168,7 +168,8 @@ SECONDS_PER_DOC: dict[str, float] = {"use-multilingual": 0.0156, "e5-small": 0.5
 #: at most this (about 1,570 documents at the measured speed); above it, it keeps the fast default
 #: and the embed warns with the command that reads them.
 AUTO_MAX_SECONDS = 15 * 60
-#: The packaged models a language may be read by, fastest first, and the languages each reads.
+#: The packaged models, in the order ``auto`` prefers them (the stronger English model, the fast
+#: multilingual default, the slow one that reads the most), and the languages each reads.
 PACKAGED_LANGUAGES: dict[str, tuple[str, ...]] = {
     "minilm": ENGLISH, "use-multilingual": USE_LANGUAGES, "e5-small": E5_LANGUAGES,
 }
@@ -220,7 +221,8 @@ def _names(langs: Mapping[str, int]) -> str:
 
 
 def reader_for(counts: Mapping[str, int]) -> str | None:
-    """The fastest packaged model that reads every language present in the corpus (None: none)."""
+    """The first packaged model (of :data:`PACKAGED_LANGUAGES`) that reads every language present
+    in the corpus (None: none)."""
     present = present_languages(counts)
     for name, languages in PACKAGED_LANGUAGES.items():
         if all(reads(languages, code) for code in present):
