@@ -240,15 +240,14 @@ def language_warning(
     unread = unread_languages(languages, counts)
     if not unread:
         return None
-    message = (f"{_counted(unread)}: {model} does not read {_names(unread)}; those documents will be placed by "
-               "noise, not by meaning")
+    message = f"{_counted(unread)}: {model} does not read {_names(unread)}"
     reader = reader_for(counts)
     if reader is None:
-        return (f"{message}. No packaged model reads every language of this corpus: use one that does "
+        return (f"{message}; no packaged model reads every language of this corpus: use one that does "
                 f"(`patscape embed {store.path} --model st:DIR --languages ...`, see `patscape models`)")
     estimate = estimate_seconds(reader, sum(counts.values()), seconds_per_doc)
     when = f", {duration(estimate)} here" if estimate is not None else ""
-    return f"{message}. `patscape embed {store.path} --model {reader}` reads them{when}"
+    return f"{message}; `patscape embed {store.path} --model {reader}` reads them{when}"
 
 
 def default_model(
