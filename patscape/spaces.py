@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .embed import Embedder, Task, resolve_alias
+from .embed.languages import E5_LANGUAGES, ENGLISH, USE_LANGUAGES, name_of, primary, reads
 from .errors import IncompleteSpaceError, InputError, NotFoundError
 from .records import Document
 from .store import Space, SpaceProgress, Store
@@ -112,7 +113,9 @@ def space_for(
         "max_tokens": embedder.max_tokens,
         "overlap": overlap,
         "max_chunks": max_chunks,
-        "multilingual": embedder.profile.multilingual,
+        # the flag the key has always had (see ModelProfile.key_multilingual); the languages the
+        # model reads are kept below, outside the key: declaring them changes no vector
+        "multilingual": embedder.profile.key_multilingual,
         "loader": {k: v for k, v in (loader or {}).items() if k in LOADER_OPTIONS and v},
     }
     if passages is not None:
@@ -122,7 +125,14 @@ def space_for(
         json.dumps([embedder.fingerprint(), out_dims, {k: v for k, v in params.items() if k not in ("task", "default")}],
                    sort_keys=True).encode()
     ).hexdigest()[:10]
+    params["languages"] = list(embedder.profile.languages)  # older spaces have none: see space_languages
     return Space(f"{model_slug(embedder.name)}-{out_dims}-{digest}", embedder.name, embedder.fingerprint(), out_dims, params)
+
+
+def space_languages(space: Space) -> tuple[str, ...] | None:
+    """The languages the model of ``space`` reads, as stored (None: a space from before they were)."""
+    stored = space.params.get("languages")
+    return tuple(stored) if stored else None
 
 
 def space_options(space: Space) -> dict[str, Any]:
@@ -141,22 +151,150 @@ def space_options(space: Space) -> dict[str, Any]:
 
 
 # -- the default model ---------------------------------------------------------------------------
-def default_model(store: Store) -> tuple[str, str]:
-    """The embedded default for this corpus, and why: English-only -> all-MiniLM-L6-v2 (the
-    stronger English model), any other language -> the multilingual USE."""
+#: A language is *present* in a corpus when it holds at least MIN_LANGUAGE_DOCS documents AND at
+#: least MIN_LANGUAGE_SHARE of the corpus: one rule for the choice of ``auto`` and for the warning
+#: about a model that does not read a language. Both conditions, so that a few misdetected
+#: documents (a short English title taken for Dutch, a Chinese abstract with a Japanese kana)
+#: never switch the model or raise a warning, in a small corpus or a large one. The corpus's most
+#: common language is present whatever its count (a corpus of 12 Chinese patents is Chinese).
+MIN_LANGUAGE_DOCS = 20
+MIN_LANGUAGE_SHARE = 0.01
+#: Seconds per document of the embed stage with its default options (title+abstract+claims vector
+#: and full-text passages), measured on the dev corpus on a 2-core x86-64 machine without a GPU by
+#: ``benchmarks/e5_speed.py`` (100 documents, English and Chinese; e5-small 0.573 s, use-multilingual
+#: 0.0156 s: e5-small runs at 0.027x the speed of use-multilingual). What ``auto`` estimates with.
+SECONDS_PER_DOC: dict[str, float] = {"use-multilingual": 0.0156, "e5-small": 0.573}
+#: ``auto`` takes the slower e5-small for languages the default does not read when its estimate is
+#: at most this (about 1,570 documents at the measured speed); above it, it keeps the fast default
+#: and the embed warns with the command that reads them.
+AUTO_MAX_SECONDS = 15 * 60
+#: The packaged models, in the order ``auto`` prefers them (the stronger English model, the fast
+#: multilingual default, the slow one that reads the most), and the languages each reads.
+PACKAGED_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "minilm": ENGLISH, "use-multilingual": USE_LANGUAGES, "e5-small": E5_LANGUAGES,
+}
+
+
+def present_languages(counts: Mapping[str, int]) -> dict[str, int]:
+    """The languages present in a corpus of these ``lang`` counts (see :data:`MIN_LANGUAGE_DOCS`;
+    the most common one always), by primary code (``zh-tw`` counts as ``zh``), most documents
+    first; unknown (``?``) is none."""
+    total = sum(counts.values())
+    merged: dict[str, int] = {}
+    for lang, n in counts.items():
+        if lang in ("?", "") or not lang:
+            continue
+        code = primary(lang)
+        merged[code] = merged.get(code, 0) + int(n)
+    ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {code: n for i, (code, n) in enumerate(ranked)
+            if i == 0 or (n >= MIN_LANGUAGE_DOCS and n >= MIN_LANGUAGE_SHARE * total)}
+
+
+def unread_languages(languages: Sequence[str], counts: Mapping[str, int]) -> dict[str, int]:
+    """The languages present in the corpus (``counts``: ``lang`` -> documents) that a model reading
+    ``languages`` does not read."""
+    return {code: n for code, n in present_languages(counts).items() if not reads(languages, code)}
+
+
+def estimate_seconds(model: str, documents: int, seconds_per_doc: Mapping[str, float] | None = None) -> float | None:
+    """Seconds to embed ``documents`` with a packaged ``model`` here (None: not measured)."""
+    rate = {**SECONDS_PER_DOC, **(seconds_per_doc or {})}.get(resolve_alias(model))
+    return None if rate is None else documents * rate
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} seconds"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} minutes"
+    return f"about {seconds / 3600:.1f} hours"
+
+
+def _counted(langs: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {name_of(code)} documents ({code})" for code, n in langs.items())
+
+
+def _names(langs: Mapping[str, int]) -> str:
+    names = [name_of(code) for code in langs]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def reader_for(counts: Mapping[str, int]) -> str | None:
+    """The first packaged model (of :data:`PACKAGED_LANGUAGES`) that reads every language present
+    in the corpus (None: none)."""
+    present = present_languages(counts)
+    for name, languages in PACKAGED_LANGUAGES.items():
+        if all(reads(languages, code) for code in present):
+            return name
+    return None
+
+
+def language_warning(
+    store: Store, model: str, languages: Sequence[str], seconds_per_doc: Mapping[str, float] | None = None
+) -> str | None:
+    """The one warning for a model that does not read a language present in the corpus: the
+    documents per language, and the command that reads them with its estimated time (None: the
+    model reads every present language)."""
     counts = store.language_counts()
-    other = {lang: n for lang, n in counts.items() if lang not in ("en", "?")}
-    if not other:
-        return "minilm", "every document is English"
-    langs = ", ".join(f"{lang} {n}" for lang, n in sorted(other.items(), key=lambda kv: -kv[1])[:4])
-    return "use-multilingual", f"the corpus is multilingual ({langs})"
+    unread = unread_languages(languages, counts)
+    if not unread:
+        return None
+    message = f"{_counted(unread)}: {model} does not read {_names(unread)}"
+    reader = reader_for(counts)
+    if reader is None:
+        return (f"{message}; no packaged model reads every language of this corpus: use one that does "
+                f"(`patscape embed {store.path} --model st:DIR --languages ...`, see `patscape models`)")
+    estimate = estimate_seconds(reader, sum(counts.values()), seconds_per_doc)
+    when = f", {duration(estimate)} here" if estimate is not None else ""
+    return f"{message}; `patscape embed {store.path} --model {reader}` reads them{when}"
 
 
-def resolve_model(store: Store, name: str) -> tuple[str, str | None]:
+def default_model(
+    store: Store,
+    *,
+    seconds_per_doc: Mapping[str, float] | None = None,
+    max_seconds: float = AUTO_MAX_SECONDS,
+) -> tuple[str, str]:
+    """The embedded default for this corpus, and why.
+
+    Only the languages present (:func:`present_languages`) count: English alone ->
+    all-MiniLM-L6-v2 (the stronger English model); languages use-multilingual reads ->
+    use-multilingual; a language it does not read -> e5-small when it reads them all and its
+    estimated time (documents x :data:`SECONDS_PER_DOC`, or ``seconds_per_doc``) is at most
+    ``max_seconds``, else use-multilingual, and the embed warns (:func:`language_warning`).
+    """
+    counts = store.language_counts()
+    present = present_languages(counts)
+    if set(present) <= {"en"}:
+        other = {lang: n for lang, n in counts.items() if lang not in ("en", "?")}
+        if not other:
+            return "minilm", "every document is English"
+        few = ", ".join(f"{lang} {n}" for lang, n in sorted(other.items(), key=lambda kv: -kv[1])[:4])
+        return "minilm", (f"English only: other languages hold fewer than {MIN_LANGUAGE_DOCS} documents or "
+                          f"{MIN_LANGUAGE_SHARE:.0%} of the corpus ({few})")
+    unread = unread_languages(USE_LANGUAGES, counts)
+    if not unread:
+        langs = ", ".join(f"{lang} {n}" for lang, n in present.items() if lang != "en")
+        return "use-multilingual", f"the corpus is multilingual ({langs})"
+    languages = ", ".join(f"{lang} {n}" for lang, n in unread.items())
+    missing = f"the corpus has {languages}, which use-multilingual does not read"
+    if reader_for(counts) != "e5-small":
+        return "use-multilingual", f"{missing}, nor does any packaged model: kept use-multilingual"
+    estimate = estimate_seconds("e5-small", sum(counts.values()), seconds_per_doc) or 0.0
+    if estimate <= max_seconds:
+        return "e5-small", f"{missing}; e5-small reads them, {duration(estimate)} here"
+    return "use-multilingual", (f"{missing}; e5-small reads them but would take {duration(estimate)} here "
+                                f"(over {duration(max_seconds)[6:]}): kept use-multilingual")
+
+
+def resolve_model(
+    store: Store, name: str, *, seconds_per_doc: Mapping[str, float] | None = None
+) -> tuple[str, str | None]:
     """``name`` as given, or for ``auto`` the corpus default and why it was taken (else None)."""
     if resolve_alias(name) != "auto":
         return name, None
-    return default_model(store)
+    return default_model(store, seconds_per_doc=seconds_per_doc)
 
 
 # -- which space a command uses ------------------------------------------------------------------

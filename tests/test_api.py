@@ -506,6 +506,8 @@ def test_corpus_overview_runs_and_topics(minilm_server: LiveServer, store: Path)
         stored = db.run_topics(info.id)
         placed = db.placements(info.id)
     assert corpus["documents"] == documents and corpus["languages"] == languages and corpus["model"] == "minilm"
+    assert corpus["model_languages"] == ["en"] and corpus["model_multilingual"] is False
+    assert [s["languages"] for s in corpus["spaces"]] == [["en"]]  # the minilm space's, as stored
     assert [r["id"] for r in runs] == [run["id"]] == [info.id] and runs == [run]
     assert (run["space"], run["seed"], run["params"]) == (info.space, info.seed, info.params)
     assert run["documents"] == len(mapped) and run["topics"] == len(stored) and run["placed"] == len(placed)

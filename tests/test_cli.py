@@ -178,6 +178,8 @@ def test_info_reports_chunks_and_languages(mapped: Path) -> None:
     assert f"{stats['vectors']} vectors of title+abstract+claims" in line and stats["vectors"] == 320
     assert f"{stats['multi_chunk_docs']} multi-chunk docs (max {stats['max_chunks']} chunks)" in line
     assert f"{stats['truncated_docs']} truncated ({stats['truncated_tokens']} tokens left out)" in line
+    # the languages the space's model reads, and none of the corpus's it does not
+    assert "           languages: 16: ar de en es fr it ja ko nl pl pt ru th tr zh zh-TW\n" in out
 
 
 def test_search_by_text_by_id_and_by_language(mapped: Path) -> None:
@@ -384,5 +386,6 @@ def test_models_lists_backends_and_profiles() -> None:
     out = run("models").stdout
     for name in ("minilm", "st:DIR", "gguf:", "openai:MODEL@URL", "hash:DIMS"):
         assert name in out
+    assert "  e5-small          93: af am ar" in out and "  minilm            en\n" in out
     qwen = next(line for line in out.splitlines() if line.strip().startswith("qwen3"))
     assert "last pooling" in qwen and "MRL dims 32+" in qwen and "Instruct: {instruction}\\nQuery:{text}" in qwen

@@ -51,7 +51,12 @@ def test_multilingual_warning_for_an_english_only_model(store: Store) -> None:
     model = HashingEmbedder(64)
     model.profile = MINILM  # pretend to be English-only
     report = embed(store, model)
-    assert report.warnings and "not English" in report.warnings[0] and "zh 80" in report.warnings[0]
+    # one warning: the count per language, and the packaged model that reads them all, with its time
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("80 Chinese documents (zh): hash:64 does not read Chinese; `patscape embed")
+    assert f"`patscape embed {store.path} --model use-multilingual` reads them, about 5 seconds here" in report.warnings[0]
+    # the hashing baseline reads any language: no warning
+    assert embed(store, HashingEmbedder(64)).warnings == []
 
 
 def test_document_text_falls_back_to_the_body() -> None:

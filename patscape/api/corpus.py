@@ -106,7 +106,7 @@ class Corpus:
         with self.store() as store:
             spaces = [
                 {"key": s.key, "model": s.model, "dims": s.dims, "multilingual": bool(s.params.get("multilingual")),
-                 **store.chunk_stats(s.key)}
+                 "languages": s.params.get("languages"), **store.chunk_stats(s.key)}
                 for s in store.spaces()
             ]
             runs = [self._run_public(store, r) for r in store.runs()]
@@ -114,6 +114,7 @@ class Corpus:
             return schemas.CorpusPublic(
                 store=str(self.path.resolve()), documents=store.count_documents(), languages=store.language_counts(),
                 model=self.engine.model_id, model_multilingual=model.profile.multilingual if model else None,
+                model_languages=list(model.profile.languages) if model else None,
                 spaces=spaces, runs=runs,
             )
 

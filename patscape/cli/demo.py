@@ -22,7 +22,8 @@ SAMPLE = Path(__file__).parent.parent / "data" / "sample-us-patents.jsonl"
               help="Patent file to map (default: the sample of 1,000 US patents shipped with patscape).")
 @click.option("--workdir", type=click.Path(), default="out/demo", show_default=True, help="Where the store and report go.")
 @click.option("--model", "-m", default="auto", show_default=True,
-              help="auto: all-MiniLM-L6-v2 for English-only input, use-multilingual otherwise.")
+              help="auto: by the languages of the input, all-MiniLM-L6-v2 for English only, use-multilingual for "
+                   "the languages it reads, e5-small for others (see `patscape models`).")
 @click.option("--seed", type=int, default=42, show_default=True)
 def demo(input_: str | None, workdir: str, model: str, seed: int) -> None:
     """The main job in one go: ingest a patent file, embed, map, and write the HTML report.

@@ -7,7 +7,9 @@ from typing import Any
 import click
 
 from ..embed import ALIASES, MODELS
+from ..embed.languages import ANY_LANGUAGE, describe, name_of
 from ..embed.profiles import FAMILIES
+from ..spaces import PACKAGED_LANGUAGES, unread_languages
 from ..overview import store_overview
 from ..store import Store
 from .present import echo_json, levels_summary, lineage_summary, run_summary
@@ -52,6 +54,7 @@ def _print_overview(summary: dict[str, Any]) -> None:
             f"{s['multi_chunk_docs']} multi-chunk docs (max {s['max_chunks']} chunks), "
             f"{s['truncated_docs']} truncated ({s['truncated_tokens']} tokens left out)"
         )
+        click.echo("           " + _space_languages(s["params"].get("languages"), summary["languages"]))
         if s["params"].get("passages"):
             per_doc = (s["vector_bytes"] + s["passage_bytes"]) / max(s["vectors"], 1)
             click.echo(
@@ -78,6 +81,15 @@ def _print_overview(summary: dict[str, Any]) -> None:
                    + (f" (last failure: {failed[-1]['message']})" if failed else ""))
 
 
+def _space_languages(languages: list[str] | None, counts: dict[str, int]) -> str:
+    """What the space's model reads, and the languages present in the corpus that it does not."""
+    if not languages:
+        return "languages: not recorded (embedded before patscape recorded the languages a model reads)"
+    unread = unread_languages(languages, counts)
+    missed = "; not read here: " + ", ".join(f"{n} {name_of(c)} ({c})" for c, n in unread.items()) if unread else ""
+    return f"languages: {describe(languages)}{missed}"
+
+
 # -- models ------------------------------------------------------------------------------------
 @click.command()
 def models() -> None:
@@ -91,6 +103,12 @@ def models() -> None:
     for name, description in MODELS.items():
         click.echo(f"{name:<18} {description}")
     click.echo("aliases: " + ", ".join(f"{a} -> {t}" for a, t in ALIASES.items() if a != t))
+    click.echo("\nlanguages each model reads (ISO 639-1; --languages a,b,c on `patscape embed` declares a model's own):")
+    for name, languages in PACKAGED_LANGUAGES.items():
+        click.echo(f"  {name:<17} {describe(languages)}")
+    click.echo(f"  {'st: gguf: openai:':<17} {describe(ANY_LANGUAGE)}, unless --languages names them or the profile "
+               "knows them (English-only e5/bge/MiniLM: en; multilingual-e5: as e5-small)")
+    click.echo(f"  {'hash:':<17} {describe(ANY_LANGUAGE)}")
     click.echo("\nprofiles (detected from the model, or --profile NAME):")
     seen = set()
     for family, profile in FAMILIES.items():
@@ -100,7 +118,8 @@ def models() -> None:
         dims = f"MRL dims {profile.min_dims}+" if profile.matryoshka else "no MRL"
         query = profile.templates.get("query", "{text}")
         document = profile.templates.get("document", "{text}")
+        languages = "many" if profile.languages == ANY_LANGUAGE else " ".join(profile.languages)
         click.echo(
             f"  {family:<10} {profile.pooling} pooling, {profile.max_tokens} tokens, {dims}, "
-            f"{'multilingual' if profile.multilingual else 'English'}; query {query!r}, document {document!r}"
+            f"languages {languages}; query {query!r}, document {document!r}"
         )

@@ -24,7 +24,7 @@ from .present import note, progress
 @click.argument("store", type=click.Path(exists=False))
 @click.option("--model", "-m", default="auto", show_default=True,
               help="Model name or alias (see `patscape models`); auto: all-MiniLM-L6-v2 for an English-only corpus, "
-                   "the multilingual use-multilingual otherwise.")
+                   "use-multilingual for languages it reads, e5-small for others when it takes at most 15 minutes.")
 @click.option("--task", type=click.Choice(["document", "cluster", "classify"]), default="document", show_default=True,
               help="Embed for retrieval (documents), or with the clustering / classification instruction "
                    "(instruction-aware models such as Qwen3-Embedding).")
@@ -32,6 +32,9 @@ from .present import note, progress
 @click.option("--instruction", "instructions", multiple=True, metavar="TASK=TEXT",
               help="Task instruction to use instead of the profile's (repeatable), e.g. cluster='Identify ...'.")
 @click.option("--max-tokens", type=int, default=None, help="Window size in tokens (default: the model's).")
+@click.option("--languages", default=None, metavar="a,b,c",
+              help="The languages the model reads (ISO 639-1 codes; many: any), instead of what patscape knows of it "
+                   "(see `patscape models`); changes no vector, only the warning about languages it does not read.")
 @click.option("--gpu-layers", type=int, default=None, help="gguf: layers to offload to the GPU (-1: all).")
 @click.option("--tokenizer", default=None, help="openai: a local tokenizer (st:DIR or tokenizer.json) for exact windows.")
 @click.option("--concurrency", type=int, default=None, help="openai: requests in flight at once.")
@@ -63,7 +66,8 @@ from .present import note, progress
               help="ray: stop when one batch has killed its actor N times, e.g. out of memory (default 3); "
                    "the batches already embedded stay.")
 def embed(store: str, model: str, task: str, profile: str | None, instructions: tuple[str, ...],
-          max_tokens: int | None, gpu_layers: int | None, tokenizer: str | None, concurrency: int | None,
+          max_tokens: int | None, languages: str | None, gpu_layers: int | None, tokenizer: str | None,
+          concurrency: int | None,
           dims: int | None, fields: str, passage_tokens: int, passage_overlap: int, max_passages: int,
           no_passages: bool, overlap: int, max_chunks: int | None, batch: int, batch_windows: int, engine: str,
           address: str | None, actors: int | None, gpus_per_actor: float, max_actor_deaths: int | None) -> None:
@@ -101,7 +105,7 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
             raise InputError(f"--instruction takes TASK=TEXT, got {item!r}")
         parsed[task_name.strip()] = text.strip()
     loader = {"profile": profile, "instructions": parsed or None, "max_tokens": max_tokens, "tokenizer": tokenizer}
-    runtime = {"gpu_layers": gpu_layers, "concurrency": concurrency}
+    runtime = {"gpu_layers": gpu_layers, "concurrency": concurrency, "languages": languages}
     options = EmbedOptions(
         task=task, dims=dims, fields=field_list, overlap=overlap, max_chunks=max_chunks,  # type: ignore[arg-type]
         passages=None if no_passages else PassageParams(passage_tokens, passage_overlap, max_passages),

