@@ -146,3 +146,41 @@ def test_deleted_documents_leave_their_topics(updated: Path) -> None:
     sizes = {t["cluster"]: t["size"] for t in result.topics}
     for topic, size in sizes.items():
         assert size == sum(1 for i in keep if points[ids[i]][0] == topic)
+
+
+@pytest.mark.parametrize("sampled", [False, True])
+def test_relayout_draws_the_map_afresh_and_keeps_the_topics(updated: Path, sampled: bool) -> None:
+    """``--relayout``: the same topics and ids as the update without it, every document drawn anew
+    (a sample's by UMAP, the rest beside their nearest sample documents of their own topic)."""
+    from sklearn.metrics import silhouette_score
+
+    from patscape.landscape.update import UpdateBase, update_landscape
+    from patscape.pipeline.map_stage import map_ready
+
+    with Store(updated) as db:
+        old = db.runs()[0]
+        previous = db.previous_run(old.id)
+        points = {d: (c, x, y) for d, c, _, x, y in db.run_points(old.id)}
+        ids, vectors = db.load_vectors(db.spaces()[0].key)
+        docs, _ = map_ready(list(db.iter_documents(ids)))
+    params = MapParams(min_cluster_size=10, **({"sample_above": 200, "sample_size": 300} if sampled else {}))
+    kept, _ = update_landscape(UpdateBase(previous, points), ids, vectors, docs, params, seed=1)
+    drawn, done = update_landscape(UpdateBase(previous, points), ids, vectors, docs, params, seed=1, relayout=True)
+    assert done["relayout"] is True and "drawn afresh" in drawn.data["update"]["method"]
+    assert np.array_equal(drawn.labels, kept.labels) and drawn.ids == kept.ids
+    old_rows = [i for i, d in enumerate(ids) if d in points]
+    # without it, old documents keep their place; with it, every one moves
+    assert np.array_equal(kept.xy[old_rows], np.array([points[ids[i]][1:] for i in old_rows], dtype=np.float32))
+    assert not np.isclose(drawn.xy[old_rows], kept.xy[old_rows]).all(axis=1).any()
+    assert np.isfinite(drawn.xy).all()
+    # the new layout draws the topics apart about as well as the layout it replaces (a random
+    # layout of the same topics: far less)
+    topical = drawn.labels >= 0
+    fresh, before = (silhouette_score(run.xy[topical], run.labels[topical]) for run in (drawn, kept))
+    shuffled = silhouette_score(drawn.xy[topical], np.random.default_rng(0).permutation(drawn.labels[topical]))
+    assert fresh > 0.6 * before and fresh > shuffled + 0.2, (fresh, before, shuffled)
+
+
+def test_relayout_goes_with_update(updated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["map", str(updated), "--relayout"]) == 2
+    assert capsys.readouterr().err == "patscape: error: --relayout goes with --update (a full map draws a new layout anyway)\n"

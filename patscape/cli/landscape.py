@@ -55,13 +55,15 @@ from .present import echo_json_lines, event_counts, levels_summary, lineage_summ
 @click.option("--update", is_flag=True,
               help="Update the newest run with the documents embedded, changed or deleted since, keeping its topics, "
                    "ids and positions; new topics where new documents fit none.")
+@click.option("--relayout", is_flag=True,
+              help="With --update: draw the 2-D map afresh (every document moves; topics and ids stay as the update makes them).")
 @click.option("--namer", default=None,
               help="Name the topics and levels with an OpenAI-compatible chat model, openai:MODEL@URL (see `patscape name`).")
 def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None, min_samples: int,
          max_cluster_share: float, components: int, neighbors: int, max_outliers: float,
          no_reassign: bool, label_lang: str | None, sample_above: int | None, sample_size: int | None,
          levels: int | None, top_topics: int | None, subtopics: bool, align_to: int | None, no_align: bool,
-         update: bool, namer: str | None) -> None:
+         update: bool, relayout: bool, namer: str | None) -> None:
     """Build a landscape: reduce (UMAP), cluster (HDBSCAN), label topics, measure; stored as a run.
 
     \b
@@ -72,7 +74,10 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
       patscape map corpus/ --levels 2 --top-topics 6 # 6 fields, technologies below them, then the topics
       patscape map corpus/ --seed 7                  # topics that continue the last run's keep its ids
       patscape map corpus/ --no-align                # ids afresh, the largest topic 0
+      patscape map corpus/ --update                  # new patents into the newest run's topics
     """
+    if relayout and not update:
+        raise InputError("--relayout goes with --update (a full map draws a new layout anyway)")
     if no_align and align_to is not None:
         raise InputError("--align-to and --no-align exclude each other")
     if update and (no_align or align_to is not None):
@@ -97,7 +102,7 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
     with Store(store, create=False) as db:
         run_id = build_map(db, space, params, seed, on_stage=lambda s: click.echo(f"  {s} ...", err=True) if s != "done" else None,
                            on_notice=note, align_to=False if no_align else align_to if align_to is not None else True,
-                           update=update)
+                           update=update, relayout=relayout)
         named = None
         if namer is not None:
             from ..pipeline.name_stage import name_run
@@ -111,9 +116,11 @@ def map_(store: str, space: str | None, seed: int, min_cluster_size: int | None,
     click.echo(levels_summary(run.data, run.metrics, levels_of_run))
     if run.data.get("update"):
         u = run.data["update"]
-        click.echo(f"update     of run {u['updated_from']}: {u['kept']:,} documents kept their topic and place; "
+        click.echo(f"update     of run {u['updated_from']}: {u['kept']:,} documents kept their topic"
+                   f"{'' if u.get('relayout') else ' and place'}; "
                    f"{u['new']:,} new and {u['changed']:,} changed placed ({u['placed_in_topics']:,} in existing topics), "
-                   f"{u['deleted']:,} deleted; {len(u['new_topics'])} new topics, {len(u['split'])} split")
+                   f"{u['deleted']:,} deleted; {len(u['new_topics'])} new topics, {len(u['split'])} split"
+                   + ("; the map drawn afresh" if u.get("relayout") else ""))
     if run.data.get("lineage"):
         click.echo(lineage_summary(run.data["lineage"], run.metrics.get("topics", 0)))
     if named is not None:

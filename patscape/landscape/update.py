@@ -50,6 +50,7 @@ from .topics import cluster_subset
 
 METHOD = ("new and changed documents placed by the outliers' rule among the previous run's documents; "
           "what fits no topic clustered on its own; topics past the size bound split")
+METHOD_RELAYOUT = "; the 2-D layout drawn afresh (UMAP of every document, or of a sample and the rest placed)"
 
 
 @dataclass(slots=True)
@@ -72,9 +73,12 @@ def update_landscape(
     params: MapParams,
     seed: int = 42,
     on_stage: Callable[[str], None] | None = None,
+    relayout: bool = False,
 ) -> tuple[Landscape, dict[str, Any]]:
     """The previous run updated with ``ids``' documents (every document of the space now, unit
-    ``vectors``, ``docs``); returns the landscape and what the update did (counts)."""
+    ``vectors``, ``docs``); returns the landscape and what the update did (counts). ``relayout``:
+    a new 2-D layout of every document (:func:`new_layout`) instead of the previous one with the
+    new documents placed into it; topics and ids are the same either way."""
     params = params.resolved(len(ids))
     assert params.min_cluster_size is not None
     timings: dict[str, float] = {}
@@ -142,6 +146,9 @@ def update_landscape(
             labels[members[found == part]] = next_id
             splits[topic].append(next_id)
             next_id += 1
+    if relayout:
+        stage("layout")
+        xy = new_layout(vectors, labels, params, seed)
     stage("hierarchy")
     tree = hierarchy_of(labels, params, vectors)
     doc_levels = tree.document_levels(labels)
@@ -169,7 +176,7 @@ def update_landscape(
     stage("done")
     done = {
         "updated_from": base.previous.run_id,
-        "method": METHOD,
+        "method": METHOD + (METHOD_RELAYOUT if relayout else ""),
         "kept": int(kept.sum()),
         "changed": int(sum(1 for d in ids if d in base.changed and d in base.points)),
         "new": int(sum(1 for d in ids if d not in base.points)),
@@ -179,12 +186,47 @@ def update_landscape(
         "new_topics": born,
         "split": {str(k): v for k, v in splits.items()},
         "outliers": int((labels < 0).sum()),
+        "relayout": relayout,
     }
     landscape = assemble(ids, docs, labels, labels.copy(), xy, named, metrics, links, timings, params,
                          sampling=None, tree=tree, levels=levels, topic_codes=topic_codes, sub=sub,
                          subtopics=subtopics, alignment=alignment)
     landscape.data["update"] = done
     return landscape, done
+
+
+#: Nearest sample documents that place a document outside the sample of a new layout.
+LAYOUT_NEIGHBOURS = 15
+
+
+def new_layout(vectors: NDArray[np.float32], labels: NDArray[np.int64], params: MapParams, seed: int) -> NDArray[np.float32]:
+    """A 2-D layout of every document drawn afresh (``map --update --relayout``), as a map draws
+    one: UMAP of the kNN graph with the map's ``map_min_dist``; above ``sample_above`` documents
+    on a seeded sample of ``sample_size``, each other document at the similarity-weighted mean
+    position of its :data:`LAYOUT_NEIGHBOURS` nearest sample documents of its own topic (of all
+    of them where none is)."""
+    from .neighbours import nearest_neighbours
+    from .reduce import umap_reduce
+    from .sample import sample_rows
+
+    n = len(vectors)
+    rows = sample_rows(n, params.sample_size, seed) if n > max(params.sample_above, params.sample_size) else np.arange(n)
+    sample = vectors[rows]
+    knn = nearest_neighbours(sample, params.n_neighbors + 1, seed)
+    xy = np.zeros((n, 2), dtype=np.float32)
+    xy[rows] = umap_reduce(sample, knn, 2, params.n_neighbors, params.map_min_dist, seed)
+    rest = np.setdiff1d(np.arange(n), rows)
+    if len(rest):
+        index = SampleIndex(sample, seed)
+        k = min(LAYOUT_NEIGHBOURS, len(rows))
+        for lo in range(0, len(rest), 4096):
+            at = rest[lo : lo + 4096]
+            idx, sims = index.search(vectors[at], k)
+            same = labels[rows][idx] == labels[at][:, None]
+            same[~same.any(axis=1)] = True
+            weights = np.where(same, np.maximum(sims, 1e-6), 0.0)
+            xy[at] = (weights[:, :, None] * xy[rows][idx]).sum(axis=1) / weights.sum(axis=1, keepdims=True)
+    return xy
 
 
 #: The share of the previous run's documents that are farther than the floor from their nearest

@@ -65,6 +65,7 @@ def build_map(
     on_notice: Callable[[str], None] | None = None,
     align_to: int | None | bool = True,
     update: bool = False,
+    relayout: bool = False,
 ) -> int:
     """Build a landscape from the vectors of one space and store it as a new run.
 
@@ -74,8 +75,10 @@ def build_map(
     (:mod:`patscape.landscape.lineage`): ``True`` for the newest run of the same space (if
     any), a run id, or ``False`` for none. ``update``: update the newest run of the space with
     the documents embedded, changed or deleted since (:mod:`patscape.landscape.update`) instead
-    of mapping afresh.
+    of mapping afresh; ``relayout``: with ``update``, draw the 2-D layout afresh.
     """
+    if relayout and not update:
+        raise InputError("--relayout goes with --update (a full map draws a new layout anyway)")
     space = pick_space(store, space_key)
     coverage, notice = space_notice(store, space)
     if notice and on_notice:
@@ -83,7 +86,7 @@ def build_map(
     params = params or MapParams()
     head = store.vector_log_head(space.key)  # the next update takes the vectors changed after it
     if update:
-        return _update_map(store, space, coverage, params, seed, on_stage, on_notice, head)
+        return _update_map(store, space, coverage, params, seed, on_stage, on_notice, head, relayout)
     previous = None
     if align_to is True:
         newest = store.newest_run(space.key)
@@ -154,6 +157,7 @@ def _save(
 def _update_map(
     store: Store, space: Any, coverage: Any, params: MapParams, seed: int,
     on_stage: Callable[[str], None] | None, on_notice: Callable[[str], None] | None, head: int,
+    relayout: bool = False,
 ) -> int:
     """``patscape map --update``: the newest run of ``space`` updated, stored as a new run."""
     from ..landscape.update import UpdateBase, update_landscape
@@ -177,8 +181,9 @@ def _update_map(
     ids, vectors, docs = _whole_corpus(store, space.key, on_notice)
     map_params = replace(params, **{k: v for k, v in newest.params.get("map", {}).items()
                                     if k in ("n_components", "n_neighbors", "min_samples", "max_cluster_share",
-                                             "reassign_neighbours", "reassign_agreement", "label_lang")})
-    result, _ = update_landscape(base, ids, vectors, docs, map_params, seed, on_stage)
+                                             "reassign_neighbours", "reassign_agreement", "label_lang",
+                                             "map_min_dist", "sample_above", "sample_size")})
+    result, _ = update_landscape(base, ids, vectors, docs, map_params, seed, on_stage, relayout)
     crash_point("map:computed")
     return _save(store, space, coverage, seed, result, head, newest.id, updated_from=newest.id)
 
