@@ -49,7 +49,10 @@ def search(
 
     Document vectors are searched through ``vectors`` when given (e.g. Milvus), otherwise
     through the space's memory-mapped files beside the store: an exact scan below the ANN
-    threshold, the HNSW index above it (:mod:`patscape.vectors.disk`). A vector store holds
+    threshold, the HNSW index above it (:mod:`patscape.vectors.disk`). In a space centred by
+    language (:mod:`patscape.store.centring`) a text query is centred by its detected language
+    with the space's frozen means, as the documents are (and the vector files hold them centred).
+    A vector store holds
     document vectors only: a text query of a space with passages is refused with it
     (:class:`InputError`), never answered half from the local files.
     """
@@ -133,6 +136,9 @@ def _vector_search(
         model = embedder or load_embedder(space.model, **space.params.get("loader", {}))
         dims = space.dims if space.dims != model.native_dims else None
         target = model.embed([query], "query", dims).vectors[0]
+        centring = store.space_centring(space.key)
+        if centring is not None:  # centred by its language, as the space's documents are by theirs
+            target = centring.apply_one(target, query_language(query))
     local = SpaceVectors.open(store, space) if vectors is None else None
     source: VectorSource = vectors if vectors is not None else local  # type: ignore[assignment]
     scores = dict(source.nearest(target, candidates, where, exclude=like))
@@ -157,6 +163,13 @@ def _vector_search(
         evidence[doc.id] = Evidence(hit.field, hit.start, hit.end, str(getattr(doc, hit.field, ""))[hit.start:hit.end],
                                     round(hit.score, 4))
     return ranked, evidence
+
+
+def query_language(query: str) -> str | None:
+    """The language a query is centred by: detected as at ingest (None: the space's overall mean)."""
+    from .text.language import detect_language
+
+    return detect_language(query)
 
 
 def passages_refused(space: Space) -> str:
