@@ -248,3 +248,27 @@ def test_cli_embed_centre_and_info(two_languages: Path) -> None:
     result = runner.invoke(cli, ["info", str(two_languages), "--json"])
     space = json.loads(result.output)["spaces"][0]
     assert space["centring"] == {"frozen": True, "docs": {"*": 120, "de": 60, "en": 60}}
+
+
+def test_a_vector_store_holds_the_centred_vectors_and_refuses_other_means(two_languages: Path, tmp_path: Path) -> None:
+    from patscape.errors import SpaceMismatchError
+    from patscape.vectors.milvus import MilvusVectors, export_to_milvus
+
+    with Store(two_languages) as db:
+        space = embed(db, HashingEmbedder(DIMS), EmbedOptions(passages=None, centre=True)).space
+        centring = db.space_centring(space.key)
+        assert centring is not None
+        uri = f"milvus:{tmp_path / 'v.db'}"
+        export_to_milvus(db, space, uri)
+        with MilvusVectors(uri) as vectors:
+            vectors.check_space(space, centring.digest)
+            target = db.get_vector(space.key, "de-glider-00")
+            found = vectors.nearest(target, 10, exclude="de-glider-00")
+            ids, matrix = db.load_vectors(space.key)
+            exact = sorted(((i, float(s)) for i, s in zip(ids, matrix @ target) if i != "de-glider-00"),
+                           key=lambda x: (-x[1], x[0]))[:10]
+            assert [d for d, _ in found] == [d for d, _ in exact]  # centred in the collection as in the store
+            assert any(lang_of(d) == "en" for d, _ in found)
+            db.set_space_centring(space.key, False)
+            with pytest.raises(SpaceMismatchError, match="no longer centres them: export it again with --replace"):
+                vectors.check_space(space, "")
