@@ -22,7 +22,7 @@ from patscape.embed.hashing import HashingEmbedder
 from patscape.landscape import MapParams
 from patscape.pipeline import EmbedOptions, build_map, embed, ingest
 from patscape.search import query_language, search
-from patscape.store import Store
+from patscape.store import DB_NAME, Store
 from patscape.vectors.disk import SpaceVectors
 
 from .conftest import write_jsonl
@@ -272,3 +272,36 @@ def test_a_vector_store_holds_the_centred_vectors_and_refuses_other_means(two_la
             db.set_space_centring(space.key, False)
             with pytest.raises(SpaceMismatchError, match="no longer centres them: export it again with --replace"):
                 vectors.check_space(space, "")
+
+
+def test_packaged_models_centre_as_measured() -> None:
+    from patscape.embed import load_embedder
+    from patscape.spaces import CENTRED_MODELS, space_for, wants_centring
+
+    assert CENTRED_MODELS == {"e5-small": True, "use-multilingual": False, "minilm": False}
+    e5 = space_for(load_embedder("e5-small"), "document", None, ("title", "abstract"), 32, None)
+    use = space_for(load_embedder("use-multilingual"), "document", None, ("title", "abstract"), 32, None)
+    assert wants_centring(e5) and e5.params["centring"] == "language"
+    assert not wants_centring(use) and "centring" not in use.params
+    forced = space_for(load_embedder("use-multilingual"), "document", None, ("title", "abstract"), 32, None, centre=True)
+    assert wants_centring(forced) and forced.key == use.key  # the flag is outside the key
+
+
+def test_a_store_from_before_centring_opens_and_reads_as_before(two_languages: Path) -> None:
+    import sqlite3
+
+    with Store(two_languages) as db:
+        space = embed(db, HashingEmbedder(DIMS), EmbedOptions(passages=None)).space
+        ids, before = db.load_vectors(space.key)
+    # the store as an earlier version left it: no space_means table, no record of its migration
+    con = sqlite3.connect(two_languages / DB_NAME)
+    con.execute("DROP TABLE space_means")
+    con.execute("DELETE FROM migrations WHERE name = 'm011_space_means'")
+    con.commit()
+    con.close()
+    with Store(two_languages) as db:
+        assert db.space_centring(space.key) is None
+        again_ids, again = db.load_vectors(space.key)
+        assert again_ids == ids and np.array_equal(again, before)
+        hits = search(db, like="de-glider-00", k=10, space=db.get_space(space.key))
+        assert all(lang_of(h.id) == "de" for h in hits)

@@ -157,20 +157,3 @@ class CentringRepository(Connection):
         found = self.space_centring(space_key)
         assert found is not None
         return found
-
-    # -- centring what is read --------------------------------------------------------------------
-    def _centre_blobs(self, centring: Centring, ids: Sequence[str], blobs: Sequence[bytes], dims: int) -> list[bytes]:
-        matrix = np.zeros((len(blobs), dims), dtype=np.float32)
-        for i, blob in enumerate(blobs):
-            matrix[i] = np.frombuffer(blob, dtype=np.float32)
-        centred = centring.apply(matrix, self._langs_of(ids))
-        return [row.tobytes() for row in centred]
-
-    def _langs_of(self, ids: Sequence[str]) -> list[str | None]:
-        found: dict[str, str] = {}
-        wanted = sorted(set(ids))
-        for start in range(0, len(wanted), 900):
-            chunk = wanted[start : start + 900]
-            marks = ",".join("?" * len(chunk))
-            found.update(self.db.execute(f"SELECT id, lang FROM documents WHERE id IN ({marks})", chunk).fetchall())
-        return [found.get(doc_id) for doc_id in ids]
