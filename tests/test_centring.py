@@ -305,3 +305,27 @@ def test_a_store_from_before_centring_opens_and_reads_as_before(two_languages: P
         assert again_ids == ids and np.array_equal(again, before)
         hits = search(db, like="de-glider-00", k=10, space=db.get_space(space.key))
         assert all(lang_of(h.id) == "de" for h in hits)
+
+
+def test_the_server_embeds_raw_and_searches_centred(two_languages: Path) -> None:
+    from patscape.api import Settings
+
+    from .api_helpers import live_server
+
+    with Store(two_languages) as db:
+        space = embed(db, HashingEmbedder(DIMS), EmbedOptions(passages=None, centre=True)).space
+        centring = db.space_centring(space.key)
+        assert centring is not None
+        ids, matrix = db.load_vectors(space.key)
+    query = "der die das und mit welche ist wobei umfassend glider buoyancy ballast hydrofoil"
+    raw_query = HashingEmbedder(DIMS).embed([query], "query").vectors[0]
+    with live_server(Settings(store=two_languages, model=f"hash:{DIMS}")) as server, server.client() as http:
+        answer = http.post("/v1/embeddings", json={"model": f"hash:{DIMS}:query", "input": query})
+        assert answer.status_code == 200, answer.text
+        served = np.asarray(answer.json()["data"][0]["embedding"], dtype=np.float32)
+        assert np.allclose(served, raw_query, atol=1e-6)  # the model's own vector, not centred
+        found = http.post("/corpus/search", json={"query": query, "k": 10}).json()
+    target = centring.apply_one(raw_query, "de")
+    scores = matrix @ target
+    assert [h["id"] for h in found["hits"]] == [ids[i] for i in np.lexsort((np.asarray(ids), -scores))[:10]]
+    assert sum(lang_of(h["id"]) == "en" for h in found["hits"]) >= 3
