@@ -329,3 +329,17 @@ def test_the_server_embeds_raw_and_searches_centred(two_languages: Path) -> None
     scores = matrix @ target
     assert [h["id"] for h in found["hits"]] == [ids[i] for i in np.lexsort((np.asarray(ids), -scores))[:10]]
     assert sum(lang_of(h["id"]) == "en" for h in found["hits"]) >= 3
+
+
+def test_a_short_latin_query_misread_by_the_detector_is_centred_by_a_language_of_the_space() -> None:
+    # the detector alone reads these short English queries as other languages
+    assert query_language("underwater glider") == "de"
+    assert query_language("satellite") == "fi"
+    # in a space with English and Chinese means they are centred as English
+    assert query_language("underwater glider", ["en", "zh"]) == "en"
+    assert query_language("satellite", ["en", "zh"]) == "en"
+    # languages named by their script or letters are kept, with a mean or not
+    assert query_language("水下滑翔机", ["en", "zh"]) == "zh"
+    assert query_language("máy sấy lúa", ["en", "zh"]) == "vi"
+    # a space with a German mean: a query read as German stays German (a limit of short queries)
+    assert query_language("underwater glider", ["en", "de", "zh"]) == "de"
