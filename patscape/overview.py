@@ -20,6 +20,7 @@ def store_overview(db: Store) -> dict[str, Any]:
             "state": "complete" if s.complete else "in progress", "completed_at": s.completed_at,
             "embedded": progress.embedded, "missing": progress.missing,
             **db.chunk_stats(s.key), **db.passage_stats(s.key), "vector_files": vector_files(db, s),
+            "centring": centring_of(db, s),
         })
     runs = [{"id": r.id, "space": r.space, "seed": r.seed, "created_at": r.created_at, "metrics": r.metrics,
              "params": r.params, "hierarchy": r.data.get("hierarchy"), "levels": db.run_levels(r.id),
@@ -29,6 +30,15 @@ def store_overview(db: Store) -> dict[str, Any]:
     return {"store": str(db.path.resolve()), "documents": db.count_documents(),
             "languages": db.language_counts(), "ids": db.id_sources(), "spaces": spaces, "runs": runs,
             "upload_jobs": jobs}
+
+
+def centring_of(db: Store, space: Space) -> dict[str, Any] | None:
+    """Per-language centring of a space: None when it has none; else whether its means are frozen
+    and the documents each mean was taken over (``*``: all, for every other language)."""
+    if space.params.get("centring") != "language":
+        return None
+    frozen = db.space_centring(space.key)
+    return {"frozen": frozen is not None, "docs": dict(frozen.docs) if frozen is not None else {}}
 
 
 def vector_files(db: Store, space: Space) -> dict[str, Any] | None:

@@ -49,7 +49,10 @@ def search(
 
     Document vectors are searched through ``vectors`` when given (e.g. Milvus), otherwise
     through the space's memory-mapped files beside the store: an exact scan below the ANN
-    threshold, the HNSW index above it (:mod:`patscape.vectors.disk`). A vector store holds
+    threshold, the HNSW index above it (:mod:`patscape.vectors.disk`). In a space centred by
+    language (:mod:`patscape.store.centring`) a text query is centred by its detected language
+    with the space's frozen means, as the documents are (and the vector files hold them centred).
+    A vector store holds
     document vectors only: a text query of a space with passages is refused with it
     (:class:`InputError`), never answered half from the local files.
     """
@@ -133,6 +136,9 @@ def _vector_search(
         model = embedder or load_embedder(space.model, **space.params.get("loader", {}))
         dims = space.dims if space.dims != model.native_dims else None
         target = model.embed([query], "query", dims).vectors[0]
+        centring = store.space_centring(space.key)
+        if centring is not None:  # centred by its language, as the space's documents are by theirs
+            target = centring.apply_one(target, query_language(query, [k for k in centring.means if k != "*"]))
     local = SpaceVectors.open(store, space) if vectors is None else None
     source: VectorSource = vectors if vectors is not None else local  # type: ignore[assignment]
     scores = dict(source.nearest(target, candidates, where, exclude=like))
@@ -157,6 +163,27 @@ def _vector_search(
         evidence[doc.id] = Evidence(hit.field, hit.start, hit.end, str(getattr(doc, hit.field, ""))[hit.start:hit.end],
                                     round(hit.score, 4))
     return ranked, evidence
+
+
+#: Languages detect_language names by their script or letters (Vietnamese by its own vowels),
+#: not by langdetect's guess.
+_SURE = frozenset("zh ja ko th el he hi ru uk bg mk sr ar fa ur vi".split())
+
+
+def query_language(query: str, known: tuple[str, ...] | list[str] = ()) -> str | None:
+    """The language a query is centred by: detected as at ingest (None: the space's overall mean).
+
+    ``known``: the languages the space has a mean of its own for. A short Latin-script query
+    fools the detector ("underwater glider" reads as German, "satellite" as Finnish): when it
+    names a language without a mean of its own, the guess is taken again among the space's
+    Latin-script languages (``en`` in an English/Chinese corpus)."""
+    from .text.language import _langdetect, detect_language
+
+    lang = detect_language(query)
+    if lang is None or not known or lang in known or lang in _SURE:
+        return lang
+    latin = tuple(code for code in known if code not in _SURE and code != "*")
+    return _langdetect(query, latin) if latin else lang
 
 
 def passages_refused(space: Space) -> str:

@@ -97,8 +97,12 @@ def space_for(
     max_chunks: int | None,
     loader: Mapping[str, Any] | None = None,
     passages: PassageParams | None = None,
+    centre: bool | None = None,
 ) -> Space:
-    """The embedding space these options produce; its key changes whenever the vectors would."""
+    """The embedding space these options produce; its key changes whenever the vectors would.
+
+    ``centre``: centre the vectors by language at use (:data:`CENTRED_MODELS` decides when None);
+    kept in the params outside the key, like the languages: it changes no stored vector."""
     out_dims = embedder.check_dims(dims)
     for name in fields:
         if name not in TEXT_FIELDS:
@@ -126,6 +130,8 @@ def space_for(
                    sort_keys=True).encode()
     ).hexdigest()[:10]
     params["languages"] = list(embedder.profile.languages)  # older spaces have none: see space_languages
+    if centre if centre is not None else CENTRED_MODELS.get(embedder.name, False):
+        params["centring"] = "language"  # older spaces have none: used raw, as before
     return Space(f"{model_slug(embedder.name)}-{out_dims}-{digest}", embedder.name, embedder.fingerprint(), out_dims, params)
 
 
@@ -133,6 +139,34 @@ def space_languages(space: Space) -> tuple[str, ...] | None:
     """The languages the model of ``space`` reads, as stored (None: a space from before they were)."""
     stored = space.params.get("languages")
     return tuple(stored) if stored else None
+
+
+#: Per-language mean-centring (:mod:`patscape.store.centring`) by default, per packaged model, as
+#: measured on the dev corpus by ``benchmarks/languages.py`` (docs/models.md, "Language islands"):
+#: on for e5-small, whose Chinese patents otherwise have no English patent among their 10 nearest
+#: neighbours (0.0 -> 0.335 centred; Chinese map NMI 0.426 -> 0.555; a 1,000-patent sample); off
+#: for use-multilingual, which has no such island (0.126 raw) and whose maps of the whole corpus
+#: centring left within the seeds' spread (landscape F1 0.514 -> 0.522) while the Chinese 10-NN IPC
+#: agreement fell (0.442 -> 0.426); off for minilm, which reads English only. Every other model:
+#: off unless ``patscape embed --centre``.
+CENTRED_MODELS: dict[str, bool] = {"e5-small": True, "use-multilingual": False, "minilm": False}
+
+
+def wants_centring(space: Space) -> bool:
+    """Whether ``space`` centres its vectors by language at use (its means frozen once)."""
+    return space.params.get("centring") == "language"
+
+
+def freeze_centring(store: Store, space: Space, on_notice: Any = None) -> None:
+    """Freeze the language means of a space that asks for centring and has none yet (an embed
+    that completes it, or its first map); a no-op otherwise. Never recomputes stored means."""
+    if not wants_centring(space) or store.space_centring(space.key) is not None:
+        return
+    centring = store.freeze_means(space.key)
+    if on_notice:
+        own = ", ".join(f"{lang} {n}" for lang, n in sorted(centring.docs.items()) if lang != "*")
+        on_notice(f"froze the language means of {space.key} over {centring.docs['*']} documents ({own or 'none of its own'}): "
+                  "maps, search and queries centre by them from now on")
 
 
 def space_options(space: Space) -> dict[str, Any]:

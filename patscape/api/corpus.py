@@ -78,14 +78,14 @@ class Corpus:
                 self._embedders[key] = SharedEmbedder(model)
             return self._embedders[key]
 
-    def vectors_of(self, space: Space) -> Any:
+    def vectors_of(self, space: Space, store: Store) -> Any:
         """``serve --vector-store`` when it holds ``space`` (the collection's space, model and
         dims: :meth:`~patscape.vectors.milvus.MilvusVectors.check_space`), else None: the
         space's local vector files."""
         if self.vectors is None:
             return None
         try:
-            self.vectors.check_space(space)
+            self.vectors.check_space(space, _centring_digest(store, space))
         except SpaceMismatchError:
             return None
         return self.vectors
@@ -328,7 +328,7 @@ class Corpus:
             space = store.get_space(head[1]) if head else None
             if self.vectors is not None and body.mode != "keyword":  # the space exported there
                 space = store.get_space(self.vectors.space_key)
-                self.vectors.check_space(space)
+                self.vectors.check_space(space, _centring_digest(store, space))
             embedder = None
             if body.mode != "keyword":
                 if space is None:
@@ -368,7 +368,7 @@ class Corpus:
                 if store.has_vector(info.space, doc_id):
                     space = store.get_space(info.space)
                     neighbours = run_search(store, like=doc_id, k=NEIGHBOURS, mode="vector", space=space,
-                                            vectors=self.vectors_of(space), run=info.id)
+                                            vectors=self.vectors_of(space, store), run=info.id)
             return schemas.DocumentPublic(
                 id=doc.id, title=doc.title, abstract=doc.abstract, text=doc.text, claims=doc.claims,
                 description=doc.description, lang=doc.lang, date=doc.date,
@@ -410,6 +410,13 @@ def _without_ids(view: dict[str, Any], min_documents: int) -> dict[str, Any]:
                       "left_out": {"flows": pair["left_out"]["flows"] + len(under),
                                    "documents": pair["left_out"]["documents"] + sum(f["documents"] for f in under)}})
     return {**view, "pairs": pairs, "min_documents": min_documents}
+
+
+def _centring_digest(store: Store, space: Space) -> str:
+    """Which language means the space's vectors are centred with ('' for none): a vector store
+    must hold them centred alike."""
+    centring = store.space_centring(space.key)
+    return "" if centring is None else centring.digest
 
 
 def _has_space_of(store: Store, model: str) -> bool:

@@ -286,7 +286,7 @@ class Jobs:
         self._save(job)
         # serve --vector-store: the collection holds the space's document vectors; it places the
         # documents and gets theirs, so that /corpus/search finds them
-        vectors = self.corpus.vectors_of(space) if space is not None else None
+        vectors = self.corpus.vectors_of(space, store) if space is not None else None
         if run_id is None:
             job.message = "the store has no map yet; run `patscape map` to place these documents"
         else:

@@ -55,6 +55,12 @@ def _print_overview(summary: dict[str, Any]) -> None:
             f"{s['truncated_docs']} truncated ({s['truncated_tokens']} tokens left out)"
         )
         click.echo("           " + _space_languages(s["params"].get("languages"), summary["languages"]))
+        if s.get("centring"):
+            means = s["centring"]["docs"]
+            own = ", ".join(f"{lang} {n}" for lang, n in sorted(means.items()) if lang != "*")
+            click.echo("           centred by language: " + (
+                f"means frozen over {means.get('*', 0)} documents ({own or 'no language of its own'}; others: the mean of all)"
+                if s["centring"]["frozen"] else "means not frozen yet (the embed that completes the space or the first map does)"))
         if s["params"].get("passages"):
             per_doc = (s["vector_bytes"] + s["passage_bytes"]) / max(s["vectors"], 1)
             click.echo(

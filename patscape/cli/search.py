@@ -55,7 +55,8 @@ def search(store: str, query: str | None, like: str | None, k: int, lang: str | 
             space = db.get_run(run_id).space  # a clear error for an unknown run
         chosen = pick_space(db, space or (vectors.space_key if vectors else None)) if mode != "keyword" else None
         if vectors is not None and chosen is not None:
-            vectors.check_space(chosen)
+            centring = db.space_centring(chosen.key)
+            vectors.check_space(chosen, "" if centring is None else centring.digest)
         if chosen is not None:
             notice = space_notice(db, chosen)[1]
             if notice:

@@ -48,6 +48,11 @@ from .present import note, progress
 @click.option("--max-passages", type=int, default=256, show_default=True,
               help="Passages kept per field of a document (the rest is cut and counted).")
 @click.option("--no-passages", is_flag=True, help="Embed document vectors only (no passage-level search).")
+@click.option("--centre/--no-centre", "centre", default=None,
+              help="Centre the vectors by language at use (maps, search, queries): each language's mean, frozen "
+                   "once the space is complete, is subtracted; the stored vectors stay raw. Default: as measured "
+                   "per packaged model (on for e5-small; see docs/models.md), off for other models. Given for an "
+                   "existing space, turns it on or off (off drops its frozen means).")
 @click.option("--overlap", type=int, default=32, show_default=True, help="Tokens shared by consecutive chunks of a long text.")
 @click.option("--max-chunks", type=int, default=None, help="Embed at most this many chunks per document (the cut is recorded).")
 @click.option("--batch", type=int, default=BATCH_DOCS, show_default=True,
@@ -69,7 +74,7 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
           max_tokens: int | None, languages: str | None, gpu_layers: int | None, tokenizer: str | None,
           concurrency: int | None,
           dims: int | None, fields: str, passage_tokens: int, passage_overlap: int, max_passages: int,
-          no_passages: bool, overlap: int, max_chunks: int | None, batch: int, batch_windows: int, engine: str,
+          no_passages: bool, centre: bool | None, overlap: int, max_chunks: int | None, batch: int, batch_windows: int, engine: str,
           address: str | None, actors: int | None, gpus_per_actor: float, max_actor_deaths: int | None) -> None:
     """Embed the documents of STORE that have no vector for this model yet.
 
@@ -109,7 +114,7 @@ def embed(store: str, model: str, task: str, profile: str | None, instructions: 
     options = EmbedOptions(
         task=task, dims=dims, fields=field_list, overlap=overlap, max_chunks=max_chunks,  # type: ignore[arg-type]
         passages=None if no_passages else PassageParams(passage_tokens, passage_overlap, max_passages),
-        batch_docs=batch, batch_windows=batch_windows,
+        batch_docs=batch, batch_windows=batch_windows, centre=centre,
     )
     bar: dict[str, Any] = {}
 

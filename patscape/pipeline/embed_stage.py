@@ -20,6 +20,7 @@ from ..spaces import (
     PassageParams,
     document_text,
     field_text,
+    freeze_centring,
     language_warning,
     resolve_model,
     space_for,
@@ -72,6 +73,8 @@ class EmbedOptions:
     passages: PassageParams | None = PassageParams()
     batch_docs: int = BATCH_DOCS
     batch_windows: int = BATCH_WINDOWS
+    #: centre the vectors by language at use (None: as spaces.CENTRED_MODELS says for the model)
+    centre: bool | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", tuple(self.fields))  # a list given is kept as a tuple
@@ -201,7 +204,7 @@ def embed(
         auto_reason = auto_reason or reason
     embedder = model if isinstance(model, Embedder) else load_embedder(model, **dict(loader or {}))
     space = space_for(embedder, options.task, options.dims, options.fields, options.overlap, options.max_chunks, loader,
-                      options.passages)
+                      options.passages, options.centre)
     if expect_space is not None and space.key != expect_space:
         raise SpaceMismatchError(
             f"{embedder.name} set up this way gives the embedding space {space.key}, not the store's {expect_space}: "
@@ -210,6 +213,8 @@ def embed(
     if auto_reason:
         space = replace(space, params={**space.params, "default": f"auto: {auto_reason}"})
     store.ensure_space(space)
+    if options.centre is not None:
+        store.set_space_centring(space.key, options.centre)  # asked for an existing space: as asked
     todo = store.ids_without_vectors(space.key, among=ids)
     total = store.count_documents() if ids is None else len(set(ids))
     already = total - len(todo)
@@ -228,7 +233,8 @@ def embed(
         todo = store.ids_without_vectors(space.key, among=ids)
         if not todo:
             break
-    store.mark_complete(space.key)
+    if store.mark_complete(space.key):
+        freeze_centring(store, store.get_space(space.key))  # before the vector files are written
     sync_vector_files(store, space.key)
     progress_now = store.space_progress(store.get_space(space.key))
     return EmbedReport(store.get_space(space.key), embedded, already, warnings, progress_now.missing, stale)

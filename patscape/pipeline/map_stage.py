@@ -16,7 +16,7 @@ from ..landscape.lineage import PreviousRun
 from ..landscape.reduce import SecondProcess, background_for
 from ..landscape.sample import BLOCK, build_sampled_landscape, sample_rows
 from ..records import Document
-from ..spaces import pick_space, space_notice
+from ..spaces import freeze_centring, pick_space, space_notice
 from ..store import Store, crash_point
 
 
@@ -83,6 +83,7 @@ def build_map(
     coverage, notice = space_notice(store, space)
     if notice and on_notice:
         on_notice(notice)
+    freeze_centring(store, space, on_notice)  # a space that centres: its means frozen before the first map reads
     params = params or MapParams()
     head = store.vector_log_head(space.key)  # the next update takes the vectors changed after it
     if update:

@@ -7,6 +7,7 @@ composed into :class:`Store`:
 - :mod:`.migrations`: the schema, as named, append-only migrations;
 - :mod:`.documents`: documents, the full-text index (FTS5) and the ingest log;
 - :mod:`.spaces`: embedding spaces, document vectors and int8 passages;
+- :mod:`.centring`: per-language means of a space, frozen once, and vectors centred at use;
 - :mod:`.vector_log`: the change log of the vectors and batched reads for the vector files;
 - :mod:`.filter_sql`: search filters as SQL, and the reads that apply them;
 - :mod:`.vector_slots`: the vector files' own database (which document each row of the files holds),
@@ -34,6 +35,7 @@ Guarantees (see "What patscape guarantees" in docs/usage.md):
 
 from __future__ import annotations
 
+from .centring import Centring, CentringRepository
 from .check import CheckRepository
 from .connection import BUSY_TIMEOUT, DB_NAME, Connection
 from .crash import crash_point
@@ -50,6 +52,7 @@ from .vector_log import VectorLogRepository
 
 __all__ = [
     "BUSY_TIMEOUT",
+    "Centring",
     "DB_NAME",
     "MIGRATIONS",
     "UPLOADS_DIR",
@@ -72,6 +75,7 @@ __all__ = [
 class Store(
     DocumentRepository,
     SpaceRepository,
+    CentringRepository,
     VectorLogRepository,
     FilterRepository,
     RunRepository,

@@ -231,6 +231,15 @@ MIGRATIONS: list[tuple[str, str | tuple[str, ...]]] = [
             "CREATE INDEX lineage_run ON lineage(run_id, level)",
         ),
     ),
+    (
+        # Per-language means of a space, frozen once (patscape.store.centring): vectors read for
+        # use are centred by their document's language; the stored vectors stay raw.
+        "m011_space_means",
+        (
+            "CREATE TABLE space_means (space TEXT NOT NULL, lang TEXT NOT NULL, vector BLOB NOT NULL, "
+            "docs INTEGER NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (space, lang))",
+        ),
+    ),
 ]
 
 

@@ -27,12 +27,28 @@ class SpaceRepository(Connection):
 
         def count_documents(self) -> int: ...
 
+        def space_centring(self, space_key: str) -> Any: ...
+
     def ensure_space(self, space: Space) -> None:
         with self.transaction("space"):
             self.db.execute(
                 "INSERT OR IGNORE INTO spaces (key, model, fingerprint, dims, params, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (space.key, space.model, space.fingerprint, space.dims, json.dumps(space.params, sort_keys=True), time.time()),
             )
+
+    def set_space_centring(self, key: str, on: bool) -> None:
+        """Turn per-language centring of a space on or off (``"centring"`` in its params). Off
+        also drops its frozen means; on freezes nothing (the next complete embed or map does)."""
+        space = self.get_space(key)
+        params = {k: v for k, v in space.params.items() if k != "centring"}
+        if on:
+            params["centring"] = "language"
+        with self.transaction("space"):
+            self.db.execute("UPDATE spaces SET params = ? WHERE key = ?", (json.dumps(params, sort_keys=True), key))
+            if not on:
+                self.db.execute("DELETE FROM space_means WHERE space = ?", (key,))
+        if not on:
+            self.__dict__.get("_centrings", {}).pop(key, None)
 
     def spaces(self) -> list[Space]:
         """Every space, oldest first."""
@@ -163,35 +179,50 @@ class SpaceRepository(Connection):
         keys = ("passages", "docs_with_passages", "docs_with_passages_cut", "passage_tokens_cut", "vector_bytes")
         return {**{k: int(v) for k, v in zip(keys, row)}, "passage_bytes": int(stored)}
 
-    def load_vectors(self, space_key: str) -> tuple[list[str], NDArray[np.float32]]:
-        """All vectors of a space, ordered by document id: ``(ids, matrix of shape (n, dims))``."""
+    def load_vectors(self, space_key: str, *, raw: bool = False) -> tuple[list[str], NDArray[np.float32]]:
+        """All vectors of a space, ordered by document id: ``(ids, matrix of shape (n, dims))``;
+        centred by language when the space has frozen means (:mod:`.centring`), unless ``raw``."""
         space = self.get_space(space_key)
         rows = self.db.execute(
-            "SELECT v.doc_id, v.vector FROM vectors v JOIN documents d ON d.id = v.doc_id "
+            "SELECT v.doc_id, v.vector, d.lang FROM vectors v JOIN documents d ON d.id = v.doc_id "
             "WHERE v.space = ? ORDER BY v.doc_id",
             (space_key,),
         ).fetchall()
-        return [row[0] for row in rows], _stack([row[1] for row in rows], space.dims, np.float32)
+        matrix = _stack([row[1] for row in rows], space.dims, np.float32)
+        centring = None if raw else self.space_centring(space_key)
+        if centring is not None:
+            matrix = centring.apply(matrix, [row[2] for row in rows])
+        return [row[0] for row in rows], matrix
 
-    def iter_vector_blocks(self, space_key: str, size: int = 65536) -> Iterator[tuple[list[str], NDArray[np.float32]]]:
+    def iter_vector_blocks(
+        self, space_key: str, size: int = 65536, *, raw: bool = False
+    ) -> Iterator[tuple[list[str], NDArray[np.float32]]]:
         """The vectors of :meth:`load_vectors`, in the same order, ``size`` rows at a time: a
         large space is never held whole (nor twice, as blobs and as a matrix)."""
         space = self.get_space(space_key)
+        centring = None if raw else self.space_centring(space_key)
         cursor = self.db.execute(
-            "SELECT v.doc_id, v.vector FROM vectors v JOIN documents d ON d.id = v.doc_id "
+            "SELECT v.doc_id, v.vector, d.lang FROM vectors v JOIN documents d ON d.id = v.doc_id "
             "WHERE v.space = ? ORDER BY v.doc_id",
             (space_key,),
         )
         while rows := cursor.fetchmany(size):
-            yield [row[0] for row in rows], _stack([row[1] for row in rows], space.dims, np.float32)
+            matrix = _stack([row[1] for row in rows], space.dims, np.float32)
+            if centring is not None:
+                matrix = centring.apply(matrix, [row[2] for row in rows])
+            yield [row[0] for row in rows], matrix
 
-    def get_vector(self, space_key: str, doc_id: str) -> NDArray[np.float32]:
+    def get_vector(self, space_key: str, doc_id: str, *, raw: bool = False) -> NDArray[np.float32]:
+        """One document's vector (centred by its language when the space has means, unless ``raw``)."""
         row = self.db.execute(
-            "SELECT vector FROM vectors WHERE space = ? AND doc_id = ?", (space_key, doc_id)
+            "SELECT v.vector, d.lang FROM vectors v LEFT JOIN documents d ON d.id = v.doc_id "
+            "WHERE v.space = ? AND v.doc_id = ?", (space_key, doc_id)
         ).fetchone()
         if row is None:
             raise NotFoundError(f"document {doc_id!r} has no vector for {space_key}; run `patscape embed`")
-        return np.frombuffer(row[0], dtype=np.float32).copy()
+        vector = np.frombuffer(row[0], dtype=np.float32).copy()
+        centring = None if raw else self.space_centring(space_key)
+        return vector if centring is None else centring.apply_one(vector, row[1])
 
     def chunk_stats(self, space_key: str) -> dict[str, int]:
         row = self.db.execute(

@@ -8,13 +8,20 @@ Every change to a space's vectors leaves a row in ``vector_log`` (triggers of mi
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .connection import Connection
+from .spaces import quantize
 
 
 class VectorLogRepository(Connection):
     """The ``vector_log`` table, and the current vectors and passages of a space read in batches."""
+
+    if TYPE_CHECKING:
+
+        def space_centring(self, space_key: str) -> Any: ...
 
     def vector_log_head(self, space_key: str) -> int:
         """The sequence number of the newest change to the space's vectors (0: none logged)."""
@@ -40,23 +47,43 @@ class VectorLogRepository(Connection):
         return int(row[0])
 
     def iter_vector_rows(
-        self, space_key: str, ids: Sequence[str] | None = None, batch: int = 4096
+        self, space_key: str, ids: Sequence[str] | None = None, batch: int = 4096, *, raw: bool = False
     ) -> Iterator[list[tuple[str, bytes]]]:
         """``(doc_id, float32 blob)`` of the space's current vectors in batches, by document id;
-        every one, or those of ``ids``. Run inside :meth:`snapshot` for one consistent state."""
-        sql = "SELECT v.doc_id, v.vector FROM vectors v JOIN documents d ON d.id = v.doc_id WHERE v.space = ?"
-        yield from self._batched(sql, "v.doc_id", space_key, ids, batch)
+        every one, or those of ``ids``. Run inside :meth:`snapshot` for one consistent state.
+        Centred by language when the space has frozen means (:mod:`.centring`), unless ``raw``."""
+        sql = "SELECT v.doc_id, v.vector, d.lang FROM vectors v JOIN documents d ON d.id = v.doc_id WHERE v.space = ?"
+        centring = None if raw else self.space_centring(space_key)
+        for rows in self._batched(sql, "v.doc_id", space_key, ids, batch):
+            if centring is None:
+                yield [(r[0], r[1]) for r in rows]
+                continue
+            matrix = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+            centred = centring.apply(matrix, [r[2] for r in rows])
+            yield [(r[0], vec.tobytes()) for r, vec in zip(rows, centred)]
 
     def iter_passage_rows(
-        self, space_key: str, ids: Sequence[str] | None = None, batch: int = 16384
+        self, space_key: str, ids: Sequence[str] | None = None, batch: int = 16384, *, raw: bool = False
     ) -> Iterator[list[tuple[str, str, int, int, bytes, float]]]:
         """``(doc_id, field, start, end, int8 blob, scale)`` of the space's passages in batches,
-        a document's passages together and in their stored order."""
+        a document's passages together and in their stored order. Centred by their document's
+        language (and quantised again) when the space has frozen means, unless ``raw``."""
         sql = (
-            "SELECT p.doc_id, p.field, p.char_start, p.char_end, p.vector, p.scale FROM passages p "
+            "SELECT p.doc_id, p.field, p.char_start, p.char_end, p.vector, p.scale, d.lang FROM passages p "
             "JOIN documents d ON d.id = p.doc_id WHERE p.space = ?"
         )
-        yield from self._batched(sql, "p.doc_id", space_key, ids, batch, order="p.doc_id, p.rowid")
+        centring = None if raw else self.space_centring(space_key)
+        for rows in self._batched(sql, "p.doc_id", space_key, ids, batch, order="p.doc_id, p.rowid"):
+            if centring is None:
+                yield [tuple(r[:6]) for r in rows]
+                continue
+            matrix = np.stack([np.frombuffer(r[4], dtype=np.int8).astype(np.float32) * float(r[5]) for r in rows])
+            centred = centring.apply(matrix, [r[6] for r in rows])
+            out = []
+            for r, vec in zip(rows, centred):
+                q, scale = quantize(vec)
+                out.append((r[0], r[1], r[2], r[3], q.tobytes(), scale))
+            yield out
 
     def _batched(
         self, sql: str, id_column: str, space_key: str, ids: Sequence[str] | None, batch: int, order: str | None = None

@@ -64,6 +64,7 @@ class SpaceVectors(SyncMixin, PassageSearchMixin):
         if sync:
             head = store.vector_log_head(space.key)
             behind = not view.meta.get("built") or int(view.meta.get("applied_seq", 0)) < head
+            behind = behind or view.meta.get("centring", "") != view._centring_digest()  # means frozen since
             unindexed = view.live >= view.threshold and not int(view.meta.get("docs_index_rows", 0))
             if behind or unindexed:
                 if not view.meta.get("built") and on_notice:
@@ -73,7 +74,8 @@ class SpaceVectors(SyncMixin, PassageSearchMixin):
                 )
                 # A reader that finds the files a little behind tries to update them, and if
                 # another process is doing so, answers from the store for the changed documents.
-                wait = not view.meta.get("built") or pending > PENDING_MAX or unindexed
+                wait = (not view.meta.get("built") or pending > PENDING_MAX or unindexed
+                        or view.meta.get("centring", "") != view._centring_digest())
                 if view.sync(wait=wait, on_notice=on_notice) is not None:
                     view._load()
         return view

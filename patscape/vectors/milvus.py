@@ -246,7 +246,8 @@ def export_to_milvus(
             raise InputError(f"collection {name!r} already exists in {target.describe()}; pass --replace to overwrite it")
         if existed:
             _call("dropping the old collection", target, client.drop_collection, name)
-        _create(client, target, name, space, kind)
+        centring = store.space_centring(space.key)
+        _create(client, target, name, space, kind, "" if centring is None else centring.digest)
         written = cut = 0
         with store.snapshot(), _dropped_on_failure(client, name):
             for rows in store.iter_vector_rows(space.key, batch=batch):
@@ -307,7 +308,7 @@ def _dropped_on_failure(client: Any, name: str) -> Iterator[None]:
         raise
 
 
-def _create(client: Any, target: Target, name: str, space: Space, kind: str) -> None:
+def _create(client: Any, target: Target, name: str, space: Space, kind: str, centring: str = "") -> None:
     from pymilvus import DataType
 
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False, description=f"patscape space {space.key}")
@@ -329,6 +330,8 @@ def _create(client: Any, target: Target, name: str, space: Space, kind: str) -> 
         _PROPERTY + "format": FORMAT, _PROPERTY + "space": space.key, _PROPERTY + "model": space.model,
         _PROPERTY + "fingerprint": space.fingerprint, _PROPERTY + "dims": str(space.dims), _PROPERTY + "index": kind,
         _PROPERTY + "cpc_match": "like" if target.lite else "array",
+        # the vectors are written as search uses them: centred by language when the space has means
+        _PROPERTY + "centring": centring,
     }
     _call("creating the collection", target, client.create_collection, name, schema=schema, properties=properties)
     # not waited for: Milvus Lite cannot report index progress (the wait would log errors), and
@@ -358,6 +361,7 @@ class MilvusVectors:
             self.fingerprint = props.get(_PROPERTY + "fingerprint", "")
             self.index = props.get(_PROPERTY + "index", "FLAT")
             self.cpc_match = props.get(_PROPERTY + "cpc_match", "array")
+            self.centring = props.get(_PROPERTY + "centring", "")
             vector = [f for f in info.get("fields", []) if f.get("name") == "vector"]
             if not vector:
                 raise StoreError(f"collection {self.collection!r} has no vector field")
@@ -386,8 +390,9 @@ class MilvusVectors:
     def describe(self) -> str:
         return f"{self.target.describe()}, collection {self.collection}"
 
-    def check_space(self, space: Space) -> None:
-        """Raise :class:`SpaceMismatchError` unless the collection holds vectors of ``space``."""
+    def check_space(self, space: Space, centring: str | None = None) -> None:
+        """Raise :class:`SpaceMismatchError` unless the collection holds vectors of ``space``
+        (and, given ``centring``, the digest of the space's frozen means or '', centred with them)."""
         if space.dims != self.dims:
             raise SpaceMismatchError(
                 f"collection {self.collection!r} holds {self.dims}-dim vectors; the space {space.key} has {space.dims}"
@@ -396,6 +401,12 @@ class MilvusVectors:
             raise SpaceMismatchError(
                 f"collection {self.collection!r} holds the space {self.space_key} ({self.model}), not {space.key} "
                 f"({space.model}); search with --space {self.space_key} or export this space"
+            )
+        if centring is not None and centring != self.centring:
+            raise SpaceMismatchError(
+                f"collection {self.collection!r} holds the vectors of {space.key} "
+                f"{'centred with other language means' if self.centring else 'uncentred'}, and the space "
+                f"{'now centres them by language' if centring else 'no longer centres them'}: export it again with --replace"
             )
 
     def nearest(

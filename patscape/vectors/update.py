@@ -70,6 +70,8 @@ class SyncMixin(MemoryMixin):
             report = SyncReport()
             want_dtype = dtype or (self.dtype if self.meta else "float32")
             fresh = rebuild or not self.meta or want_dtype != self.dtype or int(self.meta.get("dims", 0)) != self.space.dims
+            # rows centred with other means (or none) than the space's now: written anew
+            fresh = fresh or self.meta.get("centring", "") != self._centring_digest()
             if not fresh:
                 fresh = self._apply_changes(report)
             if fresh:
@@ -82,6 +84,11 @@ class SyncMixin(MemoryMixin):
             if advice and on_notice:
                 on_notice(advice)
             return report
+
+    def _centring_digest(self) -> str:
+        """Which means the rows are centred with ('' for raw): the store's rows are read centred."""
+        centring = self.store.space_centring(self.space.key)
+        return "" if centring is None else centring.digest
 
     def _write_all(self, dtype: str, report: SyncReport) -> None:
         """Every current vector of the space into a new generation of files."""
@@ -122,7 +129,7 @@ class SyncMixin(MemoryMixin):
                         _flush(docs)
                 slots._set_meta(db, format=FORMAT, built=1, space=self.space.key, dims=dims, dtype=dtype, gen=gen,
                                 applied_seq=head, docs_rows=len(doc_slot), passages_rows=n_passages,
-                                docs_index_rows=0, passages_index_rows=0)
+                                docs_index_rows=0, passages_index_rows=0, centring=self._centring_digest())
                 # the generation before the previous one has no reader left to need its slots
                 if gen > 2:
                     slots.drop(db, *(self._table(name, gen - 2) for name in ("docs", "passages")))
