@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..embed import Embedder, load_embedder, resolve_alias
-from ..errors import NotFoundError, SpaceMismatchError
+from ..errors import InputError, NotFoundError, SpaceMismatchError
 from ..filters import SearchFilter
 from ..records import Hit
 from ..search import search as run_search
@@ -173,6 +173,16 @@ class Corpus:
         with self.store() as store:
             info = self.run_of(store, run)
             return schemas.EmergingPublic(**emerging(store, info.id, by, since, by_month))
+
+    def owners(self, run: str | int, topic: int | None, level: int | None, top: int, by_family: bool) -> schemas.OwnersPublic:
+        from ..owners import owner_view
+
+        with self.store() as store:
+            info = self.run_of(store, run)
+            try:
+                return schemas.OwnersPublic(**owner_view(store, info.id, topic, level, top, by_family))
+            except InputError as exc:
+                raise NotFoundError(str(exc)) from exc
 
     def lineage(self, run: str | int) -> schemas.LineagePublic:
         with self.store() as store:

@@ -29,6 +29,7 @@ COMMANDS = {
     "map": "patscape.cli.landscape:map_",
     "models": "patscape.cli.info:models",
     "name": "patscape.cli.landscape:name",
+    "owners": "patscape.cli.landscape:owners",
     "runs": "patscape.cli.landscape:runs",
     "search": "patscape.cli.search:search",
     "serve": "patscape.api.cli:serve",

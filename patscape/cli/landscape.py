@@ -470,3 +470,65 @@ def runs(store: str, naming: tuple[int, str] | None, delete: tuple[int, ...], ke
         if entry["aligned_to"] is not None:
             click.echo(f"           aligned to run {entry['aligned_to']}: {entry['topics_kept']} topics kept their ids; "
                        f"{event_counts(entry['lineage'])}")
+
+
+# -- owners ------------------------------------------------------------------------------------
+@click.command()
+@click.argument("store", type=click.Path())
+@click.option("--run", "run_id", type=int, default=None, help="Run id (default: the newest).")
+@click.option("--topic", type=int, default=None, help="Only the patents of this topic (or node of --level).")
+@click.option("--level", type=int, default=None, help="The level of --topic and of each owner's topics (0 the top; default: the topics).")
+@click.option("--top", type=click.IntRange(1, None), default=20, show_default=True, help="Organisations shown (the text view).")
+@click.option("--by-family", is_flag=True, help="Rank by families (inventions) instead of patents (publications).")
+@click.option("--aliases", "aliases_path", type=click.Path(), default=None,
+              help="A CSV of name,organisation rows that merge or split owners; kept in the store for every later view "
+                   "(replaces the aliases given before).")
+@click.option("--clear-aliases", is_flag=True, help="Forget the aliases given before.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per organisation, one per line.")
+def owners(store: str, run_id: int | None, topic: int | None, level: int | None, top: int, by_family: bool,
+           aliases_path: str | None, clear_aliases: bool, as_json: bool) -> None:
+    """Who holds what: assignees normalised into organisations (case, punctuation, legal forms in
+    many languages, several owners per patent), with their patents, families, share, growth and
+    topics; --aliases merges or splits what the normalisation cannot know.
+
+    \b
+    Examples:
+      patscape owners corpus/
+      patscape owners corpus/ --topic 12 --json
+      patscape owners corpus/ --level 0 --by-family
+      patscape owners corpus/ --aliases owners.csv   # e.g. "TORAY FIBERS & TEXTILES RES LAB CHINA CO LTD,Toray"
+    """
+    from ..owners import owner_view, read_aliases
+
+    if aliases_path and clear_aliases:
+        raise InputError("--aliases and --clear-aliases exclude each other")
+    with Store(store, create=False) as db:
+        if aliases_path:
+            aliases = read_aliases(aliases_path)
+            db.set_owner_aliases(aliases)
+            note(f"{len(aliases)} aliases kept in the store for every owner view")
+        elif clear_aliases:
+            db.set_owner_aliases({})
+            note("the aliases are forgotten")
+        view = owner_view(db, run_id, topic, level, None, by_family)
+    if as_json:
+        echo_json_lines({"run": view["run"], "level": view["level"], "counted": view["counted"], **row}
+                        for row in view["owners"])
+        return
+    scope = (f"node {view['topic']} ({view['topic_label']}) at level {view['level']}" if view["topic"] is not None
+             else f"run {view['run']}")
+    click.echo(f"{scope}: {view['documents']:,} patents ({view['families']:,} families), {view['with_owner']:,} with an owner; "
+               f"{view['names']:,} owner names -> {view['organisations']:,} organisations"
+               + (f" ({view['aliases']} aliases)" if view["aliases"] else "") + f"; ranked by {view['counted']}")
+    if not view["owners"]:
+        click.echo("no owners: the patents of this run have no assignee")
+        return
+    window = view["recent_years"]
+    click.echo(f"{'':>4} {'organisation':<44} {'patents':>8} {'families':>8} {'share':>6} "
+               f"{'growth' + (f' {window[0]}-{window[1]}' if window else ''):>16}  topics")
+    for rank, row in enumerate(view["owners"][:top], start=1):
+        growth = f"{row['growth']:+.0%}" if row["growth"] is not None else "-"
+        topics = ", ".join(f"{t['node']} ({t['patents']})" for t in row["topics"][:3])
+        more = f" +{len(row['variants']) - 1} variants" if len(row["variants"]) > 1 else ""
+        click.echo(f"{rank:>4} {(row['name'] + more)[:44]:<44} {row['patents']:>8,} {row['families']:>8,} "
+                   f"{row['share']:>6.1%} {growth:>16}  {topics}")

@@ -231,6 +231,12 @@ MIGRATIONS: list[tuple[str, str | tuple[str, ...]]] = [
             "CREATE INDEX lineage_run ON lineage(run_id, level)",
         ),
     ),
+    (
+        # Owners (patscape.owners): the analyst's alias file, owner name as written (or any name of
+        # its key) -> organisation; read by every owner view.
+        "m011_owner_aliases",
+        ("CREATE TABLE owner_aliases (name TEXT PRIMARY KEY, organisation TEXT NOT NULL)",),
+    ),
 ]
 
 

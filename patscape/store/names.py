@@ -104,3 +104,14 @@ class NameRepository(Connection):
     def _require_run(self, run_id: int) -> None:
         if self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise NotFoundError(f"{self.path} has no run {run_id}")
+
+    # -- owners' aliases (patscape.owners) ---------------------------------------------------------
+    def owner_aliases(self) -> dict[str, str]:
+        """The alias file last given (name -> organisation); empty when none was."""
+        return dict(self.db.execute("SELECT name, organisation FROM owner_aliases ORDER BY name").fetchall())
+
+    def set_owner_aliases(self, aliases: dict[str, str]) -> None:
+        """Replace the aliases with ``aliases`` (empty: none)."""
+        with self.transaction("owner aliases"):
+            self.db.execute("DELETE FROM owner_aliases")
+            self.db.executemany("INSERT INTO owner_aliases (name, organisation) VALUES (?, ?)", sorted(aliases.items()))

@@ -328,6 +328,24 @@ class FlowDocumentsPublic(BaseModel):
     documents: list[dict[str, str]] = Field(description="id, title.")
 
 
+class OwnersPublic(BaseModel):
+    run: int
+    level: int = Field(description="The level of `topic` and of each owner's topics (0 the top).")
+    topic: int | None = Field(description="The node whose patents are counted (None: the whole run).")
+    topic_label: str | None
+    counted: Literal["patents", "families"] = Field(description="What the owners are ranked by.")
+    documents: int = Field(description="Patents counted (the node's, or the run's).")
+    families: int = Field(description="Their families (a patent without a family id is its own).")
+    with_owner: int
+    recent_years: list[int] | None = Field(description="The years of the growth fit (first, last).")
+    names: int = Field(description="Distinct owner names as written.")
+    organisations: int = Field(description="Organisations they were normalised into.")
+    aliases: int = Field(description="Aliases in the store (`patscape owners --aliases`).")
+    owners: list[dict[str, Any]] = Field(description="name, key, variants [{name, patents}], patents, families, share, "
+                                                     "family_share, first_year, last_year, per_year, growth, recent, "
+                                                     "topics [{node, label, patents}].")
+
+
 class EmergingPublic(BaseModel):
     run: int
     by: str = Field(description="topic, code, assignee or term.")
