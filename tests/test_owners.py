@@ -127,9 +127,10 @@ def test_the_membrane_corpus_owners() -> None:
 
 # -- who holds what ------------------------------------------------------------------------------
 def owner_store(root: Path) -> Path:
-    """120 patents of three technologies, 2015-2022: Acme (written three ways) holds most of the
-    battery patents and gains in them; Beta holds half the valves; a third of the patents have
-    two owners; some share a family."""
+    """120 patents of three technologies, 2015-2022, 15 a year: Acme (written three ways) holds a
+    few battery patents, then from 2019 every battery and optics patent (Gamma the rest of them);
+    Beta and Delta hold half the valves each; a third of the patents have a second owner; pairs
+    share a family."""
     words = {"battery": "lithium anode cathode electrolyte separator cell charge",
              "valve": "valve seat spring fluid pressure flow port",
              "optics": "lens mirror beam laser optical focus aperture"}
@@ -137,12 +138,13 @@ def owner_store(root: Path) -> Path:
     for t, (tech, text) in enumerate(words.items()):
         for j in range(40):
             year = 2015 + j % 8
+            acme = ["ACME CORP", "Acme Corp.", "Acme Corporation"][j % 3]
             if tech == "battery":
-                owner = ["ACME CORP", "Acme Corp.", "Acme Corporation"][j % 3] if (j < 10 or year >= 2019) else "Gamma Ltd"
+                owner = acme if (j < 4 or year >= 2019) else "Gamma Ltd"
             elif tech == "valve":
                 owner = "Beta GmbH" if j % 2 else "Delta AG"
             else:
-                owner = "Gamma Ltd"
+                owner = acme if year >= 2019 else "Gamma Ltd"
             if j % 3 == 0:
                 owner += "; Omega KK"
             records.append({"id": f"{tech[0].upper()}{j:03d}", "title": f"{tech} {j}", "abstract": f"{text} {text} item {j % 5}",
@@ -154,6 +156,12 @@ def owner_store(root: Path) -> Path:
         embed(db, HashingEmbedder(256))
         build_map(db, params=MapParams(min_cluster_size=8), seed=1)
     return path
+
+
+def acme_patents() -> list[str]:
+    """Acme's patents in :func:`owner_store`."""
+    return ([f"B{j:03d}" for j in range(40) if j < 4 or 2015 + j % 8 >= 2019]
+            + [f"O{j:03d}" for j in range(40) if 2015 + j % 8 >= 2019])
 
 
 @pytest.fixture(scope="module")
@@ -171,15 +179,16 @@ def test_who_holds_what(owned: Path) -> None:
         families = owner_view(db, by_family=True, top=None)
     rows = {r["name"]: r for r in view["owners"]}
     acme = rows["ACME CORP"]
-    acme_docs = [f"B{j:03d}" for j in range(40) if j < 10 or 2015 + j % 8 >= 2019]
+    acme_docs = acme_patents()
     assert acme["patents"] == len(acme_docs) and sorted(v["name"] for v in acme["variants"]) == ["ACME CORP", "Acme Corp.", "Acme Corporation"]
-    assert acme["families"] == len({j // 2 for j in range(40) if f"B{j:03d}" in acme_docs})
-    assert rows["Omega KK"]["patents"] == 3 * 14 and rows["Gamma Ltd"]["patents"] == 40 + (40 - len(acme_docs))
+    assert acme["families"] == len({(d[0], int(d[1:]) // 2) for d in acme_docs})
+    assert rows["Omega KK"]["patents"] == 3 * 14 and rows["Gamma Ltd"]["patents"] == 80 - len(acme_docs)
     assert view["names"] == 7 and view["organisations"] == 5 and view["with_owner"] == 120
     assert acme["share"] == round(len(acme_docs) / 120, 4)
     # Acme gains: more of its patents in the recent years than before (growth positive); Beta flat
     assert acme["growth"] > 0.2 and abs(rows["Beta GmbH"]["growth"]) < 0.2
-    assert acme["per_year"] == {str(y): sum(1 for d in acme_docs if 2015 + int(d[1:]) % 8 == y) for y in range(2015, 2023)}
+    assert acme["per_year"] == {str(y): n for y in range(2015, 2023)
+                                if (n := sum(1 for d in acme_docs if 2015 + int(d[1:]) % 8 == y))}
     from collections import Counter
 
     expected_topics = sorted(Counter(points[d] for d in acme_docs if points[d] >= 0).items(), key=lambda kv: (-kv[1], kv[0]))
@@ -243,3 +252,18 @@ def test_the_api_serves_the_owners(owned: Path) -> None:
         assert body == json.loads(json.dumps(view, ensure_ascii=False))
         assert http.get("/corpus/runs/latest/owners", params={"topic": 999}).status_code == 404
         assert http.get("/corpus/runs/99/owners").status_code == 404
+
+
+def test_bursts_of_organisations_count_every_writing(owned: Path) -> None:
+    from patscape.emerging import emerging
+
+    with Store(owned) as db:
+        found = emerging(db, None, "assignee")
+        dated = {d.id: d.year for d in db.iter_documents(texts=False)}
+    acme = [b for b in found["bursts"] if b["item"] == "ACME CORP"]
+    # Acme: a few battery patents, then from 2019 every battery and optics patent (three writings, one organisation)
+    assert len(acme) == 1 and acme[0]["key"] == "acme" and acme[0]["variants"] == 3
+    assert (acme[0]["begin"], acme[0]["end"], acme[0]["running"]) == ("2019", "2022", True)
+    acme_docs = acme_patents()
+    assert acme[0]["counts"] == [sum(1 for d in acme_docs if dated[d] == y) for y in range(2019, 2023)]
+    assert not any(b["item"] in ("Acme Corp.", "Acme Corporation") for b in found["bursts"])
