@@ -48,6 +48,8 @@ def level_columns(count: int) -> tuple[str, ...]:
 #: windows, and the documents listed per flow.
 REPORT_CHAIN = 3
 REPORT_WINDOW_YEARS = 5
+#: Organisations the report lists.
+REPORT_OWNERS = 30
 FLOW_MEMBERS = 50
 
 
@@ -80,6 +82,7 @@ def run_view(store: Store, run_id: int | None = None, bursts: bool = True) -> di
                if subtopics else {}),
         })
     from .flows import flows, parent_of
+    from .owners import owner_view
 
     stored = store.runs()
     return {
@@ -103,6 +106,8 @@ def run_view(store: Store, run_id: int | None = None, bursts: bool = True) -> di
         # the alluvial views: the run and up to two before it, and its time windows; a few documents of each flow
         "flows": flows(store, run.id, REPORT_CHAIN, members=FLOW_MEMBERS) if bursts else None,
         "windows": _windows(store, run.id) if bursts else None,
+        # who holds what: the largest organisations, every topic of each, their patents
+        "owners": owner_view(store, run.id, top=REPORT_OWNERS, all_topics=True, ids=True) if bursts else None,
         "years": run.data.get("years", []),
         **{key: run.data.get(key) for key in ("recent_from", "recent_to", "partial_year", "data_to") if run.data.get(key) is not None},
     }

@@ -230,12 +230,13 @@ def family_of(doc: Any) -> str:
 
 def owner_view(
     store: Any, run_id: int | None = None, topic: int | None = None, level: int | None = None,
-    top: int | None = 20, by_family: bool = False,
+    top: int | None = 20, by_family: bool = False, all_topics: bool = False, ids: bool = False,
 ) -> dict[str, Any]:
     """The organisations of a run's patents (of node ``topic`` at ``level`` when given; the
     level counts from 0 at the top, the topics' by default), most patents first (most families
     with ``by_family``), each with its variants, patents, families, share, years, growth (the
-    fit of the topics' growth over the same recent years) and topics at ``level``."""
+    fit of the topics' growth over the same recent years) and topics at ``level`` (its first
+    :data:`TOPICS_PER_OWNER`; every one with ``all_topics``); ``ids``: with its patents' ids."""
     from .landscape.evolution import Calendar, _growth
 
     run = store.get_run(run_id)
@@ -278,7 +279,8 @@ def owner_view(
             "per_year": {str(y): n for y, n in sorted(years.items())},
             "growth": _growth(window) if window else None, "recent": sum(window),
             "topics": [{"node": n, "label": labels.get(n, ""), "patents": c}
-                       for n, c in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[:TOPICS_PER_OWNER]],
+                       for n, c in sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))[: None if all_topics else TOPICS_PER_OWNER]],
+            **({"ids": sorted(d.id for d in own)} if ids else {}),
         })
     rows.sort(key=lambda r: (-(r["families"] if by_family else r["patents"]), -r["patents"], r["name"]))
     return {

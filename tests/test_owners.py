@@ -21,6 +21,7 @@ from patscape.owners import Owners, corpus_owners, owner_key, owner_view, read_a
 from patscape.pipeline import build_map, embed, ingest
 from patscape.store import Store
 
+from .api_helpers import browser  # noqa: F401  (the shared fixture of Chromium)
 from .conftest import write_jsonl
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -267,3 +268,65 @@ def test_bursts_of_organisations_count_every_writing(owned: Path) -> None:
     acme_docs = acme_patents()
     assert acme[0]["counts"] == [sum(1 for d in acme_docs if dated[d] == y) for y in range(2019, 2023)]
     assert not any(b["item"] in ("Acme Corp.", "Acme Corporation") for b in found["bursts"])
+
+
+def test_the_owners_views_served_and_in_the_report(owned: Path, browser: object, tmp_path: Path) -> None:
+    """The Owners tab and the report's Owners section: the table as the API gives it, a click rings
+    the organisation's patents on the map, two ticks put owners side by side; hostile names as text."""
+    import shutil
+
+    from patscape.api import Settings
+    from patscape.export import export_run
+
+    from .api_helpers import checked_page, live_server, open_page, wait_for
+    from .test_rename import HOSTILE_NAME
+
+    store = tmp_path / "store"
+    shutil.copytree(owned, store)
+    aliases = tmp_path / "owners.csv"
+    import csv
+
+    with aliases.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerow(["Delta AG", HOSTILE_NAME])
+    assert main(["owners", str(store), "--aliases", str(aliases)]) == 0
+    with Store(store) as db:
+        view = owner_view(db, top=50, all_topics=True, ids=True)
+        report = export_run(db, "html", tmp_path / "report.html")
+    names = [r["name"] for r in view["owners"]]
+    assert HOSTILE_NAME in names
+
+    def check(page: object) -> None:
+        p = page.page  # type: ignore[attr-defined]
+        wait_for(p, "() => document.body.dataset.owners !== undefined")
+        shown = p.eval_on_selector_all("#owners-table .owner-name", "bs => bs.map(b => b.textContent)")
+        assert shown == names[: len(shown)] and len(shown) == min(len(names), 50)
+        patents = p.eval_on_selector_all("#owners-table tbody tr td:nth-child(3)", "ts => ts.map(t => t.textContent)")
+        assert patents == [f"{r['patents']:,}" for r in view["owners"][: len(shown)]]
+        ticks = p.locator("#owners-table input[type=checkbox]")
+        ticks.nth(0).check()
+        ticks.nth(1).check()
+        wait_for(p, "() => document.body.dataset.compared === '2'")
+        heads = p.eval_on_selector_all("#owners-compare th", "ts => ts.map(t => t.textContent)")
+        assert heads == ["Topic", names[0], names[1]]
+        first = view["owners"][0]
+        row = p.eval_on_selector_all("#owners-compare tbody tr[data-node]", "rs => rs.map(r => [r.dataset.node, r.children[1].textContent])")
+        assert {int(n): c for n, c in row if c != "\u2014"} == {t["node"]: f"{t['patents']:,}" for t in first["topics"]}
+        hostile = names.index(HOSTILE_NAME)
+        p.locator("#owners-table .owner-name").nth(hostile).click()
+        wait_for(p, f"() => document.body.dataset.portfolio === '{len(view['owners'][hostile]['ids'])}'")
+        ringed = p.evaluate("() => { const t = document.getElementById('map').data.find(d => d.meta === 'overlay:portfolio');"
+                            " return t ? t.x.length : 0; }")
+        assert ringed == len(view["owners"][hostile]["ids"])
+
+    with live_server(Settings(store=store, model="hash:256")) as live:
+        with checked_page(browser, live.url + "/", "#owners-table img, #owners-compare img, #owners-matrix img") as page:
+            page.page.click(".tabs button[data-view=owners]")
+            check(page)
+    page = open_page(browser, report.as_uri(), "document.body.dataset.rendered === 'yes'")
+    try:
+        names = names[:30]
+        check(page)
+        assert page.page.evaluate("window.__pwned") is None and page.page.locator("#sec-owners img").count() == 0
+        assert not page.errors and page.page.text_content("#errors") == ""
+    finally:
+        page.page.close()

@@ -174,13 +174,14 @@ class Corpus:
             info = self.run_of(store, run)
             return schemas.EmergingPublic(**emerging(store, info.id, by, since, by_month))
 
-    def owners(self, run: str | int, topic: int | None, level: int | None, top: int, by_family: bool) -> schemas.OwnersPublic:
+    def owners(self, run: str | int, topic: int | None, level: int | None, top: int, by_family: bool,
+               all_topics: bool = False, ids: bool = False) -> schemas.OwnersPublic:
         from ..owners import owner_view
 
         with self.store() as store:
             info = self.run_of(store, run)
             try:
-                return schemas.OwnersPublic(**owner_view(store, info.id, topic, level, top, by_family))
+                return schemas.OwnersPublic(**owner_view(store, info.id, topic, level, top, by_family, all_topics, ids))
             except InputError as exc:
                 raise NotFoundError(str(exc)) from exc
 

@@ -79,6 +79,7 @@
     P.state.activeTopic = null;
     P.state.activeNode = null;
     P.mapView.setOverlay('hits', []);
+    P.mapView.setOverlay('owner', []);
     $('results').hidden = true;
     $('flow-docs').hidden = true;
     drawn = {};
@@ -199,6 +200,13 @@
       var by = $('emerging-by').value;
       return newest('emerging', source.emerging(by), function (result) { return P.emergingView.render($('emerging'), result, by); });
     },
+    owners: function () {
+      fillOwnerTopics();
+      return newest('owners', source.owners($('owners-topic').value, $('owners-by').value === 'families'), function (view) {
+        P.ownersView.render($('owners-table'), view, $('owners-compare'));
+        return P.ownersView.matrix($('owners-matrix'), view);
+      });
+    },
     lineage: function () {
       fillLevels();
       var level = $('lineage-level').value, windows = $('lineage-across').value === 'windows';
@@ -215,6 +223,24 @@
                       return P.lineageView.render($('lineage'), view);
                     });
     }
+  };
+  // the topics whose owners can be shown
+  function fillOwnerTopics() {
+    var select = $('owners-topic'), keep = select.value;
+    C.clear(select);
+    select.appendChild(C.el('option', { value: '' }, 'the whole map'));
+    P.state.topics.slice().sort(function (a, b) { return b.size - a.size; }).forEach(function (t) {
+      select.appendChild(C.el('option', { value: String(t.cluster) }, '#' + t.cluster + ' ' + C.clip(C.topicLabel(t.cluster), 50)));
+    });
+    select.value = keep && P.state.topicById[Number(keep)] ? keep : '';
+  }
+  // an owner's portfolio on the map
+  P.ownersView.onShow = function (owner) {
+    P.mapView.setOverlay('owner', C.arr(owner.ids));
+    document.body.setAttribute('data-portfolio', String(C.arr(owner.ids).length));
+    $('map-note').textContent = C.clip(C.str(owner.name), 60) + ': ' + C.fmtInt(C.arr(owner.ids).length) + ' patents ringed on the map';
+    selectView('map');
+    return P.mapView.render();
   };
   // the lineage view's levels: the topics, and each level above them by name
   function fillLevels() {
@@ -238,7 +264,7 @@
     Array.prototype.forEach.call(document.querySelectorAll('.tabs button'), function (b) {
       b.setAttribute('aria-selected', b.getAttribute('data-view') === name ? 'true' : 'false');
     });
-    ['map', 'evolution', 'graph', 'emerging', 'lineage'].forEach(function (v) { $('view-' + v).hidden = v !== name; });
+    ['map', 'evolution', 'graph', 'emerging', 'lineage', 'owners'].forEach(function (v) { $('view-' + v).hidden = v !== name; });
     if (draws[name] && !drawn[name]) {
       drawn[name] = true;
       draws[name]().catch(function (err) { drawn[name] = false; C.showError('The ' + name + ' view could not be drawn: ' + err.message); });
@@ -312,6 +338,11 @@
   $('upload-form').addEventListener('submit', upload);
   $('evo-mode').addEventListener('change', function () { if (drawn.evolution) draws.evolution(); });
   $('run-choice').addEventListener('change', chooseRun);
+  ['owners-topic', 'owners-by'].forEach(function (id) {
+    $(id).addEventListener('change', function () {
+      if (drawn.owners) draws.owners().catch(function (err) { C.showError('The owners could not be shown: ' + err.message); });
+    });
+  });
   ['lineage-across', 'lineage-runs', 'lineage-years', 'lineage-level', 'lineage-min'].forEach(function (id) {
     $(id).addEventListener('change', function () {
       if (drawn.lineage) draws.lineage().catch(function (err) { C.showError('The lineage view could not be drawn: ' + err.message); });

@@ -207,6 +207,7 @@
       marker: { size: size * 1.5, color: highlighted.map(colourOf), opacity: 1, line: { width: 0.6, color: '#ffffff' } } }));
     var o = M.overlays;
     if (o.hits && o.hits.length) out.push(overlayTrace('search hits', o.hits, { size: 15, color: 'rgba(0,0,0,0)', line: { width: 2.5, color: '#d62728' } }));
+    if (o.owner && o.owner.length) out.push(overlayTrace('portfolio', o.owner, { size: 9, color: 'rgba(0,0,0,0)', line: { width: 1.8, color: '#e8590c' } }));
     if (o.added && o.added.length) out.push(overlayTrace('added', o.added, { size: 18, color: 'rgba(0,0,0,0)', symbol: 'diamond-open', line: { width: 2.5, color: '#111' } }));
     if (P.state.selected != null) out.push(overlayTrace('selected', [P.state.selected], { size: 18, symbol: 'star', color: '#ffd400', line: { width: 1.5, color: '#111' } }));
     return out;

@@ -264,6 +264,19 @@
     ['lineage-min', 'lineage-across'].forEach(function (id) {
       $(id).addEventListener('change', function () { C.step('The lineage', drawLineage); });
     });
+    pending.push(C.step('The owners', function () {
+      return source.owners().then(function (view) {
+        if (!view) { $('owners-table').appendChild(el('p', 'empty', 'This report was written without the owners.')); return null; }
+        P.ownersView.render($('owners-table'), view, $('owners-compare'));
+        return P.ownersView.matrix($('owners-matrix'), view);
+      });
+    }));
+    P.ownersView.onShow = function (owner) {
+      P.mapView.setOverlay('owner', C.arr(owner.ids));
+      document.body.setAttribute('data-portfolio', String(C.arr(owner.ids).length));
+      $('sec-map').scrollIntoView();
+      return P.mapView.render();
+    };
     // a flow's documents: those the report holds (the first of each flow), titles from the map
     P.lineageView.onFlow = function (from, to, flow) {
       var titles = {};

@@ -105,10 +105,12 @@ async def owners(
     level: Annotated[int | None, Query(ge=0, description="Level of `topic` and of the owners' topics (0 the top; default the topics).")] = None,
     top: Annotated[int, Query(ge=1, le=5000)] = 50,
     by_family: Annotated[bool, Query(description="Rank by families instead of patents.")] = False,
+    all_topics: Annotated[bool, Query(description="Every topic of each owner (the owner x topic matrix), not its first five.")] = False,
+    ids: Annotated[bool, Query(description="Each owner's patent ids (its portfolio on the map).")] = False,
 ) -> OwnersPublic:
     """Assignee names normalised into organisations (case, punctuation, legal forms, the store's
     aliases); a 404 for an unknown run, level or node."""
-    return await run_in_threadpool(corpus.owners, run, topic, level, top, by_family)
+    return await run_in_threadpool(corpus.owners, run, topic, level, top, by_family, all_topics, ids)
 
 
 @router.get("/runs/{run}/lineage", response_model=LineagePublic, summary="How the run's topics continue the run it was aligned to")
