@@ -217,17 +217,6 @@ def summary(owners: Owners) -> dict[str, Any]:
 TOPICS_PER_OWNER = 5
 
 
-def family_of(doc: Any) -> str:
-    """A patent's family: ``extra.family_id`` (DOCDB) or ``extra.family`` where the data has one,
-    else the patent itself (a family of one)."""
-    extra = doc.extra if isinstance(doc.extra, dict) else {}
-    for name in ("family_id", "family"):
-        value = extra.get(name)
-        if value not in (None, ""):
-            return f"family:{value}"
-    return f"doc:{doc.id}"
-
-
 def owner_view(
     store: Any, run_id: int | None = None, topic: int | None = None, level: int | None = None,
     top: int | None = 20, by_family: bool = False, all_topics: bool = False, ids: bool = False,
@@ -237,6 +226,7 @@ def owner_view(
     with ``by_family``), each with its variants, patents, families, share, years, growth (the
     fit of the topics' growth over the same recent years) and topics at ``level`` (its first
     :data:`TOPICS_PER_OWNER`; every one with ``all_topics``); ``ids``: with its patents' ids."""
+    from .families import family_key
     from .landscape.evolution import Calendar, _growth
 
     run = store.get_run(run_id)
@@ -253,6 +243,11 @@ def owner_view(
         raise InputError(f"no node {topic} at level {shown} of run {run.id}")
     ids = [d for d, *_ in store.run_points(run.id)]
     docs = list(store.iter_documents(ids, texts=False))
+    inferred = store.inferred_families()
+
+    def family_of(doc: Any) -> str:
+        return family_key(doc, inferred)
+
     owners = corpus_owners((d.assignee for d in docs), store.owner_aliases())
     scope = [d for d in docs if topic is None or members.get(d.id) == topic]
     calendar = Calendar(scope) if scope else None

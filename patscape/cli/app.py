@@ -30,6 +30,7 @@ COMMANDS = {
     "models": "patscape.cli.info:models",
     "name": "patscape.cli.landscape:name",
     "owners": "patscape.cli.landscape:owners",
+    "families": "patscape.cli.landscape:families",
     "runs": "patscape.cli.landscape:runs",
     "search": "patscape.cli.search:search",
     "serve": "patscape.api.cli:serve",

@@ -532,3 +532,45 @@ def owners(store: str, run_id: int | None, topic: int | None, level: int | None,
         more = f" +{len(row['variants']) - 1} variants" if len(row["variants"]) > 1 else ""
         click.echo(f"{rank:>4} {(row['name'] + more)[:44]:<44} {row['patents']:>8,} {row['families']:>8,} "
                    f"{row['share']:>6.1%} {growth:>16}  {topics}")
+
+
+# -- families ----------------------------------------------------------------------------------
+@click.command()
+@click.argument("store", type=click.Path())
+@click.option("--infer", is_flag=True,
+              help="Group the publications the data gives no family by identical title and abstract (case and whitespace "
+                   "folded), marked as inferred; replaces the families inferred before.")
+@click.option("--clear", is_flag=True, help="Forget the inferred families.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
+def families(store: str, infer: bool, clear: bool, as_json: bool) -> None:
+    """Publications and inventions: the patent families of a corpus, as its data gives them
+    (extra.family_id, a family column) or inferred (--infer).
+
+    \b
+    Examples:
+      patscape families corpus/
+      patscape families corpus/ --infer
+    """
+    import json
+
+    from ..families import family_summary, infer_families
+
+    if infer and clear:
+        raise InputError("--infer and --clear exclude each other")
+    with Store(store, create=False) as db:
+        docs = list(db.iter_documents(texts=infer))
+        if infer:
+            inferred = infer_families(docs)
+            db.set_inferred_families(inferred)
+            note(f"{len(set(inferred.values())):,} families of {len(inferred):,} publications inferred and kept in the store")
+        elif clear:
+            db.set_inferred_families({})
+            note("the inferred families are forgotten")
+        summary = family_summary(docs, db.inferred_families())
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    click.echo(f"{summary['publications']:,} publications, {summary['families']:,} families "
+               f"({summary['given']:,} given by the data, {summary['inferred']:,} inferred, {summary['single']:,} of one); "
+               f"{summary['with_several']:,} families hold {summary['in_families_of_several']:,} publications, "
+               f"the largest {summary['largest']}")

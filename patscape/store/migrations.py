@@ -237,6 +237,11 @@ MIGRATIONS: list[tuple[str, str | tuple[str, ...]]] = [
         "m011_owner_aliases",
         ("CREATE TABLE owner_aliases (name TEXT PRIMARY KEY, organisation TEXT NOT NULL)",),
     ),
+    (
+        # Families inferred where the data gives none (patscape.families): document -> group key.
+        "m012_inferred_families",
+        ("CREATE TABLE inferred_families (doc_id TEXT PRIMARY KEY, family TEXT NOT NULL)",),
+    ),
 ]
 
 

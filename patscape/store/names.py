@@ -115,3 +115,14 @@ class NameRepository(Connection):
         with self.transaction("owner aliases"):
             self.db.execute("DELETE FROM owner_aliases")
             self.db.executemany("INSERT INTO owner_aliases (name, organisation) VALUES (?, ?)", sorted(aliases.items()))
+
+    # -- inferred families (patscape.families) ----------------------------------------------------
+    def inferred_families(self) -> dict[str, str]:
+        """Document -> inferred family key (empty: none inferred)."""
+        return dict(self.db.execute("SELECT doc_id, family FROM inferred_families").fetchall())
+
+    def set_inferred_families(self, families: dict[str, str]) -> None:
+        """Replace the inferred families with ``families`` (empty: none)."""
+        with self.transaction("inferred families"):
+            self.db.execute("DELETE FROM inferred_families")
+            self.db.executemany("INSERT INTO inferred_families (doc_id, family) VALUES (?, ?)", sorted(families.items()))
