@@ -90,3 +90,29 @@ def test_the_families_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["families", str(store), "--clear", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["families"] == 6
     assert main(["families", str(store), "--infer", "--clear"]) == 2
+
+
+def test_export_by_family(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+
+    from .test_owners import owner_store
+
+    store = owner_store(tmp_path)
+    out = tmp_path / "families.csv"
+    assert main(["export", str(store), "--format", "csv", "--by-family", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    with Store(store) as db:
+        docs = {d.id: d for d in db.iter_documents(texts=False)}
+        points = {d: c for d, c, *_ in db.run_points(db.get_run().id)}
+    families: dict[str, list[str]] = {}
+    for d in docs.values():
+        families.setdefault(f"family:{d.extra['family_id']}", []).append(d.id)
+    assert len(rows) == len(families) == 60
+    for row in rows:
+        members = sorted(families[row["family"]], key=lambda d: (docs[d].date, d))
+        assert row["members"] == ";".join(members) and int(row["family_size"]) == len(members) == 2
+        assert row["id"] == members[0] and row["date"] == docs[members[0]].date and int(row["cluster"]) == points[members[0]]
+    # sorted by the family's earliest date
+    assert [r["date"] for r in rows] == sorted(r["date"] for r in rows)
+    assert main(["export", str(store), "--format", "json", "--by-family", "--out", str(tmp_path / "x.json")]) == 2
+    assert "--by-family writes csv or parquet" in capsys.readouterr().err

@@ -237,8 +237,10 @@ def _print_flows(store: str, run_id: int | None, level: int | None, runs: int, y
 @click.option("--collection", default=None, help="milvus: the collection (default: patscape_ and the space key).")
 @click.option("--space", default=None, help="milvus: the space to export (default: --run's if given, else the newest complete).")
 @click.option("--replace", is_flag=True, help="milvus: overwrite the collection if it exists.")
+@click.option("--by-family", is_flag=True, help="csv, parquet: one row per family (family, family_size, members, then its "
+                                                "earliest member's row) instead of one per patent.")
 def export(store: str, run_id: int | None, fmt: str, out: str | None, uri: str | None, collection: str | None,
-           space: str | None, replace: bool) -> None:
+           space: str | None, replace: bool, by_family: bool) -> None:
     """Write a run as CSV/Parquet (id, cluster, label, x, y, ...), JSON, GraphML or an HTML report,
     or a space's document vectors to Milvus (for `search --vector-store`).
 
@@ -258,7 +260,7 @@ def export(store: str, run_id: int | None, fmt: str, out: str | None, uri: str |
     if out is None:
         raise InputError(f"--format {fmt} needs --out FILE")
     with Store(store, create=False) as db:
-        path = export_run(db, fmt, out, run_id)
+        path = export_run(db, fmt, out, run_id, by_family)
     click.echo(f"wrote {path.resolve()}")
 
 
