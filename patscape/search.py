@@ -36,6 +36,7 @@ def search(
     where: SearchFilter | None = None,
     vectors: VectorSource | None = None,
     run: int | None = None,
+    by_family: bool = False,
 ) -> list[Hit]:
     """The ``k`` documents most similar to ``query`` text or to the document ``like``.
 
@@ -46,6 +47,8 @@ def search(
     passage is, the hit carries it as the evidence. ``--like`` compares document vectors; in keyword and
     hybrid mode the liked document's summary (title and abstract) is the keyword query. Hits carry their
     topic in ``run`` (whose space is searched when ``space`` is not given), else in the newest run of the space.
+    ``by_family``: ``k`` families, each as its best-ranked publication with the others of the
+    family found among the candidates in ``family_members`` (:mod:`patscape.families`).
 
     Document vectors are searched through ``vectors`` when given (e.g. Milvus), otherwise
     through the space's memory-mapped files beside the store: an exact scan below the ANN
@@ -66,7 +69,7 @@ def search(
     where = _filter(store, where, lang)
     if run is not None and space is None and mode != "keyword":
         space = store.get_space(store.get_run(run).space)
-    candidates = max(CANDIDATES, k)
+    candidates = max(CANDIDATES, 3 * k if by_family else k)
     vector_hits: list[tuple[str, float]] = []
     evidence: dict[str, Evidence] = {}
     if mode in ("vector", "hybrid"):
@@ -86,6 +89,9 @@ def search(
         ranked = keyword_hits
     else:
         ranked = _fuse(vector_hits, keyword_hits)
+    members: dict[str, list[str]] = {}
+    if by_family:
+        ranked, members = _by_family(store, ranked, k)
     ranked = ranked[:k]
     topics = _topics(store, space, [doc_id for doc_id, _ in ranked], run)
     docs = {d.id: d for d in store.iter_documents([doc_id for doc_id, _ in ranked])}
@@ -93,8 +99,30 @@ def search(
     for doc_id, score in ranked:
         doc = docs[doc_id]
         cluster, label = topics.get(doc_id, (None, None))
-        hits.append(Hit(doc_id, round(float(score), 4), doc.title, doc.lang, doc.date, cluster, label, evidence.get(doc_id)))
+        hits.append(Hit(doc_id, round(float(score), 4), doc.title, doc.lang, doc.date, cluster, label, evidence.get(doc_id),
+                        tuple(members.get(doc_id, ()))))
     return hits
+
+
+def _by_family(store: Store, ranked: list[tuple[str, float]], k: int) -> tuple[list[tuple[str, float]], dict[str, list[str]]]:
+    """The first ``k`` families of ``ranked``, each by its best-ranked publication, and the
+    other publications of each among ``ranked``."""
+    from .families import family_key
+
+    inferred = store.inferred_families()
+    key_of = {d.id: family_key(d, inferred) for d in store.iter_documents([doc_id for doc_id, _ in ranked], texts=False)}
+    first: dict[str, str] = {}
+    kept: list[tuple[str, float]] = []
+    members: dict[str, list[str]] = {}
+    for doc_id, score in ranked:
+        key = key_of.get(doc_id, f"doc:{doc_id}")
+        if key in first:
+            members[first[key]].append(doc_id)
+        elif len(kept) < k:
+            first[key] = doc_id
+            members[doc_id] = []
+            kept.append((doc_id, score))
+    return kept, members
 
 
 def _filter(store: Store, where: SearchFilter | None, lang: str | None) -> SearchFilter | None:

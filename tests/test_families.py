@@ -116,3 +116,34 @@ def test_export_by_family(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert [r["date"] for r in rows] == sorted(r["date"] for r in rows)
     assert main(["export", str(store), "--format", "json", "--by-family", "--out", str(tmp_path / "x.json")]) == 2
     assert "--by-family writes csv or parquet" in capsys.readouterr().err
+
+
+def test_search_by_family(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from patscape.api import Settings, create_app
+    from patscape.search import search
+
+    from .test_owners import owner_store
+
+    store = owner_store(tmp_path)
+    with Store(store) as db:
+        family = {d.id: d.extra["family_id"] for d in db.iter_documents(texts=False)}
+        plain = search(db, "lithium anode cathode electrolyte", k=60)
+        grouped = search(db, "lithium anode cathode electrolyte", k=10, by_family=True)
+    # ten families, each by its best-ranked publication, the others of its family listed
+    assert len(grouped) == 10 and len({family[h.id] for h in grouped}) == 10
+    order = [h.id for h in plain]
+    expected: list[str] = []
+    for doc_id in order:
+        if family[doc_id] not in {family[d] for d in expected} and len(expected) < 10:
+            expected.append(doc_id)
+    assert [h.id for h in grouped] == expected
+    for hit in grouped:
+        assert list(hit.family_members) == [d for d in order if family[d] == family[hit.id] and d != hit.id]
+    assert all(h.family_members == () for h in plain)
+    with TestClient(create_app(Settings(store=store, model="hash:256")), base_url="http://127.0.0.1:8000") as http:
+        body = http.post("/corpus/search", json={"query": "lithium anode cathode electrolyte", "k": 10, "by_family": True}).json()
+        assert [(h["id"], h["family_members"]) for h in body["hits"]] == [(h.id, list(h.family_members)) for h in grouped]
+        body = http.post("/corpus/search", json={"query": "lithium anode cathode electrolyte", "k": 3}).json()
+        assert all(h["family_members"] is None for h in body["hits"])

@@ -349,11 +349,11 @@ class Corpus:
             where = SearchFilter.parse(lang=body.lang, years=body.years, cpc=body.cpc)
             hits = run_search(
                 store, body.query, like=body.like, k=body.k, where=where, mode=body.mode, space=space,
-                embedder=embedder, vectors=self.vectors, run=run_id,
+                embedder=embedder, vectors=self.vectors, run=run_id, by_family=body.by_family,
             )
             return schemas.SearchPublic(
                 mode=body.mode, query=body.query, like=body.like, run=run_id,
-                hits=self._with_placed_topics(store, run_id, hits),
+                hits=self._with_placed_topics(store, run_id, hits, body.by_family),
             )
 
     def document(self, doc_id: str, run: str | int | None = None) -> schemas.DocumentPublic:
@@ -390,7 +390,7 @@ class Corpus:
             )
 
     @staticmethod
-    def _with_placed_topics(store: Store, run_id: int | None, hits: list[Hit]) -> list[schemas.HitPublic]:
+    def _with_placed_topics(store: Store, run_id: int | None, hits: list[Hit], by_family: bool = False) -> list[schemas.HitPublic]:
         """Hits as schemas; uploaded documents get the topic they were placed in."""
         placed: dict[str, int] = {}
         labels: dict[int, str] = {}
@@ -406,7 +406,8 @@ class Corpus:
                 label = labels.get(cluster, "outlier")
             passage = schemas.EvidencePublic(**dataclasses.asdict(h.passage)) if h.passage is not None else None
             out.append(schemas.HitPublic(id=h.id, score=h.score, title=h.title, lang=h.lang, date=h.date,
-                                         cluster=cluster, label=label, passage=passage))
+                                         cluster=cluster, label=label, passage=passage,
+                                         family_members=list(h.family_members) if by_family else None))
         return out
 
 

@@ -28,12 +28,13 @@ from .present import echo_json_lines, note
               help="Embedding space key (default: the newest complete one); an incomplete space only when named.")
 @click.option("--run", "run_id", type=int, default=None,
               help="The run whose topics the hits carry, searched in its space (default: the newest run).")
+@click.option("--by-family", is_flag=True, help="One result per patent family (its best-ranked publication; the others listed).")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON lines.")
 @click.option("--vector-store", default=None, metavar="URI",
               help="Rank by the document vectors exported there (default: the space of its collection): "
                    "milvus:PATH.db?collection=NAME (Milvus Lite) or milvus://HOST:PORT?collection=NAME.")
 def search(store: str, query: str | None, like: str | None, k: int, lang: str | None, years: str | None,
-           cpc: str | None, mode: str, space: str | None, run_id: int | None, as_json: bool,
+           cpc: str | None, mode: str, space: str | None, run_id: int | None, by_family: bool, as_json: bool,
            vector_store: str | None) -> None:
     """Similar patents to a QUERY text or to a document (--like ID); prior-art style.
 
@@ -61,7 +62,7 @@ def search(store: str, query: str | None, like: str | None, k: int, lang: str | 
             if notice:
                 note(notice)
         hits = run_search(db, query, like=like, k=k, where=where, mode=mode, space=chosen,  # type: ignore[arg-type]
-                          vectors=vectors, run=run_id)
+                          vectors=vectors, run=run_id, by_family=by_family)
     if as_json:
         echo_json_lines(dataclasses.asdict(hit) for hit in hits)
         return
@@ -70,6 +71,8 @@ def search(store: str, query: str | None, like: str | None, k: int, lang: str | 
     for rank, hit in enumerate(hits, start=1):
         topic = f"  [{hit.cluster}: {hit.label}]" if hit.cluster is not None else ""
         click.echo(f"{rank:>3}. {hit.score:.3f}  {hit.id}  {hit.date or '':10}  {hit.title[:90]}{topic}")
+        if hit.family_members:
+            click.echo(f"       same family: {', '.join(hit.family_members)}")
         if hit.passage is not None:
             text = hit.passage.text if len(hit.passage.text) <= 240 else hit.passage.text[:237] + "..."
             click.echo(f"       {hit.passage.field} [{hit.passage.start}:{hit.passage.end}] {hit.passage.score:.3f}: {text}")

@@ -23,6 +23,8 @@ class SearchCreate(BaseModel):
     cpc: str | None = Field(None, max_length=40, description="Only documents with a CPC or IPC code starting so (`H01M`, `H01M10/052`).")
     run: int | None = Field(None, ge=1, description="The run whose topics the hits carry, searched in its embedding space "
                                                    "(default: the newest run).")
+    by_family: bool = Field(False, description="One hit per patent family (its best-ranked publication; the others in "
+                                               "`family_members`).")
 
 
 class NameUpdate(BaseModel):
@@ -74,6 +76,9 @@ class HitPublic(BaseModel):
     label: str | None = None
     passage: EvidencePublic | None = Field(
         None, description="The best-matching passage of the patent's full text (query searches of a space with passages)."
+    )
+    family_members: list[str] | None = Field(
+        None, description="With `by_family`: the other publications of the hit's family among the results."
     )
 
 
