@@ -37,6 +37,7 @@ def search(
     vectors: VectorSource | None = None,
     run: int | None = None,
     by_family: bool = False,
+    vector: NDArray[np.float32] | None = None,
 ) -> list[Hit]:
     """The ``k`` documents most similar to ``query`` text or to the document ``like``.
 
@@ -56,8 +57,10 @@ def search(
     document vectors only: a text query of a space with passages is refused with it
     (:class:`InputError`), never answered half from the local files.
     """
-    if (query is None) == (like is None):
+    if sum(x is not None for x in (query, like, vector)) != 1:
         raise InputError("give either query text or --like ID")
+    if vector is not None and mode != "vector":
+        raise InputError("a vector is searched in vector mode only")
     if query is not None and not query.strip():
         raise InputError("the query is empty")
     if k < 1:
@@ -75,7 +78,7 @@ def search(
     if mode in ("vector", "hybrid"):
         if space is None:
             space = pick_space(store)
-        vector_hits, evidence = _vector_search(store, space, query, like, embedder, where, candidates, vectors)
+        vector_hits, evidence = _vector_search(store, space, query, like, embedder, where, candidates, vectors, vector)
     keyword_hits: list[tuple[str, float]] = []
     if mode in ("keyword", "hybrid") and keywords:
         found = [(doc_id, score) for doc_id, score in store.keyword_search(keywords, candidates * 5) if doc_id != like]
@@ -150,11 +153,15 @@ def _vector_search(
     where: SearchFilter | None,
     candidates: int,
     vectors: VectorSource | None = None,
+    given: NDArray[np.float32] | None = None,
 ) -> tuple[list[tuple[str, float]], dict[str, Evidence]]:
-    """Ranked (id, score) by cosine, and the best passage of each document that has passages."""
+    """Ranked (id, score) by cosine, and the best passage of each document that has passages
+    (``given``: a vector already embedded in the space, searched as a query is)."""
     if vectors is not None and like is None and space.params.get("passages"):
         raise InputError(passages_refused(space))
-    if like is not None:
+    if given is not None:
+        target = np.asarray(given, dtype=np.float32)
+    elif like is not None:
         target = store.get_vector(space.key, like)  # SQLite holds every vector of the space
     else:
         assert query is not None

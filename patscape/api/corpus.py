@@ -356,6 +356,15 @@ class Corpus:
                 hits=self._with_placed_topics(store, run_id, hits, body.by_family),
             )
 
+    def locate(self, body: schemas.LocateCreate) -> schemas.LocatePublic:
+        """Where a text lands (:func:`patscape.locate.locate`); the text is neither kept nor logged."""
+        from ..locate import locate
+
+        with self.store() as store:
+            info = store.get_run(body.run)
+            embedder = self.embedder_for(store.get_space(info.space))
+            return schemas.LocatePublic(**locate(store, body.text, info.id, body.k, body.as_ == "document", embedder=embedder))
+
     def document(self, doc_id: str, run: str | int | None = None) -> schemas.DocumentPublic:
         with self.store() as store:
             doc = store.get_document(doc_id)

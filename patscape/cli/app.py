@@ -33,6 +33,7 @@ COMMANDS = {
     "families": "patscape.cli.landscape:families",
     "runs": "patscape.cli.landscape:runs",
     "search": "patscape.cli.search:search",
+    "locate": "patscape.cli.search:locate",
     "serve": "patscape.api.cli:serve",
     "topic": "patscape.cli.landscape:topic",
 }

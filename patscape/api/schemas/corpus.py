@@ -11,6 +11,16 @@ JobState = Literal["queued", "running", "done", "failed"]
 
 
 # -- in ------------------------------------------------------------------------------------------
+class LocateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=200_000, description="The idea, a draft claim or a disclosure; neither stored nor logged.")
+    as_: Literal["query", "document"] = Field("query", alias="as", description="Search with it embedded as a query or as a document "
+                                                                                "(where it lands is read as a document).")
+    k: int = Field(10, ge=1, le=200, description="Nearest patents listed.")
+    run: int | None = Field(None, ge=1, description="The run (map) to place it on (default: the newest).")
+
+
 class SearchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -331,6 +341,25 @@ class FlowDocumentsPublic(BaseModel):
     target: int
     count: int = Field(description="Documents in the flow (the first `limit` are listed, by id).")
     documents: list[dict[str, str]] = Field(description="id, title.")
+
+
+class LocatePublic(BaseModel):
+    run: int
+    space: str
+    as_: str = Field(alias="as", description="How the nearest patents were searched: query or document.")
+    k: int
+    topic: dict[str, Any] = Field(description="cluster (-1: none) and label: the topic the text lands in.")
+    x: float | None
+    y: float | None
+    density_percentile: float | None = Field(description="Its neighbourhood is denser than this share (%) of the landscape's own.")
+    density: dict[str, Any]
+    nearest_cosine: float | None
+    topics: list[dict[str, Any]] = Field(description="cluster, label, share, patents: the topics of its nearest patents, nearest first.")
+    patents: list[dict[str, Any]] = Field(description="id, title, score, date, lang, cluster, label, passage.")
+    owners: list[dict[str, Any]] = Field(description="name, patents: the organisations active around it.")
+    neighbourhood: int
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class OwnersPublic(BaseModel):
