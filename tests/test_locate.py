@@ -22,7 +22,7 @@ from patscape.locate import DENSITY_K, crowding, locate, run_density
 from patscape.pipeline import build_map, embed, ingest
 from patscape.store import Store
 
-from .api_helpers import mapped_store
+from .api_helpers import browser, mapped_store  # noqa: F401  (browser: the shared fixture of Chromium)
 from .conftest import write_jsonl
 
 
@@ -146,3 +146,40 @@ def test_bad_asks_get_clear_errors(dev: Path) -> None:
             locate(db, " \n ")
         with pytest.raises(InputError, match="at most 200,000"):
             locate(db, "x" * 200_001)
+
+
+def test_the_idea_panel_and_the_crowding_contours_in_chromium(dev: Path, browser: object, tmp_path: Path) -> None:
+    from patscape.api import Settings
+    from patscape.export import export_run
+
+    from .api_helpers import checked_page, live_server, open_page, wait_for
+
+    with Store(dev) as db:
+        doc_id = next(d for d, c, *_ in db.run_points(db.get_run().id) if c >= 0)
+        text = db.get_document(doc_id).abstract
+        expected = locate(db, text, k=10)
+        report = export_run(db, "html", tmp_path / "report.html")
+    with live_server(Settings(store=dev, model="minilm")) as live:
+        with checked_page(browser, live.url + "/", "#idea-result img") as page:
+            p = page.page
+            p.click("#idea summary")
+            p.fill("#idea-text", text)
+            p.click("#idea-form button[type=submit]")
+            wait_for(p, "() => document.body.dataset.idea === 'done'")
+            assert p.text_content("#idea-where") == f"Lands in topic #{expected['topic']['cluster']} {expected['topic']['label']}."
+            ids = p.eval_on_selector_all("#idea-patents button[data-id]", "es => es.map(e => e.dataset.id)")
+            assert ids[0] == doc_id == expected["patents"][0]["id"]
+            star = p.evaluate("() => { const t = document.getElementById('map').data.find(d => d.meta === 'overlay:idea');"
+                              " return t ? [t.x[0], t.y[0]] : null; }")
+            assert star == pytest.approx([expected["x"], expected["y"]], abs=1e-6)
+            crowding = p.text_content("#idea-crowding")
+            assert f"more crowded than {round(expected['density_percentile'])}%" in crowding
+            p.check("#map-density")
+            wait_for(p, "() => document.getElementById('map').data.some(d => d.meta === 'crowding')")
+    page = open_page(browser, report.as_uri(), "document.body.dataset.rendered === 'yes'")
+    try:
+        page.page.check("#map-density")
+        wait_for(page.page, "() => document.getElementById('map').data.some(d => d.meta === 'crowding')")
+        assert not page.errors and page.page.text_content("#errors") == ""
+    finally:
+        page.page.close()

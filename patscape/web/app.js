@@ -179,6 +179,8 @@
     $('search-input').value = '';
     S.hits = [];
     P.mapView.setOverlay('hits', []);
+    P.mapView.setIdea(null);
+    $('idea-result').hidden = true;
     $('results').hidden = true;
     document.body.setAttribute('data-hits', '0');
     return P.mapView.render();
@@ -272,6 +274,71 @@
       window.Plotly.Plots.resize($('map'));
     }
   }
+
+  // ---------- drop an idea (patscape locate) ----------
+  function placeIdea(event) {
+    event.preventDefault();
+    var text = $('idea-text').value.trim();
+    if (!text) { $('idea-message').textContent = 'Paste a text, or choose a file, first.'; return null; }
+    $('idea-message').textContent = 'placing\u2026';
+    document.body.setAttribute('data-idea', 'running');
+    return source.locate(text, $('idea-as').value).then(function (found) {
+      showIdea(found);
+      $('idea-message').textContent = '';
+      $('idea').open = false;
+      document.body.setAttribute('data-idea', 'done');
+    }).catch(function (err) {
+      $('idea-message').textContent = 'It could not be placed: ' + err.message;
+      document.body.setAttribute('data-idea', 'failed');
+    });
+  }
+  function showIdea(found) {
+    var topic = found.topic || {};
+    $('idea-where').textContent = topic.cluster >= 0 ? 'Lands in topic #' + topic.cluster + ' ' + C.str(topic.label) + '.'
+      : 'Lands in no topic: its nearest patents are spread over several.';
+    $('idea-crowding').textContent = C.isNum(found.density_percentile)
+      ? 'Its neighbourhood is more crowded than ' + Math.round(found.density_percentile) + '% of the landscape\u2019s' +
+        (found.density_percentile < 10 ? ': white space.' : '.') : '';
+    var topics = $('idea-topics');
+    C.clear(topics);
+    C.arr(found.topics).slice(0, 5).forEach(function (t) {
+      topics.appendChild(C.el('li', null, [C.dot(t.cluster), ' #' + t.cluster + ' ' + C.str(t.label) + ' \u00b7 ' +
+        C.fmtPct(t.share, 0) + ' of its ' + C.fmtInt(found.neighbourhood) + ' nearest']));
+    });
+    P.panel.hitList($('idea-patents'), C.arr(found.patents));
+    $('idea-owners').textContent = C.arr(found.owners).length ? 'Active there: ' + C.arr(found.owners).slice(0, 6).map(function (o) {
+      return C.str(o.name) + ' (' + C.fmtInt(o.patents) + ')'; }).join(', ') : '';
+    $('idea-result').hidden = false;
+    $('panel-hint').hidden = true;
+    P.mapView.setIdea({ x: found.x, y: found.y, label: 'your text: ' + (topic.cluster >= 0 ? '#' + topic.cluster + ' ' + C.str(topic.label) : 'no topic') });
+    P.mapView.setOverlay('hits', C.arr(found.patents).map(function (h) { return h.id; }));
+    document.body.setAttribute('data-idea-patents', String(C.arr(found.patents).length));
+    selectView('map');
+    return P.mapView.render();
+  }
+  $('idea-file').addEventListener('change', function () {
+    var file = $('idea-file').files && $('idea-file').files[0];
+    if (!file) return;
+    var reader = new FileReader();
+    reader.onload = function () { $('idea-text').value = String(reader.result || ''); };
+    reader.onerror = function () { $('idea-message').textContent = 'The file could not be read.'; };
+    reader.readAsText(file);
+  });
+  $('idea-form').addEventListener('submit', placeIdea);
+  // the header's drop-down boxes open under their summary, kept inside the window
+  ['idea', 'upload'].forEach(function (id) {
+    $(id).addEventListener('toggle', function () {
+      if (!this.open) return;
+      var box = this.querySelector('.upload-box');
+      box.style.left = '0px'; box.style.right = 'auto';
+      var over = box.getBoundingClientRect().right - (window.innerWidth - 12);
+      if (over > 0) box.style.left = (-over) + 'px';
+    });
+  });
+  $('map-density').addEventListener('change', function () {
+    document.body.setAttribute('data-contours', $('map-density').checked ? 'on' : 'off');
+    return P.mapView.showContours($('map-density').checked);
+  });
 
   // ---------- uploads ----------
   function upload(event) {

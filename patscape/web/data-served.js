@@ -125,6 +125,12 @@
       return api(runPath('/flows?runs=' + encodeURIComponent(runs) + (level !== '' && level != null ? '&level=' + encodeURIComponent(level) : '') +
                          '&min_documents=' + encodeURIComponent(min) + (years ? '&years=' + encodeURIComponent(years) : '')));
     },
+    // where a text lands (patscape locate); as: 'query' or 'document'
+    locate: function (text, as) {
+      var body = { text: text, as: as || 'query' };
+      if (RUN !== 'latest') body.run = Number(RUN);
+      return api('/corpus/locate', { method: 'POST', json: body });
+    },
     // who holds what: the whole map's owners, or a topic's (topic: its id, or '' for all)
     owners: function (topic, byFamily) {
       return api(runPath('/owners?top=50&all_topics=true&ids=true' + (topic !== '' && topic != null ? '&topic=' + encodeURIComponent(topic) : '') +

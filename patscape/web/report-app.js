@@ -221,6 +221,10 @@
     P.mapView.init($('map'), function (id) { return P.panel.show(id); });
     P.graphView.onSelect(function (cluster) { return showTopic(cluster, true); });
     C.step('The map controls', function () { wireMap(pts); });
+    $('map-density').addEventListener('change', function () {
+      document.body.setAttribute('data-contours', $('map-density').checked ? 'on' : 'off');
+      return P.mapView.showContours($('map-density').checked);
+    });
     pending.push(C.step('The map', function () {
       P.mapView.setPoints(pts);
       return P.mapView.render().then(function () { performance.mark('patscape-map'); });
