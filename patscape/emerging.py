@@ -1,6 +1,6 @@
 """Emerging technologies: the bursts (:mod:`patscape.landscape.bursts`) of a run's topics at every
-level, of IPC/CPC main groups, of owners and of the run's label keyphrases, over the years (or
-months) of the patents' dates, ranked by strength, with the counts behind them.
+level, of IPC/CPC main groups, of owners (organisations: :mod:`patscape.owners`) and of the run's
+label keyphrases, over the years (or months) of the patents' dates, ranked by strength, with the counts behind them.
 
 A patent is dated by its priority date where the data has one (``extra.priority_date``), else
 its filing date (``extra.filing_date``), else its publication date (``date``); the result says
@@ -155,8 +155,14 @@ def emerging(
                     if group:
                         members.append((doc.id, (scheme, group)))
                         describe[(scheme, group)] = {"scheme": scheme}
-    elif by == "assignee":
-        members = [(doc.id, doc.assignee.strip()) for doc in docs if doc.assignee and doc.assignee.strip()]
+    elif by == "assignee":  # organisations (patscape.owners: normalised names and the store's aliases)
+        from .owners import corpus_owners
+
+        owners = corpus_owners((doc.assignee for doc in docs), store.owner_aliases())
+        for doc in docs:
+            for org in owners.of_field(doc.assignee):
+                members.append((doc.id, org.key))
+                describe[org.key] = {"name": org.name, "variants": len(org.variants)}
     totals_of: Callable[[Any], list[int]] | None = None
     if by == "term":
         # a term is counted among the patents of its own language: in a corpus whose languages
@@ -175,6 +181,8 @@ def emerging(
 
     found = item_bursts(s, members, describe, sensitivity, gamma, totals_of=totals_of)
     for entry in found:
+        if by == "assignee":  # an organisation is shown by its name; its key stays beside it
+            entry["key"], entry["item"] = entry["item"], entry.pop("name")
         if isinstance(entry["item"], tuple):  # (level, node), (scheme, group), (language, term)
             entry["item"] = entry["item"][1]
     if since is not None:

@@ -48,6 +48,8 @@ def level_columns(count: int) -> tuple[str, ...]:
 #: windows, and the documents listed per flow.
 REPORT_CHAIN = 3
 REPORT_WINDOW_YEARS = 5
+#: Organisations the report lists.
+REPORT_OWNERS = 30
 FLOW_MEMBERS = 50
 
 
@@ -80,6 +82,7 @@ def run_view(store: Store, run_id: int | None = None, bursts: bool = True) -> di
                if subtopics else {}),
         })
     from .flows import flows, parent_of
+    from .owners import owner_view
 
     stored = store.runs()
     return {
@@ -103,6 +106,8 @@ def run_view(store: Store, run_id: int | None = None, bursts: bool = True) -> di
         # the alluvial views: the run and up to two before it, and its time windows; a few documents of each flow
         "flows": flows(store, run.id, REPORT_CHAIN, members=FLOW_MEMBERS) if bursts else None,
         "windows": _windows(store, run.id) if bursts else None,
+        # who holds what: the largest organisations, every topic of each, their patents
+        "owners": owner_view(store, run.id, top=REPORT_OWNERS, all_topics=True, ids=True) if bursts else None,
         "years": run.data.get("years", []),
         **{key: run.data.get(key) for key in ("recent_from", "recent_to", "partial_year", "data_to") if run.data.get(key) is not None},
     }
@@ -129,27 +134,32 @@ def _emerging(store: Store, run_id: int) -> dict[str, Any] | None:
         return None
 
 
-def export_run(store: Store, fmt: str, out: str | Path, run_id: int | None = None) -> Path:
-    """Write one run in ``fmt`` to ``out``; returns the path written."""
+def export_run(store: Store, fmt: str, out: str | Path, run_id: int | None = None, by_family: bool = False) -> Path:
+    """Write one run in ``fmt`` to ``out``; returns the path written. ``by_family`` (csv, parquet):
+    one row per family (:mod:`patscape.families`) instead of one per patent."""
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if by_family and fmt not in ("csv", "parquet"):
+        raise InputError("--by-family writes csv or parquet (one row per family)")
     out = Path(out)
     if out.is_dir():
         raise InputError(f"{out} is a directory; give a file path")
     out.parent.mkdir(parents=True, exist_ok=True)
     view = run_view(store, run_id, bursts=fmt in ("json", "html"))  # (the tables and the graph have no bursts)
+    names, rows = (_family_table(store, view) if by_family
+                   else (_columns(view), _table_rows(view)))
     if fmt == "csv":
         with out.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(_columns(view))
-            for row in _table_rows(view):
+            writer.writerow(names)
+            for row in rows:
                 writer.writerow(row)
     elif fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        rows = list(_table_rows(view))
-        columns = {name: [r[i] for r in rows] for i, name in enumerate(_columns(view))}
+        rows = list(rows)
+        columns = {name: [r[i] for r in rows] for i, name in enumerate(names)}
         pq.write_table(pa.table(columns), out)
     elif fmt == "json":
         out.write_text(json.dumps(view, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -171,6 +181,33 @@ def _table_rows(view: dict[str, Any]):  # type: ignore[no-untyped-def]
             p["id"], p["cluster"], p["label"], *(p[name] for name in levels), p["x"], p["y"], p["raw_cluster"],
             p["title"], p["date"] or "", p["lang"] or "", ";".join(p["cpc"]), ";".join(p["ipc"]),
         )
+
+
+def _family_table(store: Store, view: dict[str, Any]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """One row per family of the run's patents: ``family`` (``family:ID`` as the data gives it,
+    ``inferred:...`` as inferred, ``doc:ID`` for a patent of its own), ``family_size``,
+    ``members`` (``;``), then the row of its earliest member (by date, then id), with ``date``
+    the earliest and ``lang`` every language of the family."""
+    from .families import family_key
+
+    inferred = store.inferred_families()
+    points = {p["id"]: row for p, row in zip(view["points"], _table_rows(view))}
+    keys = {d.id: family_key(d, inferred) for d in store.iter_documents(list(points), texts=False)}
+    by_date = {p["id"]: (p["date"] or "9999", p["id"]) for p in view["points"]}
+    members: dict[str, list[str]] = {}
+    for doc_id in points:
+        members.setdefault(keys.get(doc_id, f"doc:{doc_id}"), []).append(doc_id)
+    names = _columns(view)
+    date_at, lang_at = names.index("date"), names.index("lang")
+    rows = []
+    for key, ids in sorted(members.items(), key=lambda kv: min(by_date[d] for d in kv[1])):
+        ids.sort(key=lambda d: by_date[d])
+        first = list(points[ids[0]])
+        langs = sorted({points[d][lang_at] for d in ids if points[d][lang_at]})
+        first[lang_at] = ";".join(langs)
+        first[date_at] = min((points[d][date_at] for d in ids if points[d][date_at]), default="")
+        rows.append((key, len(ids), ";".join(ids), *first))
+    return ("family", "family_size", "members", *names), rows
 
 
 def _write_graphml(store: Store, view: dict[str, Any], out: Path, neighbours: int = 5) -> None:

@@ -89,7 +89,8 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One search result; ``passage`` is the evidence when passages decided the rank."""
+    """One search result; ``passage`` is the evidence when passages decided the rank; by family,
+    the best-ranked publication of a family stands for it, the others are ``family_members``."""
 
     id: str
     score: float
@@ -99,6 +100,8 @@ class Hit:
     cluster: int | None = None
     label: str | None = None
     passage: Evidence | None = None
+    #: with ``search --by-family``: the other publications of its family among the results (ids)
+    family_members: tuple[str, ...] = ()
 
 
 #: The body fields of a document, in reading order.

@@ -53,7 +53,7 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 STRICT_PLOTLY = WEB_DIR / "plotly-strict.min.js"
 #: The views' scripts in the order the page runs them (one inline script; each file is a closure).
 REPORT_SCRIPTS = ("core.js", "hierarchy.js", "data-embedded.js", "labels.js", "map.js", "topics.js", "evolution.js",
-                  "emerging.js", "lineage.js", "graph.js", "document.js", "report-app.js")
+                  "emerging.js", "lineage.js", "owners.js", "graph.js", "document.js", "report-app.js")
 REPORT_STYLES = ("style.css", "report.css")
 
 #: Point fields in the order they are embedded (others follow in order of first appearance).

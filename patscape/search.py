@@ -36,6 +36,8 @@ def search(
     where: SearchFilter | None = None,
     vectors: VectorSource | None = None,
     run: int | None = None,
+    by_family: bool = False,
+    vector: NDArray[np.float32] | None = None,
 ) -> list[Hit]:
     """The ``k`` documents most similar to ``query`` text or to the document ``like``.
 
@@ -46,6 +48,8 @@ def search(
     passage is, the hit carries it as the evidence. ``--like`` compares document vectors; in keyword and
     hybrid mode the liked document's summary (title and abstract) is the keyword query. Hits carry their
     topic in ``run`` (whose space is searched when ``space`` is not given), else in the newest run of the space.
+    ``by_family``: ``k`` families, each as its best-ranked publication with the others of the
+    family found among the candidates in ``family_members`` (:mod:`patscape.families`).
 
     Document vectors are searched through ``vectors`` when given (e.g. Milvus), otherwise
     through the space's memory-mapped files beside the store: an exact scan below the ANN
@@ -56,8 +60,10 @@ def search(
     document vectors only: a text query of a space with passages is refused with it
     (:class:`InputError`), never answered half from the local files.
     """
-    if (query is None) == (like is None):
+    if sum(x is not None for x in (query, like, vector)) != 1:
         raise InputError("give either query text or --like ID")
+    if vector is not None and mode != "vector":
+        raise InputError("a vector is searched in vector mode only")
     if query is not None and not query.strip():
         raise InputError("the query is empty")
     if k < 1:
@@ -69,13 +75,13 @@ def search(
     where = _filter(store, where, lang)
     if run is not None and space is None and mode != "keyword":
         space = store.get_space(store.get_run(run).space)
-    candidates = max(CANDIDATES, k)
+    candidates = max(CANDIDATES, 3 * k if by_family else k)
     vector_hits: list[tuple[str, float]] = []
     evidence: dict[str, Evidence] = {}
     if mode in ("vector", "hybrid"):
         if space is None:
             space = pick_space(store)
-        vector_hits, evidence = _vector_search(store, space, query, like, embedder, where, candidates, vectors)
+        vector_hits, evidence = _vector_search(store, space, query, like, embedder, where, candidates, vectors, vector)
     keyword_hits: list[tuple[str, float]] = []
     if mode in ("keyword", "hybrid") and keywords:
         found = [(doc_id, score) for doc_id, score in store.keyword_search(keywords, candidates * 5) if doc_id != like]
@@ -89,6 +95,9 @@ def search(
         ranked = keyword_hits
     else:
         ranked = _fuse(vector_hits, keyword_hits)
+    members: dict[str, list[str]] = {}
+    if by_family:
+        ranked, members = _by_family(store, ranked, k)
     ranked = ranked[:k]
     topics = _topics(store, space, [doc_id for doc_id, _ in ranked], run)
     docs = {d.id: d for d in store.iter_documents([doc_id for doc_id, _ in ranked])}
@@ -96,8 +105,30 @@ def search(
     for doc_id, score in ranked:
         doc = docs[doc_id]
         cluster, label = topics.get(doc_id, (None, None))
-        hits.append(Hit(doc_id, round(float(score), 4), doc.title, doc.lang, doc.date, cluster, label, evidence.get(doc_id)))
+        hits.append(Hit(doc_id, round(float(score), 4), doc.title, doc.lang, doc.date, cluster, label, evidence.get(doc_id),
+                        tuple(members.get(doc_id, ()))))
     return hits
+
+
+def _by_family(store: Store, ranked: list[tuple[str, float]], k: int) -> tuple[list[tuple[str, float]], dict[str, list[str]]]:
+    """The first ``k`` families of ``ranked``, each by its best-ranked publication, and the
+    other publications of each among ``ranked``."""
+    from .families import family_key
+
+    inferred = store.inferred_families()
+    key_of = {d.id: family_key(d, inferred) for d in store.iter_documents([doc_id for doc_id, _ in ranked], texts=False)}
+    first: dict[str, str] = {}
+    kept: list[tuple[str, float]] = []
+    members: dict[str, list[str]] = {}
+    for doc_id, score in ranked:
+        key = key_of.get(doc_id, f"doc:{doc_id}")
+        if key in first:
+            members[first[key]].append(doc_id)
+        elif len(kept) < k:
+            first[key] = doc_id
+            members[doc_id] = []
+            kept.append((doc_id, score))
+    return kept, members
 
 
 def _filter(store: Store, where: SearchFilter | None, lang: str | None) -> SearchFilter | None:
@@ -125,11 +156,15 @@ def _vector_search(
     where: SearchFilter | None,
     candidates: int,
     vectors: VectorSource | None = None,
+    given: NDArray[np.float32] | None = None,
 ) -> tuple[list[tuple[str, float]], dict[str, Evidence]]:
-    """Ranked (id, score) by cosine, and the best passage of each document that has passages."""
+    """Ranked (id, score) by cosine, and the best passage of each document that has passages
+    (``given``: a vector already embedded in the space, searched as a query is)."""
     if vectors is not None and like is None and space.params.get("passages"):
         raise InputError(passages_refused(space))
-    if like is not None:
+    if given is not None:
+        target = np.asarray(given, dtype=np.float32)
+    elif like is not None:
         target = store.get_vector(space.key, like)  # SQLite holds every vector of the space
     else:
         assert query is not None

@@ -791,6 +791,8 @@ OPERATIONS = {
     ("/corpus/runs/{run}/evolution", "get"): (None, "200", "EvolutionPublic"),
     ("/corpus/runs/{run}/lineage", "get"): (None, "200", "LineagePublic"),
     ("/corpus/runs/{run}/flows", "get"): (None, "200", "FlowsPublic"),
+    ("/corpus/runs/{run}/owners", "get"): (None, "200", "OwnersPublic"),
+    ("/corpus/locate", "post"): ("LocateCreate", "200", "LocatePublic"),
     ("/corpus/runs/{run}/flows/documents", "get"): (None, "200", "FlowDocumentsPublic"),
     ("/corpus/runs/{run}/emerging", "get"): (None, "200", "EmergingPublic"),
     ("/corpus/runs/{run}/graph", "get"): (None, "200", "GraphPublic"),

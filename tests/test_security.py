@@ -34,6 +34,7 @@ WRITES = {
     "/api/embed": {"model": "hash:256", "input": ["a buoyancy engine"]},
     "/api/embeddings": {"model": "hash:256", "prompt": "a buoyancy engine"},
     "/corpus/search": {"query": "buoyancy engine", "k": 3},
+    "/corpus/locate": {"text": "a buoyancy engine for a glider", "k": 3},
     "/corpus/documents": {"records": [{"id": "SEC-1", "title": "A glider"}]},
     "/corpus/uploads": None,  # multipart
     "/corpus/runs/latest/levels/0/nodes/0/name": {"name": "A field renamed"},

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..embed import Embedder, load_embedder, resolve_alias
-from ..errors import NotFoundError, SpaceMismatchError
+from ..errors import InputError, NotFoundError, SpaceMismatchError
 from ..filters import SearchFilter
 from ..records import Hit
 from ..search import search as run_search
@@ -173,6 +173,17 @@ class Corpus:
         with self.store() as store:
             info = self.run_of(store, run)
             return schemas.EmergingPublic(**emerging(store, info.id, by, since, by_month))
+
+    def owners(self, run: str | int, topic: int | None, level: int | None, top: int, by_family: bool,
+               all_topics: bool = False, ids: bool = False) -> schemas.OwnersPublic:
+        from ..owners import owner_view
+
+        with self.store() as store:
+            info = self.run_of(store, run)
+            try:
+                return schemas.OwnersPublic(**owner_view(store, info.id, topic, level, top, by_family, all_topics, ids))
+            except InputError as exc:
+                raise NotFoundError(str(exc)) from exc
 
     def lineage(self, run: str | int) -> schemas.LineagePublic:
         with self.store() as store:
@@ -338,12 +349,21 @@ class Corpus:
             where = SearchFilter.parse(lang=body.lang, years=body.years, cpc=body.cpc)
             hits = run_search(
                 store, body.query, like=body.like, k=body.k, where=where, mode=body.mode, space=space,
-                embedder=embedder, vectors=self.vectors, run=run_id,
+                embedder=embedder, vectors=self.vectors, run=run_id, by_family=body.by_family,
             )
             return schemas.SearchPublic(
                 mode=body.mode, query=body.query, like=body.like, run=run_id,
-                hits=self._with_placed_topics(store, run_id, hits),
+                hits=self._with_placed_topics(store, run_id, hits, body.by_family),
             )
+
+    def locate(self, body: schemas.LocateCreate) -> schemas.LocatePublic:
+        """Where a text lands (:func:`patscape.locate.locate`); the text is neither kept nor logged."""
+        from ..locate import locate
+
+        with self.store() as store:
+            info = store.get_run(body.run)
+            embedder = self.embedder_for(store.get_space(info.space))
+            return schemas.LocatePublic(**locate(store, body.text, info.id, body.k, body.as_ == "document", embedder=embedder))
 
     def document(self, doc_id: str, run: str | int | None = None) -> schemas.DocumentPublic:
         with self.store() as store:
@@ -379,7 +399,7 @@ class Corpus:
             )
 
     @staticmethod
-    def _with_placed_topics(store: Store, run_id: int | None, hits: list[Hit]) -> list[schemas.HitPublic]:
+    def _with_placed_topics(store: Store, run_id: int | None, hits: list[Hit], by_family: bool = False) -> list[schemas.HitPublic]:
         """Hits as schemas; uploaded documents get the topic they were placed in."""
         placed: dict[str, int] = {}
         labels: dict[int, str] = {}
@@ -395,7 +415,8 @@ class Corpus:
                 label = labels.get(cluster, "outlier")
             passage = schemas.EvidencePublic(**dataclasses.asdict(h.passage)) if h.passage is not None else None
             out.append(schemas.HitPublic(id=h.id, score=h.score, title=h.title, lang=h.lang, date=h.date,
-                                         cluster=cluster, label=label, passage=passage))
+                                         cluster=cluster, label=label, passage=passage,
+                                         family_members=list(h.family_members) if by_family else None))
         return out
 
 

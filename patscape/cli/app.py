@@ -29,8 +29,11 @@ COMMANDS = {
     "map": "patscape.cli.landscape:map_",
     "models": "patscape.cli.info:models",
     "name": "patscape.cli.landscape:name",
+    "owners": "patscape.cli.landscape:owners",
+    "families": "patscape.cli.landscape:families",
     "runs": "patscape.cli.landscape:runs",
     "search": "patscape.cli.search:search",
+    "locate": "patscape.cli.search:locate",
     "serve": "patscape.api.cli:serve",
     "topic": "patscape.cli.landscape:topic",
 }

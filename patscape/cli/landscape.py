@@ -237,8 +237,10 @@ def _print_flows(store: str, run_id: int | None, level: int | None, runs: int, y
 @click.option("--collection", default=None, help="milvus: the collection (default: patscape_ and the space key).")
 @click.option("--space", default=None, help="milvus: the space to export (default: --run's if given, else the newest complete).")
 @click.option("--replace", is_flag=True, help="milvus: overwrite the collection if it exists.")
+@click.option("--by-family", is_flag=True, help="csv, parquet: one row per family (family, family_size, members, then its "
+                                                "earliest member's row) instead of one per patent.")
 def export(store: str, run_id: int | None, fmt: str, out: str | None, uri: str | None, collection: str | None,
-           space: str | None, replace: bool) -> None:
+           space: str | None, replace: bool, by_family: bool) -> None:
     """Write a run as CSV/Parquet (id, cluster, label, x, y, ...), JSON, GraphML or an HTML report,
     or a space's document vectors to Milvus (for `search --vector-store`).
 
@@ -258,7 +260,7 @@ def export(store: str, run_id: int | None, fmt: str, out: str | None, uri: str |
     if out is None:
         raise InputError(f"--format {fmt} needs --out FILE")
     with Store(store, create=False) as db:
-        path = export_run(db, fmt, out, run_id)
+        path = export_run(db, fmt, out, run_id, by_family)
     click.echo(f"wrote {path.resolve()}")
 
 
@@ -470,3 +472,107 @@ def runs(store: str, naming: tuple[int, str] | None, delete: tuple[int, ...], ke
         if entry["aligned_to"] is not None:
             click.echo(f"           aligned to run {entry['aligned_to']}: {entry['topics_kept']} topics kept their ids; "
                        f"{event_counts(entry['lineage'])}")
+
+
+# -- owners ------------------------------------------------------------------------------------
+@click.command()
+@click.argument("store", type=click.Path())
+@click.option("--run", "run_id", type=int, default=None, help="Run id (default: the newest).")
+@click.option("--topic", type=int, default=None, help="Only the patents of this topic (or node of --level).")
+@click.option("--level", type=int, default=None, help="The level of --topic and of each owner's topics (0 the top; default: the topics).")
+@click.option("--top", type=click.IntRange(1, None), default=20, show_default=True, help="Organisations shown (the text view).")
+@click.option("--by-family", is_flag=True, help="Rank by families (inventions) instead of patents (publications).")
+@click.option("--aliases", "aliases_path", type=click.Path(), default=None,
+              help="A CSV of name,organisation rows that merge or split owners; kept in the store for every later view "
+                   "(replaces the aliases given before).")
+@click.option("--clear-aliases", is_flag=True, help="Forget the aliases given before.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per organisation, one per line.")
+def owners(store: str, run_id: int | None, topic: int | None, level: int | None, top: int, by_family: bool,
+           aliases_path: str | None, clear_aliases: bool, as_json: bool) -> None:
+    """Who holds what: assignees normalised into organisations (case, punctuation, legal forms in
+    many languages, several owners per patent), with their patents, families, share, growth and
+    topics; --aliases merges or splits what the normalisation cannot know.
+
+    \b
+    Examples:
+      patscape owners corpus/
+      patscape owners corpus/ --topic 12 --json
+      patscape owners corpus/ --level 0 --by-family
+      patscape owners corpus/ --aliases owners.csv   # e.g. "TORAY FIBERS & TEXTILES RES LAB CHINA CO LTD,Toray"
+    """
+    from ..owners import owner_view, read_aliases
+
+    if aliases_path and clear_aliases:
+        raise InputError("--aliases and --clear-aliases exclude each other")
+    with Store(store, create=False) as db:
+        if aliases_path:
+            aliases = read_aliases(aliases_path)
+            db.set_owner_aliases(aliases)
+            note(f"{len(aliases)} aliases kept in the store for every owner view")
+        elif clear_aliases:
+            db.set_owner_aliases({})
+            note("the aliases are forgotten")
+        view = owner_view(db, run_id, topic, level, None, by_family)
+    if as_json:
+        echo_json_lines({"run": view["run"], "level": view["level"], "counted": view["counted"], **row}
+                        for row in view["owners"])
+        return
+    scope = (f"node {view['topic']} ({view['topic_label']}) at level {view['level']}" if view["topic"] is not None
+             else f"run {view['run']}")
+    click.echo(f"{scope}: {view['documents']:,} patents ({view['families']:,} families), {view['with_owner']:,} with an owner; "
+               f"{view['names']:,} owner names -> {view['organisations']:,} organisations"
+               + (f" ({view['aliases']} aliases)" if view["aliases"] else "") + f"; ranked by {view['counted']}")
+    if not view["owners"]:
+        click.echo("no owners: the patents of this run have no assignee")
+        return
+    window = view["recent_years"]
+    click.echo(f"{'':>4} {'organisation':<44} {'patents':>8} {'families':>8} {'share':>6} "
+               f"{'growth' + (f' {window[0]}-{window[1]}' if window else ''):>16}  topics")
+    for rank, row in enumerate(view["owners"][:top], start=1):
+        growth = f"{row['growth']:+.0%}" if row["growth"] is not None else "-"
+        topics = ", ".join(f"{t['node']} ({t['patents']})" for t in row["topics"][:3])
+        more = f" +{len(row['variants']) - 1} variants" if len(row["variants"]) > 1 else ""
+        click.echo(f"{rank:>4} {(row['name'] + more)[:44]:<44} {row['patents']:>8,} {row['families']:>8,} "
+                   f"{row['share']:>6.1%} {growth:>16}  {topics}")
+
+
+# -- families ----------------------------------------------------------------------------------
+@click.command()
+@click.argument("store", type=click.Path())
+@click.option("--infer", is_flag=True,
+              help="Group the publications the data gives no family by identical title and abstract (case and whitespace "
+                   "folded), marked as inferred; replaces the families inferred before.")
+@click.option("--clear", is_flag=True, help="Forget the inferred families.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
+def families(store: str, infer: bool, clear: bool, as_json: bool) -> None:
+    """Publications and inventions: the patent families of a corpus, as its data gives them
+    (extra.family_id, a family column) or inferred (--infer).
+
+    \b
+    Examples:
+      patscape families corpus/
+      patscape families corpus/ --infer
+    """
+    import json
+
+    from ..families import family_summary, infer_families
+
+    if infer and clear:
+        raise InputError("--infer and --clear exclude each other")
+    with Store(store, create=False) as db:
+        docs = list(db.iter_documents(texts=infer))
+        if infer:
+            inferred = infer_families(docs)
+            db.set_inferred_families(inferred)
+            note(f"{len(set(inferred.values())):,} families of {len(inferred):,} publications inferred and kept in the store")
+        elif clear:
+            db.set_inferred_families({})
+            note("the inferred families are forgotten")
+        summary = family_summary(docs, db.inferred_families())
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    click.echo(f"{summary['publications']:,} publications, {summary['families']:,} families "
+               f"({summary['given']:,} given by the data, {summary['inferred']:,} inferred, {summary['single']:,} of one); "
+               f"{summary['with_several']:,} families hold {summary['in_families_of_several']:,} publications, "
+               f"the largest {summary['largest']}")

@@ -240,6 +240,17 @@ MIGRATIONS: list[tuple[str, str | tuple[str, ...]]] = [
             "docs INTEGER NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (space, lang))",
         ),
     ),
+    (
+        # Owners (patscape.owners): the analyst's alias file, owner name as written (or any name of
+        # its key) -> organisation; read by every owner view.
+        "m012_owner_aliases",
+        ("CREATE TABLE IF NOT EXISTS owner_aliases (name TEXT PRIMARY KEY, organisation TEXT NOT NULL)",),
+    ),
+    (
+        # Families inferred where the data gives none (patscape.families): document -> group key.
+        "m013_inferred_families",
+        ("CREATE TABLE IF NOT EXISTS inferred_families (doc_id TEXT PRIMARY KEY, family TEXT NOT NULL)",),
+    ),
 ]
 
 

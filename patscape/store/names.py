@@ -104,3 +104,25 @@ class NameRepository(Connection):
     def _require_run(self, run_id: int) -> None:
         if self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise NotFoundError(f"{self.path} has no run {run_id}")
+
+    # -- owners' aliases (patscape.owners) ---------------------------------------------------------
+    def owner_aliases(self) -> dict[str, str]:
+        """The alias file last given (name -> organisation); empty when none was."""
+        return dict(self.db.execute("SELECT name, organisation FROM owner_aliases ORDER BY name").fetchall())
+
+    def set_owner_aliases(self, aliases: dict[str, str]) -> None:
+        """Replace the aliases with ``aliases`` (empty: none)."""
+        with self.transaction("owner aliases"):
+            self.db.execute("DELETE FROM owner_aliases")
+            self.db.executemany("INSERT INTO owner_aliases (name, organisation) VALUES (?, ?)", sorted(aliases.items()))
+
+    # -- inferred families (patscape.families) ----------------------------------------------------
+    def inferred_families(self) -> dict[str, str]:
+        """Document -> inferred family key (empty: none inferred)."""
+        return dict(self.db.execute("SELECT doc_id, family FROM inferred_families").fetchall())
+
+    def set_inferred_families(self, families: dict[str, str]) -> None:
+        """Replace the inferred families with ``families`` (empty: none)."""
+        with self.transaction("inferred families"):
+            self.db.execute("DELETE FROM inferred_families")
+            self.db.executemany("INSERT INTO inferred_families (doc_id, family) VALUES (?, ?)", sorted(families.items()))

@@ -151,6 +151,12 @@ class RunRepository(Connection):
                 self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         return wanted
 
+    def set_run_density(self, run_id: int, density: dict[str, Any]) -> None:
+        """Keep the run's density reference (:func:`patscape.locate.run_density`) in its data."""
+        with self.transaction("run density"):
+            self.db.execute("UPDATE runs SET data = json_set(data, '$.density', json(?)) WHERE id = ?",
+                            (json.dumps(density), run_id))
+
     def name_run(self, run_id: int, name: str | None) -> str | None:
         """Set (or with None, clear) a run's name, by the rules of a topic's name; returns it."""
         from .names import clean_name

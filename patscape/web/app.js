@@ -79,6 +79,7 @@
     P.state.activeTopic = null;
     P.state.activeNode = null;
     P.mapView.setOverlay('hits', []);
+    P.mapView.setOverlay('owner', []);
     $('results').hidden = true;
     $('flow-docs').hidden = true;
     drawn = {};
@@ -178,6 +179,8 @@
     $('search-input').value = '';
     S.hits = [];
     P.mapView.setOverlay('hits', []);
+    P.mapView.setIdea(null);
+    $('idea-result').hidden = true;
     $('results').hidden = true;
     document.body.setAttribute('data-hits', '0');
     return P.mapView.render();
@@ -199,6 +202,13 @@
       var by = $('emerging-by').value;
       return newest('emerging', source.emerging(by), function (result) { return P.emergingView.render($('emerging'), result, by); });
     },
+    owners: function () {
+      fillOwnerTopics();
+      return newest('owners', source.owners($('owners-topic').value, $('owners-by').value === 'families'), function (view) {
+        P.ownersView.render($('owners-table'), view, $('owners-compare'));
+        return P.ownersView.matrix($('owners-matrix'), view);
+      });
+    },
     lineage: function () {
       fillLevels();
       var level = $('lineage-level').value, windows = $('lineage-across').value === 'windows';
@@ -215,6 +225,24 @@
                       return P.lineageView.render($('lineage'), view);
                     });
     }
+  };
+  // the topics whose owners can be shown
+  function fillOwnerTopics() {
+    var select = $('owners-topic'), keep = select.value;
+    C.clear(select);
+    select.appendChild(C.el('option', { value: '' }, 'the whole map'));
+    P.state.topics.slice().sort(function (a, b) { return b.size - a.size; }).forEach(function (t) {
+      select.appendChild(C.el('option', { value: String(t.cluster) }, '#' + t.cluster + ' ' + C.clip(C.topicLabel(t.cluster), 50)));
+    });
+    select.value = keep && P.state.topicById[Number(keep)] ? keep : '';
+  }
+  // an owner's portfolio on the map
+  P.ownersView.onShow = function (owner) {
+    P.mapView.setOverlay('owner', C.arr(owner.ids));
+    document.body.setAttribute('data-portfolio', String(C.arr(owner.ids).length));
+    $('map-note').textContent = C.clip(C.str(owner.name), 60) + ': ' + C.fmtInt(C.arr(owner.ids).length) + ' patents ringed on the map';
+    selectView('map');
+    return P.mapView.render();
   };
   // the lineage view's levels: the topics, and each level above them by name
   function fillLevels() {
@@ -238,7 +266,7 @@
     Array.prototype.forEach.call(document.querySelectorAll('.tabs button'), function (b) {
       b.setAttribute('aria-selected', b.getAttribute('data-view') === name ? 'true' : 'false');
     });
-    ['map', 'evolution', 'graph', 'emerging', 'lineage'].forEach(function (v) { $('view-' + v).hidden = v !== name; });
+    ['map', 'evolution', 'graph', 'emerging', 'lineage', 'owners'].forEach(function (v) { $('view-' + v).hidden = v !== name; });
     if (draws[name] && !drawn[name]) {
       drawn[name] = true;
       draws[name]().catch(function (err) { drawn[name] = false; C.showError('The ' + name + ' view could not be drawn: ' + err.message); });
@@ -246,6 +274,71 @@
       window.Plotly.Plots.resize($('map'));
     }
   }
+
+  // ---------- drop an idea (patscape locate) ----------
+  function placeIdea(event) {
+    event.preventDefault();
+    var text = $('idea-text').value.trim();
+    if (!text) { $('idea-message').textContent = 'Paste a text, or choose a file, first.'; return null; }
+    $('idea-message').textContent = 'placing\u2026';
+    document.body.setAttribute('data-idea', 'running');
+    return source.locate(text, $('idea-as').value).then(function (found) {
+      showIdea(found);
+      $('idea-message').textContent = '';
+      $('idea').open = false;
+      document.body.setAttribute('data-idea', 'done');
+    }).catch(function (err) {
+      $('idea-message').textContent = 'It could not be placed: ' + err.message;
+      document.body.setAttribute('data-idea', 'failed');
+    });
+  }
+  function showIdea(found) {
+    var topic = found.topic || {};
+    $('idea-where').textContent = topic.cluster >= 0 ? 'Lands in topic #' + topic.cluster + ' ' + C.str(topic.label) + '.'
+      : 'Lands in no topic: its nearest patents are spread over several.';
+    $('idea-crowding').textContent = C.isNum(found.density_percentile)
+      ? 'Its neighbourhood is more crowded than ' + Math.round(found.density_percentile) + '% of the landscape\u2019s' +
+        (found.density_percentile < 10 ? ': white space.' : '.') : '';
+    var topics = $('idea-topics');
+    C.clear(topics);
+    C.arr(found.topics).slice(0, 5).forEach(function (t) {
+      topics.appendChild(C.el('li', null, [C.dot(t.cluster), ' #' + t.cluster + ' ' + C.str(t.label) + ' \u00b7 ' +
+        C.fmtPct(t.share, 0) + ' of its ' + C.fmtInt(found.neighbourhood) + ' nearest']));
+    });
+    P.panel.hitList($('idea-patents'), C.arr(found.patents));
+    $('idea-owners').textContent = C.arr(found.owners).length ? 'Active there: ' + C.arr(found.owners).slice(0, 6).map(function (o) {
+      return C.str(o.name) + ' (' + C.fmtInt(o.patents) + ')'; }).join(', ') : '';
+    $('idea-result').hidden = false;
+    $('panel-hint').hidden = true;
+    P.mapView.setIdea({ x: found.x, y: found.y, label: 'your text: ' + (topic.cluster >= 0 ? '#' + topic.cluster + ' ' + C.str(topic.label) : 'no topic') });
+    P.mapView.setOverlay('hits', C.arr(found.patents).map(function (h) { return h.id; }));
+    document.body.setAttribute('data-idea-patents', String(C.arr(found.patents).length));
+    selectView('map');
+    return P.mapView.render();
+  }
+  $('idea-file').addEventListener('change', function () {
+    var file = $('idea-file').files && $('idea-file').files[0];
+    if (!file) return;
+    var reader = new FileReader();
+    reader.onload = function () { $('idea-text').value = String(reader.result || ''); };
+    reader.onerror = function () { $('idea-message').textContent = 'The file could not be read.'; };
+    reader.readAsText(file);
+  });
+  $('idea-form').addEventListener('submit', placeIdea);
+  // the header's drop-down boxes open under their summary, kept inside the window
+  ['idea', 'upload'].forEach(function (id) {
+    $(id).addEventListener('toggle', function () {
+      if (!this.open) return;
+      var box = this.querySelector('.upload-box');
+      box.style.left = '0px'; box.style.right = 'auto';
+      var over = box.getBoundingClientRect().right - (window.innerWidth - 12);
+      if (over > 0) box.style.left = (-over) + 'px';
+    });
+  });
+  $('map-density').addEventListener('change', function () {
+    document.body.setAttribute('data-contours', $('map-density').checked ? 'on' : 'off');
+    return P.mapView.showContours($('map-density').checked);
+  });
 
   // ---------- uploads ----------
   function upload(event) {
@@ -312,6 +405,11 @@
   $('upload-form').addEventListener('submit', upload);
   $('evo-mode').addEventListener('change', function () { if (drawn.evolution) draws.evolution(); });
   $('run-choice').addEventListener('change', chooseRun);
+  ['owners-topic', 'owners-by'].forEach(function (id) {
+    $(id).addEventListener('change', function () {
+      if (drawn.owners) draws.owners().catch(function (err) { C.showError('The owners could not be shown: ' + err.message); });
+    });
+  });
   ['lineage-across', 'lineage-runs', 'lineage-years', 'lineage-level', 'lineage-min'].forEach(function (id) {
     $(id).addEventListener('change', function () {
       if (drawn.lineage) draws.lineage().catch(function (err) { C.showError('The lineage view could not be drawn: ' + err.message); });

@@ -196,6 +196,8 @@
     // the bursts the report was written with (topics, codes, owners), or null for a kind it lacks
     emerging: function (by) { return Promise.resolve(obj(data().emerging)[by || 'topic'] || null); },
     graph: function () { return Promise.resolve(graph()); },
+    // the owners the report was written with (the largest organisations), or null
+    owners: function () { return Promise.resolve(data().owners || null); },
     document: documentOf
   };
 })();

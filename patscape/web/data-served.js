@@ -13,6 +13,7 @@
  *   evolution()     {years, recent_from, recent_to, partial_year, data_to, topics: [{cluster, label, per_year, ...}]}
  *   graph()         {nodes: [{id, label, size, x, y}], links: [{source, target, similarity, citations}]}
  *   document(id)    {id, title, abstract, ..., cluster, label, neighbours: [hits]}
+ *   owners(topic, byFamily)  organisations with their patents, families, growth, topics and ids (/corpus/runs/R/owners)
  *   flows(runs, level, min, years)  the alluvial view of the run's lineage, or of its time windows (/corpus/runs/R/flows)
  * The served layer adds search(), upload jobs, rename(run, level, node, name), the run shown
  * (run(), setRun(run)) and a flow's documents (flowDocuments), which the report has not.
@@ -123,6 +124,17 @@
     flows: function (runs, level, min, years) {
       return api(runPath('/flows?runs=' + encodeURIComponent(runs) + (level !== '' && level != null ? '&level=' + encodeURIComponent(level) : '') +
                          '&min_documents=' + encodeURIComponent(min) + (years ? '&years=' + encodeURIComponent(years) : '')));
+    },
+    // where a text lands (patscape locate); as: 'query' or 'document'
+    locate: function (text, as) {
+      var body = { text: text, as: as || 'query' };
+      if (RUN !== 'latest') body.run = Number(RUN);
+      return api('/corpus/locate', { method: 'POST', json: body });
+    },
+    // who holds what: the whole map's owners, or a topic's (topic: its id, or '' for all)
+    owners: function (topic, byFamily) {
+      return api(runPath('/owners?top=50&all_topics=true&ids=true' + (topic !== '' && topic != null ? '&topic=' + encodeURIComponent(topic) : '') +
+                         (byFamily ? '&by_family=true' : '')));
     },
     // a flow's documents: view (its answer), before and after (its columns' keys)
     flowDocuments: function (view, before, after, source, target) {

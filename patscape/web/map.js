@@ -17,11 +17,12 @@
   var WEBGL_POINTS = 20000;   // keep in step with patscape.report.WEBGL_POINTS
   var DRAW_BUDGET = 30000;    // most points drawn at once
   var DENSITY_CELLS = 180;    // cells of the density layer along its longer side
+  var CONTOUR_CELLS = 90;     // cells of the crowding contours along the map's longer side
 
   var M = {
     div: null, pts: null, order: null, extent: null, view: null,
     hover: [], colour: 'topic', colourLevel: null, labels: true, labelMode: 'auto', overlays: {}, onClick: null, langOrder: [], drawn: 0, mode: 'all',
-    inView: 0, renders: 0, busy: false, again: false, gl: false, webglNote: false
+    inView: 0, renders: 0, busy: false, again: false, gl: false, webglNote: false, contours: false, grid: null, idea: null
   };
 
   // ---------- points ----------
@@ -46,7 +47,7 @@
     }
     P.mapLabels.setPoints(pts, order);
     var padX = (x1 - x0) * 0.03 || 1, padY = (y1 - y0) * 0.03 || 1;
-    M.pts = pts; M.order = order; M.hover = new Array(n);
+    M.pts = pts; M.order = order; M.hover = new Array(n); M.grid = null;
     M.extent = x0 <= x1 ? { x: [x0 - padX, x1 + padX], y: [y0 - padY, y1 + padY] } : null;
     M.view = null;
     M.lod = n > DRAW_BUDGET;
@@ -116,6 +117,52 @@
     }
     return { mode: 'sample', idx: sample, inView: inView,
              density: { z: z, x0: xa + w / gx / 2, dx: w / gx, y0: ya + h / gy / 2, dy: h / gy, top: top } };
+  }
+
+  // ---------- where patents crowd: contours over the whole map ----------
+  // Patents per cell of a grid over the map's extent, smoothed by a Gaussian of about two cells
+  // (separable, three passes of a box blur), computed once per set of points: the white space is
+  // where the lines are not.
+  function crowdGrid() {
+    if (M.grid) return M.grid;
+    var e = M.extent, w = e.x[1] - e.x[0], h = e.y[1] - e.y[0];
+    var gx = w >= h ? CONTOUR_CELLS : Math.max(20, Math.round(CONTOUR_CELLS * w / h));
+    var gy = h >= w ? CONTOUR_CELLS : Math.max(20, Math.round(CONTOUR_CELLS * h / w));
+    var g = new Float64Array(gx * gy), X = M.pts.x, Y = M.pts.y, i, r, q;
+    for (i = 0; i < M.pts.count; i++) {
+      var cx = Math.floor((X[i] - e.x[0]) / w * gx), cy = Math.floor((Y[i] - e.y[0]) / h * gy);
+      if (cx >= 0 && cx < gx && cy >= 0 && cy < gy) g[cy * gx + cx] += 1;
+    }
+    function blur(src, n, m, along) {   // a box of 3 cells, along rows (1) or columns (0)
+      var out = new Float64Array(src.length);
+      for (var a = 0; a < m; a++) for (var b = 0; b < n; b++) {
+        var sum = 0, cnt = 0;
+        for (var d = -1; d <= 1; d++) {
+          var bb = b + d;
+          if (bb < 0 || bb >= n) continue;
+          sum += along ? src[a * n + bb] : src[bb * m + a];
+          cnt++;
+        }
+        if (along) out[a * n + b] = sum / cnt; else out[b * m + a] = sum / cnt;
+      }
+      return out;
+    }
+    for (var pass = 0; pass < 3; pass++) { g = blur(g, gx, gy, 1); g = blur(g, gy, gx, 0); }
+    var z = [], top = 0;
+    for (r = 0; r < gy; r++) {
+      var row = new Array(gx);
+      for (q = 0; q < gx; q++) { row[q] = g[r * gx + q]; if (row[q] > top) top = row[q]; }
+      z.push(row);
+    }
+    M.grid = { z: z, x0: e.x[0] + w / gx / 2, dx: w / gx, y0: e.y[0] + h / gy / 2, dy: h / gy, top: top };
+    return M.grid;
+  }
+  function contourTrace() {
+    var d = crowdGrid();
+    return { type: 'contour', meta: 'crowding', name: 'where patents crowd', z: d.z, x0: d.x0, dx: d.dx, y0: d.y0, dy: d.dy,
+             showscale: false, hoverinfo: 'skip', showlegend: false,
+             contours: { coloring: 'lines', start: d.top * 0.08, end: d.top * 0.92, size: d.top * 0.12 },
+             line: { width: 1, smoothing: 1 }, colorscale: [[0, '#b9c3d6'], [1, '#3a4f7a']] };
   }
 
   // ---------- traces ----------
@@ -188,6 +235,7 @@
       if (active && active.has(pts.cluster[i])) highlighted.push(i);
     }
     var dim = !!active;
+    if (M.contours) out.push(contourTrace());
     if (sel.density) {
       var d = sel.density;
       out.push({ type: 'heatmap', meta: 'density', name: 'density', z: d.z, x0: d.x0, dx: d.dx, y0: d.y0, dy: d.dy,
@@ -207,7 +255,13 @@
       marker: { size: size * 1.5, color: highlighted.map(colourOf), opacity: 1, line: { width: 0.6, color: '#ffffff' } } }));
     var o = M.overlays;
     if (o.hits && o.hits.length) out.push(overlayTrace('search hits', o.hits, { size: 15, color: 'rgba(0,0,0,0)', line: { width: 2.5, color: '#d62728' } }));
+    if (o.owner && o.owner.length) out.push(overlayTrace('portfolio', o.owner, { size: 9, color: 'rgba(0,0,0,0)', line: { width: 1.8, color: '#e8590c' } }));
     if (o.added && o.added.length) out.push(overlayTrace('added', o.added, { size: 18, color: 'rgba(0,0,0,0)', symbol: 'diamond-open', line: { width: 2.5, color: '#111' } }));
+    if (M.idea) {   // a text dropped on the map (patscape locate)
+      out.push({ type: 'scatter', mode: 'markers', meta: 'overlay:idea', name: 'your text', showlegend: false,
+                 x: [M.idea.x], y: [M.idea.y], hovertext: [esc(M.idea.label)], hoverinfo: 'text',
+                 marker: { size: 24, symbol: 'star', color: '#ffffff', line: { width: 3, color: '#c2185b' } } });
+    }
     if (P.state.selected != null) out.push(overlayTrace('selected', [P.state.selected], { size: 18, symbol: 'star', color: '#ffd400', line: { width: 1.5, color: '#111' } }));
     return out;
   }
@@ -336,6 +390,10 @@
     labelLevel: function (mode) { M.labelMode = mode; M.labels = mode !== 'off'; return relabel(); },
     labelsShown: function () { return M.labels ? M.labelMode : 'off'; },
     setOverlay: function (name, ids) { M.overlays[name] = ids.slice(); },
+    // contours of where the patents crowd (the white space is where they are not)
+    showContours: function (on) { M.contours = !!on; return render(); },
+    // a text placed on the map (patscape locate): {x, y, label}, or null
+    setIdea: function (idea) { M.idea = idea && isFinite(idea.x) && isFinite(idea.y) ? idea : null; },
     langOrder: function () { return M.langOrder; },
     stats: function () { return { mode: M.mode, drawn: M.drawn, inView: M.inView, total: M.pts ? M.pts.count : 0, lod: M.lod,
                                   gl: M.gl, renders: M.renders, selectMs: M.lastSelectMs, tracesMs: M.lastTracesMs,

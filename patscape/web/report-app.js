@@ -221,6 +221,10 @@
     P.mapView.init($('map'), function (id) { return P.panel.show(id); });
     P.graphView.onSelect(function (cluster) { return showTopic(cluster, true); });
     C.step('The map controls', function () { wireMap(pts); });
+    $('map-density').addEventListener('change', function () {
+      document.body.setAttribute('data-contours', $('map-density').checked ? 'on' : 'off');
+      return P.mapView.showContours($('map-density').checked);
+    });
     pending.push(C.step('The map', function () {
       P.mapView.setPoints(pts);
       return P.mapView.render().then(function () { performance.mark('patscape-map'); });
@@ -264,6 +268,19 @@
     ['lineage-min', 'lineage-across'].forEach(function (id) {
       $(id).addEventListener('change', function () { C.step('The lineage', drawLineage); });
     });
+    pending.push(C.step('The owners', function () {
+      return source.owners().then(function (view) {
+        if (!view) { $('owners-table').appendChild(el('p', 'empty', 'This report was written without the owners.')); return null; }
+        P.ownersView.render($('owners-table'), view, $('owners-compare'));
+        return P.ownersView.matrix($('owners-matrix'), view);
+      });
+    }));
+    P.ownersView.onShow = function (owner) {
+      P.mapView.setOverlay('owner', C.arr(owner.ids));
+      document.body.setAttribute('data-portfolio', String(C.arr(owner.ids).length));
+      $('sec-map').scrollIntoView();
+      return P.mapView.render();
+    };
     // a flow's documents: those the report holds (the first of each flow), titles from the map
     P.lineageView.onFlow = function (from, to, flow) {
       var titles = {};

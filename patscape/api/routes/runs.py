@@ -24,6 +24,7 @@ from ..schemas.corpus import (
     MapPublic,
     NameUpdate,
     NodeNamePublic,
+    OwnersPublic,
     RunPublic,
     TopicListPublic,
 )
@@ -94,6 +95,22 @@ async def emerging(
     month: Annotated[bool, Query(description="Batches of a month instead of a year.")] = False,
 ) -> EmergingPublic:
     return await run_in_threadpool(corpus.emerging, run, by, since, month)
+
+
+@router.get("/runs/{run}/owners", response_model=OwnersPublic, summary="Who holds what: organisations, patents, families, growth, topics")
+async def owners(
+    run: str,
+    corpus: CorpusDep,
+    topic: Annotated[int | None, Query(description="Only the patents of this node (of `level`).")] = None,
+    level: Annotated[int | None, Query(ge=0, description="Level of `topic` and of the owners' topics (0 the top; default the topics).")] = None,
+    top: Annotated[int, Query(ge=1, le=5000)] = 50,
+    by_family: Annotated[bool, Query(description="Rank by families instead of patents.")] = False,
+    all_topics: Annotated[bool, Query(description="Every topic of each owner (the owner x topic matrix), not its first five.")] = False,
+    ids: Annotated[bool, Query(description="Each owner's patent ids (its portfolio on the map).")] = False,
+) -> OwnersPublic:
+    """Assignee names normalised into organisations (case, punctuation, legal forms, the store's
+    aliases); a 404 for an unknown run, level or node."""
+    return await run_in_threadpool(corpus.owners, run, topic, level, top, by_family, all_topics, ids)
 
 
 @router.get("/runs/{run}/lineage", response_model=LineagePublic, summary="How the run's topics continue the run it was aligned to")

@@ -11,6 +11,16 @@ JobState = Literal["queued", "running", "done", "failed"]
 
 
 # -- in ------------------------------------------------------------------------------------------
+class LocateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=200_000, description="The idea, a draft claim or a disclosure; neither stored nor logged.")
+    as_: Literal["query", "document"] = Field("query", alias="as", description="Search with it embedded as a query or as a document "
+                                                                                "(where it lands is read as a document).")
+    k: int = Field(10, ge=1, le=200, description="Nearest patents listed.")
+    run: int | None = Field(None, ge=1, description="The run (map) to place it on (default: the newest).")
+
+
 class SearchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -23,6 +33,8 @@ class SearchCreate(BaseModel):
     cpc: str | None = Field(None, max_length=40, description="Only documents with a CPC or IPC code starting so (`H01M`, `H01M10/052`).")
     run: int | None = Field(None, ge=1, description="The run whose topics the hits carry, searched in its embedding space "
                                                    "(default: the newest run).")
+    by_family: bool = Field(False, description="One hit per patent family (its best-ranked publication; the others in "
+                                               "`family_members`).")
 
 
 class NameUpdate(BaseModel):
@@ -74,6 +86,9 @@ class HitPublic(BaseModel):
     label: str | None = None
     passage: EvidencePublic | None = Field(
         None, description="The best-matching passage of the patent's full text (query searches of a space with passages)."
+    )
+    family_members: list[str] | None = Field(
+        None, description="With `by_family`: the other publications of the hit's family among the results."
     )
 
 
@@ -326,6 +341,43 @@ class FlowDocumentsPublic(BaseModel):
     target: int
     count: int = Field(description="Documents in the flow (the first `limit` are listed, by id).")
     documents: list[dict[str, str]] = Field(description="id, title.")
+
+
+class LocatePublic(BaseModel):
+    run: int
+    space: str
+    as_: str = Field(alias="as", description="How the nearest patents were searched: query or document.")
+    k: int
+    topic: dict[str, Any] = Field(description="cluster (-1: none) and label: the topic the text lands in.")
+    x: float | None
+    y: float | None
+    density_percentile: float | None = Field(description="Its neighbourhood is denser than this share (%) of the landscape's own.")
+    density: dict[str, Any]
+    nearest_cosine: float | None
+    topics: list[dict[str, Any]] = Field(description="cluster, label, share, patents: the topics of its nearest patents, nearest first.")
+    patents: list[dict[str, Any]] = Field(description="id, title, score, date, lang, cluster, label, passage.")
+    owners: list[dict[str, Any]] = Field(description="name, patents: the organisations active around it.")
+    neighbourhood: int
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class OwnersPublic(BaseModel):
+    run: int
+    level: int = Field(description="The level of `topic` and of each owner's topics (0 the top).")
+    topic: int | None = Field(description="The node whose patents are counted (None: the whole run).")
+    topic_label: str | None
+    counted: Literal["patents", "families"] = Field(description="What the owners are ranked by.")
+    documents: int = Field(description="Patents counted (the node's, or the run's).")
+    families: int = Field(description="Their families (a patent without a family id is its own).")
+    with_owner: int
+    recent_years: list[int] | None = Field(description="The years of the growth fit (first, last).")
+    names: int = Field(description="Distinct owner names as written.")
+    organisations: int = Field(description="Organisations they were normalised into.")
+    aliases: int = Field(description="Aliases in the store (`patscape owners --aliases`).")
+    owners: list[dict[str, Any]] = Field(description="name, key, variants [{name, patents}], patents, families, share, "
+                                                     "family_share, first_year, last_year, per_year, growth, recent, "
+                                                     "topics [{node, label, patents}].")
 
 
 class EmergingPublic(BaseModel):
