@@ -343,3 +343,20 @@ def test_a_short_latin_query_misread_by_the_detector_is_centred_by_a_language_of
     assert query_language("máy sấy lúa", ["en", "zh"]) == "vi"
     # a space with a German mean: a query read as German stays German (a limit of short queries)
     assert query_language("underwater glider", ["en", "de", "zh"]) == "de"
+
+
+def test_locate_centres_the_text_as_a_query_is(two_languages: Path) -> None:
+    """In a centred space a dropped text is centred by its language, as a search's query is: its
+    nearest patents are the search's, and they cross languages."""
+    from patscape.landscape import MapParams
+    from patscape.locate import locate
+    from patscape.pipeline import build_map
+
+    with Store(two_languages) as db:
+        space = embed(db, HashingEmbedder(DIMS), EmbedOptions(passages=None, centre=True)).space
+        build_map(db, space.key, MapParams(min_cluster_size=8), seed=1)
+        query = "der die das und mit welche ist wobei umfassend glider buoyancy ballast hydrofoil"
+        found = locate(db, query, k=10, embedder=HashingEmbedder(DIMS))
+        hits = search(db, query, k=10, space=space, embedder=HashingEmbedder(DIMS))
+    assert [p["id"] for p in found["patents"]] == [h.id for h in hits]
+    assert sum(lang_of(p["id"]) == "en" for p in found["patents"]) >= 3
