@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from .embed import Embedder, Task, resolve_alias
-from .embed.languages import E5_LANGUAGES, ENGLISH, USE_LANGUAGES, name_of, primary, reads
+from .embed.languages import (  # noqa: F401  (MIN_LANGUAGE_*: the rule is defined there, and read here)
+    E5_LANGUAGES,
+    ENGLISH,
+    MIN_LANGUAGE_DOCS,
+    MIN_LANGUAGE_SHARE,
+    USE_LANGUAGES,
+    name_of,
+    primary,
+    reads,
+)
 from .errors import IncompleteSpaceError, InputError, NotFoundError
 from .records import Document
 from .store import Space, SpaceProgress, Store
@@ -186,13 +195,10 @@ def space_options(space: Space) -> dict[str, Any]:
 
 # -- the default model ---------------------------------------------------------------------------
 #: A language is *present* in a corpus when it holds at least MIN_LANGUAGE_DOCS documents AND at
-#: least MIN_LANGUAGE_SHARE of the corpus: one rule for the choice of ``auto`` and for the warning
-#: about a model that does not read a language. Both conditions, so that a few misdetected
-#: documents (a short English title taken for Dutch, a Chinese abstract with a Japanese kana)
-#: never switch the model or raise a warning, in a small corpus or a large one. The corpus's most
-#: common language is present whatever its count (a corpus of 12 Chinese patents is Chinese).
-MIN_LANGUAGE_DOCS = 20
-MIN_LANGUAGE_SHARE = 0.01
+#: least MIN_LANGUAGE_SHARE of the corpus (:mod:`patscape.embed.languages`): one rule for the
+#: choice of ``auto``, for the warning about a model that does not read a language and for the
+#: languages a centred space keeps a mean of. The corpus's most common language is present
+#: whatever its count (a corpus of 12 Chinese patents is Chinese).
 #: Seconds per document of the embed stage with its default options (title+abstract+claims vector
 #: and full-text passages), measured on the dev corpus on a 2-core x86-64 machine without a GPU by
 #: ``benchmarks/e5_speed.py`` (100 documents, English and Chinese; e5-small 0.573 s, use-multilingual

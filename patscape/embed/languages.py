@@ -45,6 +45,14 @@ NAMES: dict[str, str] = {
     "yi": "Yiddish", "zh": "Chinese",
 }
 
+#: A language is *present* in a corpus when it holds at least this many documents AND this share of
+#: it: both, so that a few misdetected documents (a short English title taken for Dutch, a Chinese
+#: abstract with a Japanese kana) change nothing, in a small corpus or a large one. The one rule
+#: of ``--model auto``, of its warning (:mod:`patscape.spaces`) and of the languages a centred
+#: space keeps a mean of (:mod:`patscape.store.centring`).
+MIN_LANGUAGE_DOCS = 20
+MIN_LANGUAGE_SHARE = 0.01
+
 _ALIASES = {
     "iw": "he", "in": "id", "ji": "yi", "nb": "no", "nn": "no", "fil": "tl", "jw": "jv",
     "eng": "en", "deu": "de", "ger": "de", "fra": "fr", "fre": "fr", "spa": "es", "ita": "it", "por": "pt",

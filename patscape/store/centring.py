@@ -30,24 +30,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from ..embed.languages import MIN_LANGUAGE_DOCS, MIN_LANGUAGE_SHARE, primary
 from .connection import Connection
 
 #: The key of the mean of every document of the space.
 ALL = "*"
-#: A language gets a mean of its own with at least this many documents and this share of the space.
-MIN_DOCS = 20
-MIN_SHARE = 0.01
-
-_ALIASES = {"iw": "he", "in": "id", "ji": "yi", "nb": "no", "nn": "no", "fil": "tl", "jw": "jv", "eng": "en",
-            "zho": "zh", "chi": "zh"}
+#: A language gets a mean of its own with at least this many documents and this share of the
+#: space: the rule a language is present by (:mod:`patscape.embed.languages`).
+MIN_DOCS = MIN_LANGUAGE_DOCS
+MIN_SHARE = MIN_LANGUAGE_SHARE
 
 
 def language_key(code: str | None) -> str:
     """The primary subtag of a document's language code (``zh-TW`` -> ``zh``); ``?``/None -> ``?``."""
-    if not code:
-        return "?"
-    base = code.strip().lower().replace("_", "-").split("-")[0]
-    return _ALIASES.get(base, base) or "?"
+    return (primary(code) or "?") if code else "?"
 
 
 @dataclass(frozen=True)
