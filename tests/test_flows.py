@@ -375,3 +375,28 @@ def test_the_lineage_view_served_and_in_the_report(chain_store: Path, browser: o
         assert not page.errors and p.text_content("#errors") == ""
     finally:
         page.page.close()
+
+
+def test_a_first_run_shows_its_windows_and_a_message_never_stays_under_a_chart(chain_store: Path, browser: object,
+                                                                              tmp_path: Path) -> None:
+    from patscape.export import export_run
+
+    with Store(chain_store) as db:
+        first = db.runs()[0]
+        report = export_run(db, "html", tmp_path / "first.html", first.id)
+    page = open_page(browser, report.as_uri(), "document.body.dataset.rendered === 'yes'")
+    try:
+        p = page.page
+        # no run before the first: its time windows are drawn at once
+        assert p.input_value("#lineage-across") == "windows"
+        assert p.locator("#lineage p.empty").count() == 0 and p.locator("#lineage .sankey").count() == 1
+        p.select_option("#lineage-across", "runs")
+        wait_for(p, "() => document.querySelectorAll('#lineage p.empty').length === 1")
+        assert "No run before this one is stored" in p.text_content("#lineage p.empty")
+        assert p.locator("#lineage .sankey").count() == 0
+        p.select_option("#lineage-across", "windows")
+        wait_for(p, "() => document.querySelectorAll('#lineage .sankey').length === 1")
+        assert p.locator("#lineage p.empty").count() == 0
+        assert not page.errors and p.text_content("#errors") == ""
+    finally:
+        page.page.close()

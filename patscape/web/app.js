@@ -221,6 +221,12 @@
           'Click a flow to list its patents.';
       return newest('lineage', source.flows($('lineage-runs').value, level, $('lineage-min').value, windows ? $('lineage-years').value : null),
                     function (view) {
+                      if (!windows && !lineageFirst && C.arr(view.columns).length < 2) {
+                        lineageFirst = true;   // no run before this one: its time windows are what there is to draw
+                        $('lineage-across').value = 'windows';
+                        return draws.lineage();
+                      }
+                      lineageFirst = true;
                       lineageShown = view;
                       return P.lineageView.render($('lineage'), view);
                     });
@@ -252,7 +258,7 @@
     for (var i = 0; i < H.top(); i++) select.appendChild(C.el('option', { value: String(i) }, H.levelName(i) + ' (level ' + i + ')'));
     select.value = keep && Number(keep) < H.top() ? keep : '';
   }
-  var lineageShown = null;
+  var lineageShown = null, lineageFirst = false;
   P.lineageView.onFlow = function (from, to, flow) {
     if (!lineageShown) return null;
     var shown = lineageShown;

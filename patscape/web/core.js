@@ -36,6 +36,20 @@
     return parent;
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  // A chart's place when it has nothing to draw: the chart removed (plotly forgets it), a message in its stead.
+  function emptyPlot(div, message) {
+    if (window.Plotly && div._fullLayout) window.Plotly.purge(div);
+    clear(div);
+    div.appendChild(el('p', 'empty', message));
+    return Promise.resolve(false);
+  }
+  // Before a chart is drawn where a message was: the message goes.
+  function plotReady(div) {
+    Array.prototype.slice.call(div.childNodes || []).forEach(function (n) {
+      if (n.tagName === 'P' && /(^|\s)empty(\s|$)/.test(n.className || '')) div.removeChild(n);
+    });
+    return div;
+  }
   function str(v) { return v == null ? '' : String(v); }
   function isNum(v) { return typeof v === 'number' && isFinite(v); }
   function obj(v) { return v && typeof v === 'object' && !Array.isArray(v) ? v : {}; }
@@ -167,7 +181,7 @@
   }
 
   P.core = {
-    $: $, el: el, add: add, clear: clear, str: str, isNum: isNum, obj: obj, arr: arr, clip: clip, esc: esc,
+    $: $, el: el, add: add, clear: clear, emptyPlot: emptyPlot, plotReady: plotReady, str: str, isNum: isNum, obj: obj, arr: arr, clip: clip, esc: esc,
     wrapEsc: wrapEsc, fmtInt: fmtInt, fmtNum: fmtNum, fmtPct: fmtPct, fmtGrowth: fmtGrowth, median: median,
     GREY: GREY, topicColour: topicColour, dot: dot, LANG_COLOURS: LANG_COLOURS, langName: langName,
     showError: showError, clearErrors: clearErrors, step: step, webglWorks: webglWorks,

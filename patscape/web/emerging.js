@@ -29,10 +29,8 @@
         ' (' + str(result.first) + '\u2013' + str(result.last) + '; patents dated ' + parts.join(', ') + ').' : '';
     }
     if (!bursts.length) {
-      C.clear(div);
-      div.appendChild(C.el('p', 'empty', result && result.bursts ? 'No bursts: no item draws a sudden, sustained share of the patents.'
-        : 'No bursts were computed for this map.'));
-      return Promise.resolve(false);
+      return C.emptyPlot(div, result && result.bursts ? 'No bursts: no item draws a sudden, sustained share of the patents.'
+        : 'No bursts were computed for this map.');
     }
     var step = width(result), first = yearOf(result.first), last = yearOf(result.last) + step;
     var rows = bursts.map(function (b) { return rowLabel(b, by); }).reverse();   // strongest at the top
@@ -62,7 +60,7 @@
     };
     // the y labels are the items' names: plotly writes tick text as HTML-ish markup, so escape it
     span.y = segment.y = rows.map(C.esc);
-    return window.Plotly.react(div, [span, segment], layout, C.plotConfig).then(function () {
+    return window.Plotly.react(C.plotReady(div), [span, segment], layout, C.plotConfig).then(function () {
       if (div.removeAllListeners) div.removeAllListeners('plotly_click');
       div.on('plotly_click', function (ev) {
         var point = ev && ev.points && ev.points[0];

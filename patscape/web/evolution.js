@@ -40,9 +40,7 @@
     document.body.setAttribute('data-partial-year', isNum(evo.partial_year) ? String(evo.partial_year) : '');
     var s = series(evo);
     if (!s) {
-      C.clear(div);
-      div.appendChild(C.el('p', 'empty', 'No publication years are known for this map.'));
-      return Promise.resolve(false);
+      return C.emptyPlot(div, 'No publication years are known for this map.');
     }
     mode = mode || 'stack';
     var stacked = mode !== 'lines', partial = isNum(evo.partial_year) ? evo.partial_year : null;
@@ -67,7 +65,7 @@
       layout.annotations.push({ x: partial, xref: 'x', xanchor: 'right', y: 1, yref: 'paper', yanchor: 'bottom', showarrow: false,
                                 text: partial + ' partial', font: { size: 11, color: '#a6461c' } });
     }
-    return window.Plotly.react(div, traces, layout, C.plotConfig).then(function () { return true; });
+    return window.Plotly.react(C.plotReady(div), traces, layout, C.plotConfig).then(function () { return true; });
   }
 
   P.evolutionView = { render: render, partialNote: partialNote };

@@ -9,9 +9,7 @@
   function render(div, graph) {
     var nodes = C.arr(graph.nodes), links = C.arr(graph.links).filter(function (l) { return l.source !== l.target; });
     if (!nodes.length) {
-      C.clear(div);
-      div.appendChild(C.el('p', 'empty', 'This run has no topics.'));
-      return Promise.resolve(false);
+      return C.emptyPlot(div, 'This run has no topics.');
     }
     var pos = {};
     var placed = nodes.filter(function (n) { return isNum(n.x) && isNum(n.y); });
@@ -63,7 +61,7 @@
       yaxis: { showgrid: false, zeroline: false, showticklabels: false },
       plot_bgcolor: '#fbfcfd', hoverlabel: { align: 'left', bgcolor: '#ffffff', font: { size: 12, color: '#1d2330' } }
     };
-    return window.Plotly.react(div, traces, layout, C.plotConfig).then(function () {
+    return window.Plotly.react(C.plotReady(div), traces, layout, C.plotConfig).then(function () {
       if (!div._patscapeWired) {
         div._patscapeWired = true;
         div.on('plotly_click', function (event) {

@@ -77,14 +77,13 @@
       }
     }
     if (cols.length < 2 || !links.length) {
-      C.clear(div);
-      div.appendChild(el('p', 'empty', cols.length < 2 && view && view.kind === 'windows'
+      return C.emptyPlot(div, cols.length < 2 && view && view.kind === 'windows'
         ? 'The patents of this run fall in one time window: choose shorter windows.'
         : cols.length < 2
-        ? 'This run has no earlier run stored: it was numbered afresh (`patscape map --no-align`), or the run before it was deleted. ' +
-          'A map made with `patscape map` (aligned to the newest run by default) or `patscape map --update` draws here how its topics continue the run before.'
-        : 'No flows of this size.'));
-      return Promise.resolve(false);
+        ? 'No run before this one is stored: it is the first map of its space, was numbered afresh (`patscape map --no-align`), ' +
+          'or the run before it was deleted. The next `patscape map` (aligned to this one by default) or `patscape map --update` ' +
+          'draws here how its topics continue this one; the time windows of this run are drawn now (Across).'
+        : 'No flows of this size.');
     }
     // the nodes: a (column, node) pair met by a flow, in the order of their columns, then by id (places last)
     var index = {}, nodes = [];
@@ -142,7 +141,7 @@
         hovertemplate: '%{customdata}<br>%{value:,d} documents (click to list them)<extra></extra>'
       }
     }];
-    var height = Math.max(420, Math.min(1600, 20 * Math.max.apply(null, cols.map(function (col) {
+    var height = Math.max(420, Math.min(2000, 24 * Math.max.apply(null, cols.map(function (col) {
       return nodes.filter(function (n) { return n.key === col.key; }).length;
     }))));
     var layout = {
@@ -153,7 +152,7 @@
                  font: { size: 12, color: '#555' } };
       })
     };
-    return window.Plotly.react(div, data, layout, C.plotConfig).then(function () {
+    return window.Plotly.react(C.plotReady(div), data, layout, C.plotConfig).then(function () {
       if (div.removeAllListeners) div.removeAllListeners('plotly_click');
       div.on('plotly_click', function (ev) {
         var point = ev && ev.points && ev.points[0];

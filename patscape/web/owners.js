@@ -101,7 +101,7 @@
     var totals = {}, labels = {};
     owners.forEach(function (o) { arr(o.topics).forEach(function (t) { totals[t.node] = (totals[t.node] || 0) + t.patents; labels[t.node] = t.label; }); });
     var nodes = Object.keys(totals).map(Number).sort(function (a, b) { return totals[b] - totals[a] || a - b; }).slice(0, MATRIX_TOPICS);
-    if (!owners.length || !nodes.length) { C.clear(div); return Promise.resolve(false); }
+    if (!owners.length || !nodes.length) return C.emptyPlot(div, 'No owners to draw.');
     var z = owners.map(function (o) {
       return nodes.map(function (n) { var t = arr(o.topics).filter(function (x) { return x.node === n; })[0]; return t ? t.patents : 0; });
     });
@@ -113,7 +113,7 @@
     }];
     var layout = { font: C.FONT, height: Math.max(260, 26 * owners.length + 140), margin: { l: 260, r: 10, t: 10, b: 130 },
                    xaxis: { tickangle: -40, automargin: true }, yaxis: { autorange: 'reversed', automargin: true } };
-    return window.Plotly.react(div, data, layout, C.plotConfig).then(function () { return true; });
+    return window.Plotly.react(C.plotReady(div), data, layout, C.plotConfig).then(function () { return true; });
   }
 
   P.ownersView = { render: render, compare: compare, matrix: matrix, onShow: null };

@@ -264,6 +264,8 @@
       }
       return P.lineageView.render($('lineage'), view, Number($('lineage-min').value));
     }
+    // a run with no run before it stored: its time windows are what there is to draw
+    if (DATA.windows && (!DATA.flows || C.arr(DATA.flows.columns).length < 2)) $('lineage-across').value = 'windows';
     pending.push(C.step('The lineage', drawLineage));
     ['lineage-min', 'lineage-across'].forEach(function (id) {
       $(id).addEventListener('change', function () { C.step('The lineage', drawLineage); });
