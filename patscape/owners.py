@@ -227,6 +227,7 @@ def owner_view(
     fit of the topics' growth over the same recent years) and topics at ``level`` (its first
     :data:`TOPICS_PER_OWNER`; every one with ``all_topics``); ``ids``: with its patents' ids."""
     from .families import family_key
+    from .flows import node_labels
     from .landscape.evolution import Calendar, _growth
 
     run = store.get_run(run_id)
@@ -236,9 +237,7 @@ def owner_view(
     if not 0 <= shown <= depth:
         raise InputError(f"run {run.id} has levels 0 to {depth} (the topics are level {depth})")
     members = memberships[shown]
-    levels = store.run_levels(run.id)
-    labels = ({t["cluster"]: t["label"] for t in store.run_topics(run.id)} if shown == depth
-              else {n["node"]: n["label"] for n in levels[shown]})
+    labels = node_labels(store, run, shown)
     if topic is not None and topic not in labels:
         raise InputError(f"no node {topic} at level {shown} of run {run.id}")
     ids = [d for d, *_ in store.run_points(run.id)]
