@@ -106,8 +106,10 @@ def locate(
         lang = query_language(text, [k for k in centring.means if k != "*"])
         placed, asked = centring.apply_one(placed, lang), centring.apply_one(asked, lang)
     points = {d: (c, x, y) for d, c, _, x, y in store.run_points(run.id)}
-    found = [h for h in search(store, k=k, space=space, run=run.id, vector=asked) if h.id in points]
-    near = [h for h in search(store, k=NEIGHBOURHOOD, space=space, run=run.id, vector=placed) if h.id in points]
+    near = [h for h in search(store, k=max(k, NEIGHBOURHOOD), space=space, run=run.id, vector=placed) if h.id in points]
+    # as a document, the patents found are the neighbourhood's first: one search serves both
+    found = near[:k] if as_document else [h for h in search(store, k=k, space=space, run=run.id, vector=asked)
+                                          if h.id in points]
     params = run.params.get("map") or {}
     voters = near[: int(params.get("reassign_neighbours") or 15)]
     votes = np.array([points[h.id][0] for h in voters], dtype=np.int64)
